@@ -1,0 +1,113 @@
+# dosips - intrusion prevention daemon.  `make check` is the whole test suite.
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+VERSION := 0.1.0
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
+	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
+	  -DSYSCONFDIR='"$(SYSCONFDIR)"'
+LIBS_PC := libpcap libmnl libnftnl libcap-ng
+CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
+# Debian's libev ships no .pc file; use it when present, else plain -lev.
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \
+	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
+
+# BUILD=asan gives an ASan+UBSan tree beside the normal one.
+BUILD ?= release
+ifeq ($(BUILD),asan)
+O := build/asan
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+O := build/release
+endif
+
+ifneq ($(V),1)
+Q := @
+quiet = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+CTL_SRC := src/dosipsctl.c
+DAEMON_SRC := $(filter-out $(CTL_SRC),$(wildcard src/*.c))
+LIB_OBJ := $(patsubst src/%.c,$(O)/%.o,$(filter-out src/main.c,$(DAEMON_SRC)))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRC))
+CTL_BIN := $(if $(wildcard $(CTL_SRC)),$(O)/dosipsctl)
+
+all: $(O)/dosips $(CTL_BIN) dosips $(if $(CTL_BIN),dosipsctl)
+
+# Top-level links to the release binaries, for `./dosips` by hand.
+dosips dosipsctl: %: build/release/%
+	$(Q)ln -sf $< $@
+
+$(O)/dosips: $(O)/main.o $(LIB_OBJ)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/dosipsctl: $(O)/dosipsctl.o $(LIB_OBJ)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(O)/tools/%: tests/tools/%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(UNIT_BIN) $(TOOL_BIN)
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+# Unit tests of one build tree (release or asan).
+unit: $(UNIT_BIN)
+	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)$(MAKE) --no-print-directory BUILD=asan all tests
+	$(Q)sh tests/run.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)sh scripts/bench.sh
+
+IFACE ?=
+ARGS ?=
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	./build/release/dosips $(if $(IFACE),-i $(IFACE)) $(ARGS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSCONFDIR)/dosips $(DESTDIR)$(UNITDIR)
+	install -m 755 build/release/dosips $(DESTDIR)$(BINDIR)/dosips
+	$(if $(CTL_BIN),install -m 755 build/release/dosipsctl $(DESTDIR)$(BINDIR)/dosipsctl)
+	for f in man/*.8; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man8/ || true; done
+	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man5/ || true; done
+	[ -e $(DESTDIR)$(SYSCONFDIR)/dosips/dosips.conf ] || \
+		install -m 644 policy/dosips.conf $(DESTDIR)$(SYSCONFDIR)/dosips/dosips.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/dosips/whitelist ] || \
+		install -m 644 policy/whitelist $(DESTDIR)$(SYSCONFDIR)/dosips/whitelist
+	[ ! -e policy/dosips.service ] || install -m 644 policy/dosips.service $(DESTDIR)$(UNITDIR)/dosips.service
+
+clean:
+	rm -rf build dosips dosipsctl
+
+.PHONY: all tests deps unit check bench run install clean
+.DELETE_ON_ERROR:
+
+-include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d)

@@ -1,0 +1,54 @@
+/* capture.h - packets from a live interface or a capture file, decoded. */
+#ifndef DOSIPS_CAPTURE_H
+#define DOSIPS_CAPTURE_H
+
+#include <ev.h>
+#include <stdint.h>
+#include "decode.h"
+
+struct capture_cfg {
+	const char *iface;      /* live interface, or NULL with file */
+	const char *file;       /* capture file to replay ("-" stdin) */
+	uint32_t snaplen;
+	uint32_t buffer_kb;
+	int inbound_only;       /* live: keep only packets to this host */
+};
+
+/* Per-protocol and per-reason counts, plus the kernel's. */
+struct capture_stats {
+	uint64_t frames;                  /* frames handed to decode */
+	uint64_t bytes;                   /* wire bytes of those frames */
+	uint64_t decoded[DEC__MAX];       /* [DEC_OK] = decoded IP packets */
+	uint64_t tcp, udp, icmp, icmp6, other, ipv4, ipv6, frags;
+	uint64_t kernel_recv, kernel_drop, iface_drop;
+	int have_kernel;                  /* pcap_stats answered */
+};
+
+/* Receives each decoded packet. */
+typedef void (*capture_cb)(const struct pkt *p, void *ctx);
+
+/* Called once when a replayed file ends. */
+typedef void (*capture_eof_cb)(void *ctx);
+
+struct capture;
+
+/* Opens the source and arms its watcher on loop. On failure returns
+ * -errno and a sentence for a person in err. */
+int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb cb,
+		 capture_eof_cb eof, void *ctx, struct capture **out,
+		 char *err, size_t errlen);
+
+/* Refreshes kernel counters and copies the stats. */
+void capture_get_stats(struct capture *c, struct capture_stats *st);
+
+/* The link type name ("EN10MB", ...). */
+const char *capture_link_name(const struct capture *c);
+
+/* Stops the watcher and closes the handle; NULL is fine. */
+void capture_close(struct capture *c);
+
+/* Finds the interface of the default route (IPv4, else IPv6) without
+ * running anything; 0 or -ENOENT. */
+int capture_default_iface(char *name, size_t len);
+
+#endif

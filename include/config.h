@@ -1,0 +1,52 @@
+/* config.h - every knob of the daemon, from defaults, file and command line. */
+#ifndef DOSIPS_CONFIG_H
+#define DOSIPS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "detect.h"
+#include "fw.h"
+#include "mitigate.h"
+
+#define CONFIG_PATH_MAX 4096
+
+struct config {
+	char iface[64];             /* "" = the default route's interface */
+	char whitelist[CONFIG_PATH_MAX];
+	char events[CONFIG_PATH_MAX];   /* "" none, "-" stdout */
+	char table[32];
+	char ctl_socket[CONFIG_PATH_MAX];
+	char ctl_group[64];
+	char on_ban[CONFIG_PATH_MAX];
+	char on_unban[CONFIG_PATH_MAX];
+	char user[64];              /* run as this user after set-up ("" root) */
+	uint32_t hook_timeout_ms;
+	uint32_t buffer_kb;         /* kernel capture buffer */
+	uint32_t snaplen;
+	bool syslog;
+	enum fw_hook hook;
+	uint32_t set_size;
+	struct detect_cfg detect;
+	struct mitigate_cfg mitigate;
+};
+
+/* Fills cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/* Sets one key (as in the file: "ban", "syn_flood.threshold", ...) from its
+ * text value; 0, or -ENOENT (unknown key) / -EINVAL with *why set. */
+int config_set(struct config *cfg, const char *key, const char *value, const char **why);
+
+/* Reads path into cfg ("key = value" lines, "[section]" headers that prefix
+ * keys with "section."). On error returns -errno and writes
+ * "path:line: message" into err; cfg may be partly changed. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Checks cross-field consistency; 0 or -EINVAL with a message in err. */
+int config_check(const struct config *cfg, char *err, size_t errlen);
+
+/* Parses a duration ("90", "90s", "500ms", "5m", "2h", "1d") into ms. */
+int config_parse_duration_ms(const char *s, uint64_t *ms);
+
+#endif

@@ -1,0 +1,88 @@
+/* detect.h - per-source sliding-window detectors over decoded packets. */
+#ifndef DOSIPS_DETECT_H
+#define DOSIPS_DETECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "addr.h"
+#include "decode.h"
+
+enum detect_kind {
+	KIND_SYN_FLOOD,   /* half-open SYNs from one source */
+	KIND_UDP_FLOOD,   /* UDP datagrams from one source */
+	KIND_ICMP_FLOOD,  /* ICMP/ICMPv6 echo requests from one source */
+	KIND_PORT_SCAN,   /* distinct destination ports probed by one source */
+	KIND_RATE_FLOOD,  /* all packets from one source */
+	KIND_DDOS,        /* many sources together against one destination */
+	KIND__MAX
+};
+
+/* One detector's knobs. */
+struct detector_cfg {
+	bool enabled;
+	uint32_t threshold;  /* events in the window that raise an alert */
+	uint32_t window_ms;  /* sliding window length */
+};
+
+struct detect_cfg {
+	struct detector_cfg det[KIND__MAX];
+	uint32_t cooldown_ms;  /* per source and kind, between two alerts */
+	uint32_t capacity;     /* sources tracked at once (memory bound) */
+	uint32_t dst_capacity; /* destinations tracked for ddos */
+	uint8_t v4_prefix;     /* sources grouped per IPv4 prefix (32) */
+	uint8_t v6_prefix;     /* sources grouped per IPv6 prefix (64) */
+};
+
+/* What detect hands on when a threshold is crossed. */
+struct verdict {
+	enum detect_kind kind;
+	struct ip_prefix src;  /* offender (masked to the grouping prefix);
+				  for ddos, unset (len 0) */
+	struct ip_addr dst;    /* destination of the crossing packet / target */
+	uint64_t ts_us;        /* timestamp of the crossing packet */
+	uint32_t count;        /* events in the window at the crossing */
+	uint32_t threshold;
+	uint32_t window_ms;
+	uint8_t proto;         /* for ddos: the flood's protocol */
+};
+
+/* Receives verdicts; called synchronously from detect_packet. */
+typedef void (*detect_cb)(const struct verdict *v, void *ctx);
+
+struct detect;
+
+/* Counters a report may show. */
+struct detect_stats {
+	uint64_t packets;
+	uint64_t alerts[KIND__MAX];
+	uint64_t tracked;      /* sources currently holding a slot */
+	uint64_t evictions;    /* slots taken from another source */
+};
+
+/* Fills cfg with the defaults (documented in dosips.conf(5)). */
+void detect_cfg_defaults(struct detect_cfg *cfg);
+
+/* Checks cfg for values detect cannot honour; 0 or -EINVAL, with a
+ * static message in *why. */
+int detect_cfg_check(const struct detect_cfg *cfg, const char **why);
+
+/* Allocates all state for cfg up front; 0 or -errno. */
+int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
+	       struct detect **out);
+
+/* Feeds one packet (its ts_us is the only clock); may call cb. */
+void detect_packet(struct detect *d, const struct pkt *p);
+
+/* Copies the counters. */
+void detect_get_stats(const struct detect *d, struct detect_stats *st);
+
+/* Frees everything detect_new allocated; NULL is fine. */
+void detect_free(struct detect *d);
+
+/* Stable event name of a kind ("syn_flood", "port_scan", ...). */
+const char *detect_kind_name(enum detect_kind k);
+
+/* The kind named s, or -1. */
+int detect_kind_parse(const char *s);
+
+#endif

@@ -1,0 +1,46 @@
+/* events.h - alerts, bans and unbans as log lines, JSON lines and hooks. */
+#ifndef DOSIPS_EVENTS_H
+#define DOSIPS_EVENTS_H
+
+#include <stdint.h>
+#include "addr.h"
+#include "detect.h"
+
+enum event_type { EV_ALERT, EV_BAN, EV_UNBAN, EV_WHITELISTED, EV_BAN_CAP };
+
+/* One event; fields unused by a type stay zero. */
+struct event {
+	enum event_type type;
+	uint64_t ts_us;            /* packet time for alerts, clock otherwise */
+	struct ip_prefix src;      /* offender (len 0 for ddos) */
+	const struct verdict *v;   /* the alert behind it, or NULL */
+	enum detect_kind kind;     /* reason for bans/unbans */
+	uint32_t duration_s;       /* ban length */
+	uint32_t offences;         /* how many bans this source has had lately */
+	const char *reason;        /* unban: "expired", "manual", ... */
+};
+
+struct events;
+
+/* Opens the JSON sink: NULL for none, "-" for stdout, else a file appended
+ * to. 0 or -errno. */
+int events_open(const char *path, struct events **out);
+
+/* Logs e as one human line and, if a sink is open, one JSON object line. */
+void events_emit(struct events *ev, const struct event *e);
+
+/* Reopens the sink by path (log rotation); 0 or -errno, old sink kept on
+ * failure. */
+int events_reopen(struct events *ev);
+
+/* Formats e as one JSON object (no newline) into buf; returns its length
+ * or -1 if len is too small. */
+int events_json(const struct event *e, char *buf, size_t len);
+
+/* Closes the sink; NULL is fine. */
+void events_close(struct events *ev);
+
+/* Name of a type ("alert", "ban", ...). */
+const char *event_type_name(enum event_type t);
+
+#endif

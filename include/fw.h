@@ -1,0 +1,67 @@
+/* fw.h - the firewall behind a small interface: nftables or null. */
+#ifndef DOSIPS_FW_H
+#define DOSIPS_FW_H
+
+#include <stdint.h>
+#include "addr.h"
+
+enum fw_hook { FW_HOOK_INGRESS, FW_HOOK_PREROUTING, FW_HOOK_INPUT, FW_HOOK_FORWARD };
+
+struct fw_cfg {
+	const char *table;      /* "dosips": table inet <table> */
+	const char *iface;      /* device for the ingress hook */
+	enum fw_hook hook;
+	uint32_t set_size;      /* max elements per ban set */
+	int priority;           /* base chain priority */
+};
+
+struct fw;
+
+/* Called once per element found by fw_adopt. */
+typedef void (*fw_elem_cb)(const struct ip_prefix *p, uint64_t remaining_ms,
+			   void *ctx);
+
+/* Opens the nftables backend and makes sure its table, sets and chain exist
+ * (adopting an existing table as it is). 0 or -errno. */
+int fw_open_nft(const struct fw_cfg *cfg, struct fw **out);
+
+/* Opens a backend that records calls and touches nothing (--dry-run). */
+int fw_open_null(struct fw **out);
+
+/* Queues a ban of p for timeout_ms (a re-ban refreshes the timeout). */
+int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms);
+
+/* Queues removal of p; removing an element already gone is not an error. */
+int fw_unban(struct fw *fw, const struct ip_prefix *p);
+
+/* Replaces the whitelist (allow sets) with n prefixes, queued. */
+int fw_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n);
+
+/* Sends everything queued as one netlink batch; 0 or -errno (the batch's
+ * first error). A no-op when nothing is queued. */
+int fw_commit(struct fw *fw);
+
+/* Lists the bans in the kernel with their time left. 0 or -errno. */
+int fw_adopt(struct fw *fw, fw_elem_cb cb, void *ctx);
+
+/* A descriptor readable when the ruleset changes, or -1 (null backend). */
+int fw_monitor_fd(struct fw *fw);
+
+/* Drains the monitor; returns 1 when our table or a set was found missing
+ * and was re-created empty (the caller then re-bans), 0 if intact, -errno. */
+int fw_monitor_check(struct fw *fw);
+
+/* Deletes the whole table (dosips --flush). 0 or -errno. */
+int fw_flush(struct fw *fw);
+
+/* Frees the backend; kernel state stays as it is. NULL is fine. */
+void fw_close(struct fw *fw);
+
+/* Counters: calls made and batches sent (the null backend counts too). */
+struct fw_stats { uint64_t bans, unbans, batches, errors; };
+void fw_get_stats(const struct fw *fw, struct fw_stats *st);
+
+/* The hook named s ("ingress", "prerouting", ...), or -1. */
+int fw_hook_parse(const char *s);
+
+#endif

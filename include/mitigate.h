@@ -1,0 +1,69 @@
+/* mitigate.h - policy between a verdict and the firewall. */
+#ifndef DOSIPS_MITIGATE_H
+#define DOSIPS_MITIGATE_H
+
+#include <ev.h>
+#include <stdint.h>
+#include "detect.h"
+#include "events.h"
+#include "fw.h"
+#include "whitelist.h"
+
+struct mitigate_cfg {
+	uint32_t ban_s;        /* first ban length */
+	uint32_t ban_max_s;    /* cap of escalated bans */
+	uint32_t escalate;     /* multiplier per repeat offence (1 = off) */
+	uint32_t memory_s;     /* how long past offences are remembered */
+	uint32_t max_bans;     /* active bans at most */
+};
+
+struct mitigate;
+
+/* Ban state an operator may list. */
+struct ban_info {
+	struct ip_prefix src;
+	enum detect_kind kind;
+	uint64_t remaining_ms;
+	uint32_t duration_s;
+	uint32_t offences;
+};
+
+void mitigate_cfg_defaults(struct mitigate_cfg *cfg);
+
+/* Uses loop for unban timers; fw, wl, ev stay owned by the caller. */
+int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg,
+		 struct fw *fw, const struct whitelist *wl, struct events *ev,
+		 struct mitigate **out);
+
+/* Acts on one verdict (a detect_cb: ctx is the struct mitigate). */
+void mitigate_verdict(const struct verdict *v, void *ctx);
+
+/* Bans p by hand for duration_s; 0, -EPERM (whitelisted), -ENOSPC (cap). */
+int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s);
+
+/* Lifts a ban by hand; 0 or -ENOENT. */
+int mitigate_unban(struct mitigate *m, const struct ip_prefix *p);
+
+/* Sends queued firewall changes (call once per loop iteration). */
+int mitigate_flush(struct mitigate *m);
+
+/* Takes over bans found in the kernel at start-up (fw_adopt). */
+int mitigate_adopt(struct mitigate *m);
+
+/* Re-installs every active ban after the table was lost. */
+int mitigate_restore(struct mitigate *m);
+
+/* Swaps in a new whitelist (reload); active bans it covers are lifted. */
+void mitigate_set_whitelist(struct mitigate *m, const struct whitelist *wl);
+
+/* Calls cb for each active ban. */
+void mitigate_foreach(struct mitigate *m, void (*cb)(const struct ban_info *, void *),
+		      void *ctx);
+
+/* Active ban count. */
+unsigned mitigate_count(const struct mitigate *m);
+
+/* Stops the timers and frees m; bans stay in the kernel. NULL is fine. */
+void mitigate_free(struct mitigate *m);
+
+#endif

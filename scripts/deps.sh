@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install what dosips needs to build, run and test on Debian/Ubuntu.
+# Idempotent: packages already present are skipped without touching apt.
+set -eu
+
+PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
+libcap-ng-dev libcmocka-dev nftables iproute2 tcpdump hping3 nmap
+netcat-openbsd clang mandoc procps curl"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: need root to install:$missing (run with sudo)" >&2
+	exit 1
+fi
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

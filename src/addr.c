@@ -1,0 +1,128 @@
+/* addr.c - parsing, printing, masking and hashing of addresses. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "addr.h"
+
+void addr_from_v4(struct ip_addr *a, const void *v4)
+{
+	memset(a->b, 0, 10);
+	a->b[10] = 0xff;
+	a->b[11] = 0xff;
+	memcpy(a->b + 12, v4, 4);
+}
+
+void addr_from_v6(struct ip_addr *a, const void *v6)
+{
+	memcpy(a->b, v6, 16);
+}
+
+int addr_parse(const char *s, struct ip_addr *a)
+{
+	uint8_t buf[16];
+
+	if (inet_pton(AF_INET, s, buf) == 1) {
+		addr_from_v4(a, buf);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, buf) == 1) {
+		addr_from_v6(a, buf);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+char *addr_fmt(const struct ip_addr *a, char *buf)
+{
+	if (addr_is_v4(a))
+		inet_ntop(AF_INET, a->b + 12, buf, ADDR_STRLEN);
+	else
+		inet_ntop(AF_INET6, a->b, buf, ADDR_STRLEN);
+	return buf;
+}
+
+void addr_mask(struct ip_addr *a, unsigned bits128)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = bits128 > i * 8 ? bits128 - i * 8 : 0;
+
+		if (keep < 8)
+			a->b[i] &= (uint8_t)(0xff00 >> keep);
+	}
+}
+
+unsigned prefix_family_len(const struct ip_prefix *p)
+{
+	return addr_is_v4(&p->addr) ? p->len - 96u : p->len;
+}
+
+int prefix_parse(const char *s, struct ip_prefix *p)
+{
+	char buf[ADDR_STRLEN];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max, len;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (addr_parse(buf, &p->addr) < 0)
+		return -EINVAL;
+	max = addr_is_v4(&p->addr) ? 32 : 128;
+	len = max;
+	if (slash) {
+		char *end;
+		unsigned long v;
+
+		if (slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoul(slash + 1, &end, 10);
+		if (errno || *end || v > max)
+			return -EINVAL;
+		len = (unsigned)v;
+	}
+	p->len = (uint8_t)(len + 128 - max);
+	addr_mask(&p->addr, p->len);
+	return 0;
+}
+
+char *prefix_fmt(const struct ip_prefix *p, char *buf)
+{
+	unsigned flen = prefix_family_len(p);
+
+	addr_fmt(&p->addr, buf);
+	if (p->len < 128)
+		snprintf(buf + strlen(buf), 6, "/%u", flen);
+	return buf;
+}
+
+bool prefix_contains(const struct ip_prefix *p, const struct ip_addr *a)
+{
+	unsigned full = p->len / 8, rest = p->len % 8;
+
+	if (memcmp(p->addr.b, a->b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((p->addr.b[full] ^ a->b[full]) & (uint8_t)(0xff00 >> rest)) == 0;
+}
+
+/* Four 32-bit lanes mixed with a multiply-xorshift: cheap, and good enough
+ * with a random seed that an attacker cannot aim sources at one bucket. */
+uint32_t addr_hash(const struct ip_addr *a, uint32_t seed)
+{
+	uint64_t h = seed ^ 0x9e3779b97f4a7c15ull, w[2];
+
+	memcpy(w, a->b, 16);
+	h ^= w[0];
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h ^= w[1];
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}

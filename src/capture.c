@@ -1,0 +1,276 @@
+/* capture.c - libpcap as an event source: live ring or file, one path. */
+#include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+
+/* A live wake-up drains at most this many dispatch rounds before letting
+ * the loop run its timers and flush bans; epoll is level-triggered, so what
+ * is left wakes us again at once. */
+#define LIVE_ROUNDS 64
+/* Packets per idle callback when replaying a file: big enough to amortise
+ * the loop, small enough that timers and signals stay responsive. */
+#define FILE_BATCH 4096
+
+struct capture {
+	struct ev_loop *loop;
+	pcap_t *p;
+	int dlt;
+	ev_io io;           /* live */
+	ev_idle idle;       /* file replay */
+	capture_cb cb;
+	capture_eof_cb eof;
+	void *ctx;
+	struct capture_stats st;
+};
+
+static void capture_count(struct capture_stats *st, const struct pkt *p)
+{
+	if (p->family == AF_INET)
+		st->ipv4++;
+	else
+		st->ipv6++;
+	if (p->flags & PKT_FRAG)
+		st->frags++;
+	switch (p->proto) {
+	case IPPROTO_TCP: st->tcp++; break;
+	case IPPROTO_UDP: st->udp++; break;
+	case IPPROTO_ICMP: st->icmp++; break;
+	case IPPROTO_ICMPV6: st->icmp6++; break;
+	default: st->other++; break;
+	}
+}
+
+static void capture_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	struct capture *c = (struct capture *)user;
+	struct pkt p;
+	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+	enum decode_result r = decode_packet(c->dlt, bytes, h->caplen, h->len, ts, &p);
+
+	c->st.frames++;
+	c->st.bytes += h->len;
+	c->st.decoded[r]++;
+	if (r != DEC_OK)
+		return;
+	capture_count(&c->st, &p);
+	c->cb(&p, c->ctx);
+}
+
+static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct capture *c = w->data;
+
+	for (int i = 0; i < LIVE_ROUNDS; i++)
+		if (pcap_dispatch(c->p, -1, capture_frame, (u_char *)c) <= 0)
+			break;
+}
+
+static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct capture *c = w->data;
+	int n = pcap_dispatch(c->p, FILE_BATCH, capture_frame, (u_char *)c);
+
+	if (n == 0 || n == PCAP_ERROR) {
+		/* A truncated last record is how many captures end: say so, but
+		 * it is the end of the file like any other. */
+		if (n == PCAP_ERROR)
+			fprintf(stderr, "dosips: replay: %s\n", pcap_geterr(c->p));
+		ev_idle_stop(loop, w);
+		if (c->eof)
+			c->eof(c->ctx);
+	}
+}
+
+/* Turns pcap_activate's failure into a sentence naming the cause. */
+static void live_error(pcap_t *p, int r, const char *iface, char *err, size_t len)
+{
+	const char *detail = pcap_geterr(p);
+
+	switch (r) {
+	case PCAP_ERROR_PERM_DENIED:
+		snprintf(err, len, "capturing on %s needs root or CAP_NET_RAW (%s)", iface, detail);
+		break;
+	case PCAP_ERROR_NO_SUCH_DEVICE:
+		snprintf(err, len, "no such interface: %s", iface);
+		break;
+	case PCAP_ERROR_IFACE_NOT_UP:
+		snprintf(err, len, "interface %s is down", iface);
+		break;
+	default:
+		snprintf(err, len, "cannot capture on %s: %s", iface,
+			 *detail ? detail : pcap_statustostr(r));
+	}
+}
+
+static int capture_live(struct capture *c, const struct capture_cfg *cfg, char *err,
+			size_t len)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct bpf_program prog;
+	int r;
+
+	if (!(c->p = pcap_create(cfg->iface, ebuf)))
+		return snprintf(err, len, "cannot capture on %s: %s", cfg->iface, ebuf), -ENODEV;
+	pcap_set_snaplen(c->p, (int)cfg->snaplen);
+	pcap_set_immediate_mode(c->p, 1);
+	pcap_set_buffer_size(c->p, (int)(cfg->buffer_kb * 1024));
+	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
+	if ((r = pcap_activate(c->p)) < 0) {
+		live_error(c->p, r, cfg->iface, err, len);
+		return r == PCAP_ERROR_PERM_DENIED ? -EPERM : -ENODEV;
+	}
+	if (cfg->inbound_only && pcap_setdirection(c->p, PCAP_D_IN) < 0)
+		return snprintf(err, len, "%s: %s", cfg->iface, pcap_geterr(c->p)), -EINVAL;
+	if (pcap_compile(c->p, &prog, "ip or ip6 or vlan", 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+	    pcap_setfilter(c->p, &prog) < 0)
+		return snprintf(err, len, "%s: filter: %s", cfg->iface, pcap_geterr(c->p)), -EINVAL;
+	pcap_freecode(&prog);
+	if (pcap_setnonblock(c->p, 1, ebuf) < 0 || pcap_get_selectable_fd(c->p) < 0)
+		return snprintf(err, len, "%s: cannot poll the capture", cfg->iface), -EINVAL;
+	ev_io_init(&c->io, capture_live_cb, pcap_get_selectable_fd(c->p), EV_READ);
+	c->io.data = c;
+	ev_io_start(c->loop, &c->io);
+	return 0;
+}
+
+static int capture_file(struct capture *c, const struct capture_cfg *cfg, char *err,
+			size_t len)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+
+	c->p = pcap_open_offline_with_tstamp_precision(cfg->file,
+						       PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	if (!c->p)
+		return snprintf(err, len, "cannot read %s: %s", cfg->file, ebuf), -EINVAL;
+	ev_idle_init(&c->idle, capture_file_cb);
+	c->idle.data = c;
+	ev_idle_start(c->loop, &c->idle);
+	return 0;
+}
+
+int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb cb,
+		 capture_eof_cb eof, void *ctx, struct capture **out,
+		 char *err, size_t errlen)
+{
+	struct capture *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->cb = cb;
+	c->eof = eof;
+	c->ctx = ctx;
+	r = cfg->file ? capture_file(c, cfg, err, errlen) : capture_live(c, cfg, err, errlen);
+	if (r < 0)
+		goto fail;
+	c->dlt = pcap_datalink(c->p);
+	if (!decode_link_supported(c->dlt)) {
+		snprintf(err, errlen, "%s: link type %s is not supported",
+			 cfg->file ? cfg->file : cfg->iface, capture_link_name(c));
+		r = -ENOTSUP;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	capture_close(c);
+	return r;
+}
+
+const char *capture_link_name(const struct capture *c)
+{
+	const char *n = pcap_datalink_val_to_name(c->dlt);
+
+	return n ? n : "unknown";
+}
+
+void capture_get_stats(struct capture *c, struct capture_stats *st)
+{
+	struct pcap_stat ps;
+
+	if (ev_is_active(&c->io) && pcap_stats(c->p, &ps) == 0) {
+		c->st.have_kernel = 1;
+		c->st.kernel_recv = ps.ps_recv;
+		c->st.kernel_drop = ps.ps_drop;
+		c->st.iface_drop = ps.ps_ifdrop;
+	}
+	*st = c->st;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	if (ev_is_active(&c->io))
+		ev_io_stop(c->loop, &c->io);
+	if (ev_is_active(&c->idle))
+		ev_idle_stop(c->loop, &c->idle);
+	if (c->p)
+		pcap_close(c->p);
+	free(c);
+}
+
+/* /proc/net/route: "Iface Destination Gateway Flags ... Metric Mask ...";
+ * the default route has destination and mask 00000000. Lowest metric wins. */
+static int default_iface_v4(char *name, size_t len)
+{
+	char line[256], ifn[IF_NAMESIZE + 1];
+	unsigned long dst, gw, mask, best = ~0ul;
+	unsigned flags, refcnt, use, metric;
+	FILE *f = fopen("/proc/net/route", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%16s %lx %lx %x %u %u %u %lx", ifn, &dst, &gw, &flags, &refcnt,
+			   &use, &metric, &mask) != 8)
+			continue;
+		if (dst == 0 && mask == 0 && (flags & 1) && metric < best) {
+			best = metric;
+			snprintf(name, len, "%s", ifn);
+			r = 0;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/* /proc/net/ipv6_route: dst dstlen src srclen nexthop metric ref use flags
+ * iface; the default route is ::/0 and not the "lo" reject route. */
+static int default_iface_v6(char *name, size_t len)
+{
+	char line[512], dst[33], src[33], nh[33], ifn[IF_NAMESIZE + 1];
+	unsigned dlen, slen, metric, ref, use, flags, best = ~0u;
+	FILE *f = fopen("/proc/net/ipv6_route", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%32s %x %32s %x %32s %x %x %x %x %16s", dst, &dlen, src, &slen, nh,
+			   &metric, &ref, &use, &flags, ifn) != 10)
+			continue;
+		if (dlen == 0 && strcmp(ifn, "lo") != 0 && (flags & 1) && metric < best) {
+			best = metric;
+			snprintf(name, len, "%s", ifn);
+			r = 0;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+int capture_default_iface(char *name, size_t len)
+{
+	if (default_iface_v4(name, len) == 0)
+		return 0;
+	return default_iface_v6(name, len);
+}

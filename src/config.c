@@ -1,0 +1,307 @@
+/* config.c - a table of keys, each with a parser and a place in the config. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t off;     /* offset in struct config */
+	size_t size;    /* for K_STR: buffer size */
+	uint32_t min, max;
+};
+
+#define OFF(f) offsetof(struct config, f)
+#define STR(n, f) { n, K_STR, OFF(f), sizeof(((struct config *)0)->f), 0, 0 }
+#define NUM(n, t, f, lo, hi) { n, t, OFF(f), 0, lo, hi }
+#define DET(k, name)                                                              \
+	NUM(name ".enabled", K_BOOL, detect.det[k].enabled, 0, 1),                \
+	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, 100000000),     \
+	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, 3600000)
+
+static const struct key config_keys[] = {
+	STR("interface", iface),
+	STR("whitelist", whitelist),
+	STR("events", events),
+	STR("table", table),
+	STR("control_socket", ctl_socket),
+	STR("control_group", ctl_group),
+	STR("on_ban", on_ban),
+	STR("on_unban", on_unban),
+	STR("user", user),
+	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
+	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
+	NUM("snaplen", K_U32, snaplen, 96, 65535),
+	NUM("syslog", K_BOOL, syslog, 0, 1),
+	NUM("hook", K_HOOK, hook, 0, 0),
+	NUM("set_size", K_U32, set_size, 16, 16777216),
+	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
+	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
+	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
+	NUM("offence_memory", K_SEC, mitigate.memory_s, 0, 31536000),
+	NUM("max_bans", K_U32, mitigate.max_bans, 1, 16777216),
+	NUM("cooldown", K_MS, detect.cooldown_ms, 0, 3600000),
+	NUM("capacity", K_U32, detect.capacity, 64, 67108864),
+	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, 1048576),
+	NUM("ipv4_prefix", K_PREFIX4, detect.v4_prefix, 8, 32),
+	NUM("ipv6_prefix", K_PREFIX6, detect.v6_prefix, 16, 128),
+	DET(KIND_SYN_FLOOD, "syn_flood"),
+	DET(KIND_UDP_FLOOD, "udp_flood"),
+	DET(KIND_ICMP_FLOOD, "icmp_flood"),
+	DET(KIND_PORT_SCAN, "port_scan"),
+	DET(KIND_RATE_FLOOD, "rate_flood"),
+	DET(KIND_DDOS, "ddos"),
+};
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
+	snprintf(cfg->table, sizeof(cfg->table), "dosips");
+	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	cfg->hook_timeout_ms = 5000;
+	cfg->buffer_kb = 8192;
+	cfg->snaplen = 256;
+	cfg->hook = FW_HOOK_INGRESS;
+	cfg->set_size = 65536;
+	detect_cfg_defaults(&cfg->detect);
+	mitigate_cfg_defaults(&cfg->mitigate);
+}
+
+int config_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	static const struct { const char *sfx; uint64_t mul; } units[] = {
+		{ "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	char *end;
+	double v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || v < 0 || v > 1e12)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].sfx) == 0) {
+			*ms = (uint64_t)(v * (double)units[i].mul + 0.5);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_bool(const char *s, uint32_t *v)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *v = 1, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *v = 0, 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || *end || n > UINT32_MAX)
+		return -EINVAL;
+	*v = (uint32_t)n;
+	return 0;
+}
+
+/* Parses value by the key's type into v; why names what was expected. */
+static int parse_value(const struct key *k, const char *value, uint32_t *v,
+		       const char **why)
+{
+	uint64_t ms;
+	int r;
+
+	switch (k->type) {
+	case K_BOOL:
+		*why = "expected yes or no";
+		return parse_bool(value, v);
+	case K_U32:
+	case K_PREFIX4:
+	case K_PREFIX6:
+		*why = "expected a whole number";
+		return parse_u32(value, v);
+	case K_MS:
+	case K_SEC:
+		*why = "expected a duration such as 90, 90s, 500ms, 5m, 2h";
+		if ((r = config_parse_duration_ms(value, &ms)) < 0)
+			return r;
+		if (k->type == K_SEC && ms % 1000)
+			return *why = "expected whole seconds", -EINVAL;
+		ms = k->type == K_SEC ? ms / 1000 : ms;
+		if (ms > UINT32_MAX)
+			return -EINVAL;
+		*v = (uint32_t)ms;
+		return 0;
+	case K_HOOK:
+		*why = "expected ingress, prerouting, input or forward";
+		r = fw_hook_parse(value);
+		return r < 0 ? -EINVAL : (*v = (uint32_t)r, 0);
+	case K_STR:
+		break;
+	}
+	return -EINVAL;
+}
+
+static void store(struct config *cfg, const struct key *k, uint32_t v)
+{
+	char *p = (char *)cfg + k->off;
+
+	if (k->type == K_BOOL)
+		*(bool *)p = v;
+	else if (k->type == K_PREFIX4 || k->type == K_PREFIX6)
+		*(uint8_t *)p = (uint8_t)v;
+	else if (k->type == K_HOOK)
+		*(enum fw_hook *)p = (enum fw_hook)v;
+	else
+		*(uint32_t *)p = v;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, const char **why)
+{
+	static char range[96];
+	uint32_t v;
+
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const struct key *k = &config_keys[i];
+
+		if (strcmp(k->name, key) != 0)
+			continue;
+		if (k->type == K_STR) {
+			if (strlen(value) >= k->size)
+				return *why = "value too long", -EINVAL;
+			memcpy((char *)cfg + k->off, value, strlen(value) + 1);
+			return 0;
+		}
+		if (parse_value(k, value, &v, why) < 0)
+			return -EINVAL;
+		if (k->type != K_BOOL && k->type != K_HOOK && (v < k->min || v > k->max)) {
+			snprintf(range, sizeof(range), "out of range (%u to %u%s)", k->min,
+				 k->max, k->type == K_MS ? " ms" : k->type == K_SEC ? " s" : "");
+			return *why = range, -EINVAL;
+		}
+		store(cfg, k, v);
+		return 0;
+	}
+	*why = "unknown key";
+	return -ENOENT;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Handles one line; section is the current "[name]" ("" at top level). */
+static int config_line(struct config *cfg, char *line, char *section, size_t seclen,
+		       const char **why)
+{
+	char key[128], *eq, *s = trim(line);
+
+	if (*s == '\0' || *s == '#' || *s == ';')
+		return 0;
+	if (*s == '[') {
+		char *close = strchr(s, ']');
+
+		if (!close || close[1] != '\0' || close == s + 1 || (size_t)(close - s) >= seclen)
+			return *why = "bad section header", -EINVAL;
+		*close = '\0';
+		snprintf(section, seclen, "%s", trim(s + 1));
+		return 0;
+	}
+	if (!(eq = strchr(s, '=')))
+		return *why = "expected key = value", -EINVAL;
+	*eq = '\0';
+	s = trim(s);
+	/* A trailing "# comment" after the value is allowed. */
+	char *val = eq + 1, *hash = strchr(val, '#');
+	if (hash)
+		*hash = '\0';
+	val = trim(val);
+	if (*s == '\0')
+		return *why = "missing key", -EINVAL;
+	if (snprintf(key, sizeof(key), "%s%s%s", section, *section ? "." : "", s) >= (int)sizeof(key))
+		return *why = "key too long", -EINVAL;
+	return config_set(cfg, key, val, why);
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	char line[4352], section[64] = "";
+	const char *why = NULL;
+	unsigned lineno = 0;
+	int r = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			why = "line too long";
+			r = -EINVAL;
+		} else {
+			r = config_line(cfg, line, section, sizeof(section), &why);
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			r = -EINVAL;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+int config_check(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *why;
+
+	if (detect_cfg_check(&cfg->detect, &why) < 0) {
+		snprintf(err, errlen, "%s", why);
+		return -EINVAL;
+	}
+	if (cfg->mitigate.ban_max_s < cfg->mitigate.ban_s) {
+		snprintf(err, errlen, "ban_max (%us) is shorter than ban (%us)",
+			 cfg->mitigate.ban_max_s, cfg->mitigate.ban_s);
+		return -EINVAL;
+	}
+	if (cfg->mitigate.max_bans > cfg->set_size) {
+		snprintf(err, errlen, "max_bans (%u) exceeds set_size (%u)",
+			 cfg->mitigate.max_bans, cfg->set_size);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -41,6 +41,9 @@ int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb
 /* Refreshes kernel counters and copies the stats. */
 void capture_get_stats(struct capture *c, struct capture_stats *st);
 
+/* The pcap link type (DLT_ value). */
+int capture_dlt(const struct capture *c);
+
 /* The link type name ("EN10MB", ...). */
 const char *capture_link_name(const struct capture *c);
 

@@ -171,9 +171,11 @@ int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb
 	if (r < 0)
 		goto fail;
 	c->dlt = pcap_datalink(c->p);
-	if (!decode_link_supported(c->dlt)) {
-		snprintf(err, errlen, "%s: link type %s is not supported",
-			 cfg->file ? cfg->file : cfg->iface, capture_link_name(c));
+	/* A live interface we cannot decode is a mistake to stop on; a file
+	 * is still replayed so that its report says what it held. */
+	if (!decode_link_supported(c->dlt) && !cfg->file) {
+		snprintf(err, errlen, "%s: link type %s is not supported", cfg->iface,
+			 capture_link_name(c));
 		r = -ENOTSUP;
 		goto fail;
 	}
@@ -182,6 +184,11 @@ int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb
 fail:
 	capture_close(c);
 	return r;
+}
+
+int capture_dlt(const struct capture *c)
+{
+	return c->dlt;
 }
 
 const char *capture_link_name(const struct capture *c)

@@ -24,5 +24,5 @@ for f in "$CORPUS"/*; do
 		unreadable=$((unreadable + 1))
 	fi
 done
-echo "corpus: $n captures, $replayed replayed, $unreadable not readable by libpcap, $bad failed"
+echo "corpus: $n captures, $replayed replayed, $unreadable refused by libpcap (not a capture), $bad failed"
 [ "$n" -gt 0 ] && [ "$bad" -eq 0 ]

@@ -5,6 +5,7 @@ BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
+LIBEXECDIR ?= $(PREFIX)/libexec
 DESTDIR ?=
 VERSION := 0.1.0
 
@@ -99,10 +100,15 @@ install: all
 	for f in man/*.8; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man5/ || true; done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dosips/dosips.conf ] || \
-		install -m 644 policy/dosips.conf $(DESTDIR)$(SYSCONFDIR)/dosips/dosips.conf
+		sed 's|/etc/dosips/|$(SYSCONFDIR)/dosips/|g' policy/dosips.conf \
+		> $(DESTDIR)$(SYSCONFDIR)/dosips/dosips.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dosips/whitelist ] || \
 		install -m 644 policy/whitelist $(DESTDIR)$(SYSCONFDIR)/dosips/whitelist
-	[ ! -e policy/dosips.service ] || install -m 644 policy/dosips.service $(DESTDIR)$(UNITDIR)/dosips.service
+	sed -e 's|/usr/local/sbin/|$(BINDIR)/|g' -e 's|/etc/dosips/|$(SYSCONFDIR)/dosips/|g' \
+		policy/dosips.service > $(DESTDIR)$(UNITDIR)/dosips.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/dosips.service
+	install -d $(DESTDIR)$(LIBEXECDIR)/dosips
+	install -m 755 scripts/webhook-hook.sh $(DESTDIR)$(LIBEXECDIR)/dosips/webhook-hook.sh
 
 clean:
 	rm -rf build dosips dosipsctl

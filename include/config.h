@@ -22,6 +22,7 @@ struct config {
 	char on_unban[CONFIG_PATH_MAX];
 	char user[64];              /* run as this user after set-up ("" root) */
 	uint32_t hook_timeout_ms;
+	uint32_t hook_max;          /* hooks running at once */
 	uint32_t buffer_kb;         /* kernel capture buffer */
 	uint32_t snaplen;
 	bool syslog;
@@ -45,6 +46,35 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 
 /* Checks cross-field consistency; 0 or -EINVAL with a message in err. */
 int config_check(const struct config *cfg, char *err, size_t errlen);
+
+/* One command-line setting: a key as in the file, the option that gave it. */
+struct config_setting {
+	const char *key, *opt, *value;
+};
+
+/* Where a whole configuration comes from, in the order applied. */
+struct config_source {
+	const char *path;                  /* the file */
+	bool must_exist;                   /* else a missing file means defaults */
+	const struct config_setting *set;  /* then these, in order */
+	int nset;
+};
+
+/* Builds defaults, then the file, then the settings, then config_check
+ * into cfg, which is changed only on success (a reload keeps the running
+ * configuration when the file is bad). 0, or -errno with a message in err. */
+int config_build(struct config *cfg, const struct config_source *src, char *err,
+		 size_t errlen);
+
+/* Copies into next the settings only a restart can change (interface,
+ * table, control_socket, ...) from cur, and lists the keys that differed,
+ * comma-separated, in changed ("" when none). */
+void config_keep_restart(struct config *next, const struct config *cur, char *changed,
+			 size_t len);
+
+/* Name of the i-th key ("ban", "syn_flood.threshold", ...), or NULL past
+ * the last: lets tests hold the documentation to the table. */
+const char *config_key_name(size_t i);
 
 /* Parses a duration ("90", "90s", "500ms", "5m", "2h", "1d") into ms. */
 int config_parse_duration_ms(const char *s, uint64_t *ms);

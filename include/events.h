@@ -2,6 +2,7 @@
 #ifndef DOSIPS_EVENTS_H
 #define DOSIPS_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "addr.h"
 #include "detect.h"
@@ -36,6 +37,18 @@ int events_reopen(struct events *ev);
 /* Formats e as one JSON object (no newline) into buf; returns its length
  * or -1 if len is too small. */
 int events_json(const struct event *e, char *buf, size_t len);
+
+/* Points the sink at another path (reload); "" or NULL for none. 0 or
+ * -errno, the old sink kept on failure. */
+int events_set_path(struct events *ev, const char *path);
+
+struct hooks;
+
+/* Hands every later ban and unban to h as well (NULL: no hooks). */
+void events_set_hooks(struct events *ev, struct hooks *h);
+
+/* Formats ts_us as RFC 3339 UTC with microseconds, as in the JSON lines. */
+void events_fmt_ts(uint64_t ts_us, char *buf, size_t len);
 
 /* Closes the sink; NULL is fine. */
 void events_close(struct events *ev);

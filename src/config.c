@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -36,6 +37,7 @@ static const struct key config_keys[] = {
 	STR("on_unban", on_unban),
 	STR("user", user),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
+	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
@@ -66,6 +68,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
 	cfg->hook_timeout_ms = 5000;
+	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
@@ -304,4 +307,86 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int config_build(struct config *cfg, const struct config_source *src, char *err,
+		 size_t errlen)
+{
+	struct config *next = malloc(sizeof(*next));
+	const char *why;
+	int r = 0;
+
+	if (!next) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	config_defaults(next);
+	if ((src->must_exist || access(src->path, F_OK) == 0) &&
+	    (r = config_load(next, src->path, err, errlen)) < 0)
+		goto out;
+	for (int i = 0; i < src->nset; i++) {
+		const struct config_setting *s = &src->set[i];
+
+		if ((r = config_set(next, s->key, s->value, &why)) < 0) {
+			snprintf(err, errlen, "%s %s: %s", s->opt, s->value, why);
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	if ((r = config_check(next, err, errlen)) < 0)
+		goto out;
+	memcpy(cfg, next, sizeof(*cfg));
+out:
+	free(next);
+	return r;
+}
+
+const char *config_key_name(size_t i)
+{
+	return i < sizeof(config_keys) / sizeof(config_keys[0]) ? config_keys[i].name : NULL;
+}
+
+static const struct key *key_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static size_t key_size(const struct key *k)
+{
+	switch (k->type) {
+	case K_STR: return k->size;
+	case K_BOOL: return sizeof(bool);
+	case K_PREFIX4: case K_PREFIX6: return sizeof(uint8_t);
+	case K_HOOK: return sizeof(enum fw_hook);
+	default: return sizeof(uint32_t);
+	}
+}
+
+void config_keep_restart(struct config *next, const struct config *cur, char *changed,
+			 size_t len)
+{
+	/* Each is fixed by something opened once: the capture handle, the
+	 * nftables table and chain, the control socket, the dropped
+	 * privileges, the log. */
+	static const char *const restart_keys[] = {
+		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
+		"control_socket", "control_group", "user", "syslog",
+	};
+	size_t n = 0;
+
+	*changed = '\0';
+	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++) {
+		const struct key *k = key_find(restart_keys[i]);
+		char *to = (char *)next + k->off;
+		const char *from = (const char *)cur + k->off;
+
+		if (k->type == K_STR ? strcmp(to, from) == 0 : memcmp(to, from, key_size(k)) == 0)
+			continue;
+		memcpy(to, from, key_size(k));
+		if (n < len)
+			n += (size_t)snprintf(changed + n, len - n, "%s%s", n ? ", " : "", k->name);
+	}
 }

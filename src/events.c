@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "hooks.h"
 #include "log.h"
 
 struct events {
 	char *path;     /* NULL when JSON lines go nowhere */
 	int fd;
+	struct hooks *hooks;
 };
 
 const char *event_type_name(enum event_type t)
@@ -67,6 +69,32 @@ int events_reopen(struct events *ev)
 	return 0;
 }
 
+int events_set_path(struct events *ev, const char *path)
+{
+	char *p = NULL;
+	int fd = -1;
+
+	if (path && *path) {
+		if (!(p = strdup(path)))
+			return -ENOMEM;
+		if ((fd = events_open_fd(path)) < 0) {
+			free(p);
+			return -errno;
+		}
+	}
+	if (ev->fd >= 0)
+		close(ev->fd);
+	free(ev->path);
+	ev->path = p;
+	ev->fd = fd;
+	return 0;
+}
+
+void events_set_hooks(struct events *ev, struct hooks *h)
+{
+	ev->hooks = h;
+}
+
 void events_close(struct events *ev)
 {
 	if (!ev)
@@ -78,7 +106,7 @@ void events_close(struct events *ev)
 }
 
 /* RFC 3339 UTC with microseconds: 2026-11-21T21:03:55.123456Z */
-static void fmt_ts(uint64_t ts_us, char *buf, size_t len)
+void events_fmt_ts(uint64_t ts_us, char *buf, size_t len)
 {
 	time_t sec = (time_t)(ts_us / 1000000);
 	struct tm tm;
@@ -130,7 +158,7 @@ int events_json(const struct event *e, char *buf, size_t len)
 	char ts[40], src[ADDR_STRLEN];
 	size_t n = 0;
 
-	fmt_ts(e->ts_us, ts, sizeof(ts));
+	events_fmt_ts(e->ts_us, ts, sizeof(ts));
 	put(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_type_name(e->type));
 	if (e->src.len)
 		put(buf, len, &n, ",\"src\":\"%s\"", prefix_fmt(&e->src, src));
@@ -184,12 +212,15 @@ void events_emit(struct events *ev, const struct event *e)
 	int n;
 
 	events_log(e);
-	if (!ev || ev->fd < 0)
+	if (!ev || (ev->fd < 0 && !ev->hooks))
 		return;
 	if ((n = events_json(e, line, sizeof(line) - 1)) < 0)
 		return;
-	line[n++] = '\n';
+	line[n] = '\n';
 	/* One write per line: O_APPEND keeps lines whole for concurrent readers. */
-	if (write(ev->fd, line, (size_t)n) != n)
+	if (ev->fd >= 0 && write(ev->fd, line, (size_t)n + 1) != n + 1)
 		log_warn("events: write to %s failed: %s", ev->path, strerror(errno));
+	/* Hooks only start here and run on their own: see hooks.c. */
+	if (ev->hooks)
+		hooks_run(ev->hooks, e, line, (size_t)n);
 }

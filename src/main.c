@@ -1,7 +1,9 @@
 /* main.c - the command line, the wiring of the modules, and the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +12,18 @@
 
 #include "capture.h"
 #include "config.h"
+#include "ctl.h"
 #include "detect.h"
 #include "events.h"
 #include "fw.h"
+#include "hooks.h"
 #include "log.h"
 #include "mitigate.h"
+#include "privs.h"
 #include "whitelist.h"
 
 #define EXIT_USAGE 2
+#define DEFAULT_CONFIG SYSCONFDIR "/dosips/dosips.conf"
 
 struct opts {
 	const char *config;      /* -c, or NULL for the default if present */
@@ -25,13 +31,14 @@ struct opts {
 	int dry_run, check, flush, verbose;
 	bool whitelist_given;
 	/* Command-line settings, applied over the file in order. */
-	struct { const char *key, *opt; char *value; } set[32];
+	struct config_setting set[32];
 	int nset;
 };
 
 struct daemon {
 	struct ev_loop *loop;
 	struct config cfg;
+	struct config_source src;   /* what a reload reads again */
 	struct opts *opts;
 	struct capture *cap;
 	struct detect *det;
@@ -39,7 +46,10 @@ struct daemon {
 	struct whitelist *wl;
 	struct events *ev;
 	struct fw *fw;
-	ev_signal sig_int, sig_term, sig_usr1;
+	struct hooks *hooks;
+	struct ctl *ctl;
+	struct ctl_view view;
+	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
 	ev_io monitor;
 	ev_tstamp started;
@@ -68,7 +78,7 @@ static void usage(FILE *f)
 }
 
 /* Records an option that maps to a config key; applied after the file. */
-static void opt_set(struct opts *o, const char *key, const char *opt, char *value)
+static void opt_set(struct opts *o, const char *key, const char *opt, const char *value)
 {
 	if (o->nset == (int)(sizeof(o->set) / sizeof(o->set[0]))) {
 		fprintf(stderr, "dosips: too many options\n");
@@ -132,26 +142,27 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 }
 
-/* Defaults, then the file, then the command line. Exits on any error:
- * 2 for a bad option value, 1 for a bad file. */
-static void load_config(struct config *cfg, const struct opts *o)
+/* Defaults, then the file, then the command line (config_build, which a
+ * reload repeats). Exits on any error: 2 for a bad option value, 1 for a
+ * bad file. */
+static void load_config(struct daemon *d, const struct opts *o)
 {
-	char path[CONFIG_PATH_MAX], err[CONFIG_PATH_MAX + 128];
+	char err[CONFIG_PATH_MAX + 128];
 	const char *why;
 
-	config_defaults(cfg);
-	snprintf(path, sizeof(path), "%s", o->config ? o->config : SYSCONFDIR "/dosips/dosips.conf");
-	if ((o->config || access(path, F_OK) == 0) && config_load(cfg, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "dosips: %s\n", err);
-		exit(1);
-	}
+	/* Option values alone first, so that their errors are usage errors. */
+	config_defaults(&d->cfg);
 	for (int i = 0; i < o->nset; i++) {
-		if (config_set(cfg, o->set[i].key, o->set[i].value, &why) < 0) {
+		if (config_set(&d->cfg, o->set[i].key, o->set[i].value, &why) < 0) {
 			fprintf(stderr, "dosips: %s %s: %s\n", o->set[i].opt, o->set[i].value, why);
 			exit(EXIT_USAGE);
 		}
 	}
-	if (config_check(cfg, err, sizeof(err)) < 0) {
+	d->src = (struct config_source){
+		.path = o->config ? o->config : DEFAULT_CONFIG, .must_exist = o->config != NULL,
+		.set = o->set, .nset = o->nset,
+	};
+	if (config_build(&d->cfg, &d->src, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dosips: %s\n", err);
 		exit(1);
 	}
@@ -159,21 +170,21 @@ static void load_config(struct config *cfg, const struct opts *o)
 
 /* Builds the whitelist: the file (a missing default file is fine) and the
  * host's own addresses, which are never banned whatever the file says. */
-static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **out)
+static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **out,
+			  char *err, size_t errlen)
 {
-	char err[CONFIG_PATH_MAX + 128];
 	struct whitelist *wl;
 	int r;
 
-	if ((r = whitelist_new(&wl)) < 0)
+	if ((r = whitelist_new(&wl)) < 0) {
+		snprintf(err, errlen, "whitelist: %s", strerror(-r));
 		return r;
-	if ((must_exist || access(cfg->whitelist, F_OK) == 0) &&
-	    (r = whitelist_load(wl, cfg->whitelist, err, sizeof(err))) < 0) {
-		log_err("%s", err);
-		goto fail;
 	}
+	if ((must_exist || access(cfg->whitelist, F_OK) == 0) &&
+	    (r = whitelist_load(wl, cfg->whitelist, err, errlen)) < 0)
+		goto fail;
 	if ((r = whitelist_add_local(wl)) < 0) {
-		log_err("cannot list this host's addresses: %s", strerror(-r));
+		snprintf(err, errlen, "cannot list this host's addresses: %s", strerror(-r));
 		goto fail;
 	}
 	*out = wl;
@@ -308,30 +319,235 @@ static int open_capture(struct daemon *d)
 	return r;
 }
 
+static int allow_set(struct fw *fw, const struct whitelist *wl)
+{
+	size_t n;
+	const struct ip_prefix *p = whitelist_entries(wl, &n);
+
+	return fw_set_allow(fw, p, n);
+}
+
 /* The kernel's allow sets mirror the whitelist, so a whitelisted host is
  * let through even by a ban of the prefix around it. */
 static int push_allow(struct daemon *d)
 {
-	size_t n;
-	const struct ip_prefix *p = whitelist_entries(d->wl, &n);
-	int r = fw_set_allow(d->fw, p, n);
+	int r = allow_set(d->fw, d->wl);
 
 	if (r < 0)
 		log_err("nftables: cannot load the whitelist: %s", strerror(-r));
 	return r;
 }
 
-/* Everything from the whitelist to the watchers, in dependency order. */
-static int daemon_setup(struct daemon *d)
+static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
 {
+	return (struct hooks_cfg){
+		.on_ban = cfg->on_ban, .on_unban = cfg->on_unban,
+		.timeout_ms = cfg->hook_timeout_ms, .max_running = cfg->hook_max,
+	};
+}
+
+/* The JSON sink, and the hooks it hands bans and unbans to. */
+static int open_events(struct daemon *d)
+{
+	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
 	int r;
 
-	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl)) < 0)
-		return r;
 	if ((r = events_open(d->cfg.events, &d->ev)) < 0) {
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
+	if ((r = hooks_new(d->loop, &hc, &d->hooks)) < 0) {
+		log_err("hooks: %s", strerror(-r));
+		return r;
+	}
+	events_set_hooks(d->ev, d->hooks);
+	return 0;
+}
+
+/* Everything a reload replaces, built aside first. */
+struct reload {
+	struct config *cfg;
+	struct whitelist *wl;
+	struct detect *det;      /* NULL when detection settings are unchanged */
+	char restart[256];       /* keys that need a restart, for the log */
+};
+
+/* Builds the new state without touching the running one: any error here
+ * leaves dosips exactly as it was. */
+static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t errlen)
+{
+	int r;
+
+	if (!(nx->cfg = malloc(sizeof(*nx->cfg))))
+		return -ENOMEM;
+	if ((r = config_build(nx->cfg, &d->src, err, errlen)) < 0)
+		return r;
+	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
+	/* mitigate copies its settings at start and cannot take new ones yet:
+	 * the ban settings wait for a restart too. */
+	if (memcmp(&nx->cfg->mitigate, &d->cfg.mitigate, sizeof(d->cfg.mitigate)) != 0) {
+		nx->cfg->mitigate = d->cfg.mitigate;
+		snprintf(nx->restart + strlen(nx->restart), sizeof(nx->restart) - strlen(nx->restart),
+			 "%sban settings", *nx->restart ? ", " : "");
+	}
+	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl, err, errlen)) < 0)
+		return r;
+	/* Both configurations start from config_defaults' memset, so their
+	 * padding compares equal too. */
+	if (memcmp(&nx->cfg->detect, &d->cfg.detect, sizeof(d->cfg.detect)) != 0 &&
+	    (r = detect_new(&nx->cfg->detect, mitigate_verdict, d->mit, &nx->det)) < 0) {
+		snprintf(err, errlen, "detection: %s", strerror(-r));
+		return r;
+	}
+	if ((r = allow_set(d->fw, nx->wl)) < 0) {
+		snprintf(err, errlen, "nftables: cannot load the whitelist: %s", strerror(-r));
+		allow_set(d->fw, d->wl);
+		return r;
+	}
+	return 0;
+}
+
+static void reload_discard(struct reload *nx)
+{
+	detect_free(nx->det);
+	whitelist_free(nx->wl);
+	free(nx->cfg);
+}
+
+/* A new events path, or the same one reopened (log rotation). A path
+ * that cannot be opened keeps the old sink. */
+static void reload_events(struct daemon *d, struct config *next)
+{
+	int r;
+
+	if (strcmp(next->events, d->cfg.events) == 0) {
+		if ((r = events_reopen(d->ev)) < 0)
+			log_err("events: cannot reopen %s: %s", d->cfg.events, strerror(-r));
+		return;
+	}
+	if ((r = events_set_path(d->ev, next->events)) < 0) {
+		log_err("events: cannot open %s: %s; still writing to %s", next->events,
+			strerror(-r), *d->cfg.events ? d->cfg.events : "nowhere");
+		memcpy(next->events, d->cfg.events, sizeof(next->events));
+	}
+}
+
+/* Swaps the new state in. Windows and counts of a replaced detector start
+ * afresh; its alert totals carry over into the control socket's. */
+static void reload_commit(struct daemon *d, struct reload *nx)
+{
+	struct hooks_cfg hc = hooks_cfg_of(nx->cfg);
+	struct detect_stats ds;
+
+	mitigate_set_whitelist(d->mit, nx->wl);
+	whitelist_free(d->wl);
+	d->wl = nx->wl;
+	if (nx->det) {
+		detect_get_stats(d->det, &ds);
+		for (int k = 0; k < KIND__MAX; k++)
+			d->view.alerts_before[k] += ds.alerts[k];
+		detect_free(d->det);
+		d->det = d->view.det = nx->det;
+		log_info("reload: new detection settings; their windows start empty");
+	}
+	reload_events(d, nx->cfg);
+	if (hooks_set_cfg(d->hooks, &hc) < 0)
+		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
+	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
+	if (*nx->restart)
+		log_warn("reload: %s changed: takes effect at restart", nx->restart);
+	free(nx->cfg);
+}
+
+/* SIGHUP and dosipsctl reload: configuration and whitelist as one. */
+static int daemon_reload(void *ctx, char *err, size_t errlen)
+{
+	struct daemon *d = ctx;
+	struct reload nx = { 0 };
+	int r;
+
+	if ((r = reload_prepare(d, &nx, err, errlen)) < 0) {
+		if (!*err)
+			snprintf(err, errlen, "%s", strerror(-r));
+		log_err("reload failed, nothing changed: %s", err);
+		reload_discard(&nx);
+		return r;
+	}
+	reload_commit(d, &nx);
+	log_info("reloaded %s and the whitelist", d->src.path);
+	return 0;
+}
+
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	char err[CONFIG_PATH_MAX + 128] = "";
+
+	daemon_reload(w->data, err, sizeof(err));
+}
+
+/* The control socket; without it dosips still protects, so a failure is
+ * logged, not fatal. Not for replays. */
+static void open_control(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 128];
+
+	d->view = (struct ctl_view){
+		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
+		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
+		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
+	};
+	if (d->opts->replay || !*d->cfg.ctl_socket)
+		return;
+	if (ctl_open(d->loop, d->cfg.ctl_socket, d->cfg.ctl_group, &d->view, &d->ctl,
+		     err, sizeof(err)) < 0)
+		log_err("%s; running without a control socket", err);
+}
+
+/* Last step of set-up: everything that needed root is open now. */
+static int drop_privs(struct daemon *d)
+{
+	char err[256];
+	int r = privs_drop(d->cfg.user, err, sizeof(err));
+
+	if (r == 1)
+		log_debug("not started as root: no privileges to drop");
+	else if (r < 0)
+		log_err("%s", err);
+	else
+		log_debug("kept only CAP_NET_ADMIN and CAP_NET_RAW%s%s",
+			  *d->cfg.user ? ", running as " : "", d->cfg.user);
+	return r < 0 ? r : 0;
+}
+
+static void start_watchers(struct daemon *d)
+{
+	ev_prepare_init(&d->flush, on_prepare);
+	d->flush.data = d;
+	ev_prepare_start(d->loop, &d->flush);
+	if (fw_monitor_fd(d->fw) >= 0) {
+		ev_io_init(&d->monitor, on_monitor, fw_monitor_fd(d->fw), EV_READ);
+		d->monitor.data = d;
+		ev_io_start(d->loop, &d->monitor);
+	}
+	watch_signal(d, &d->sig_int, SIGINT, on_stop);
+	watch_signal(d, &d->sig_term, SIGTERM, on_stop);
+	watch_signal(d, &d->sig_usr1, SIGUSR1, on_usr1);
+	watch_signal(d, &d->sig_hup, SIGHUP, on_hup);
+}
+
+/* Everything from the whitelist to the watchers, in dependency order. */
+static int daemon_setup(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 128];
+	int r;
+
+	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
+				sizeof(err))) < 0) {
+		log_err("%s", err);
+		return r;
+	}
+	if ((r = open_events(d)) < 0)
+		return r;
 	if ((r = open_fw(d)) < 0)
 		return r;
 	if ((r = push_allow(d)) < 0)
@@ -346,37 +562,62 @@ static int daemon_setup(struct daemon *d)
 	}
 	if ((r = open_capture(d)) < 0)
 		return r;
-	ev_prepare_init(&d->flush, on_prepare);
-	d->flush.data = d;
-	ev_prepare_start(d->loop, &d->flush);
-	if (fw_monitor_fd(d->fw) >= 0) {
-		ev_io_init(&d->monitor, on_monitor, fw_monitor_fd(d->fw), EV_READ);
-		d->monitor.data = d;
-		ev_io_start(d->loop, &d->monitor);
-	}
-	watch_signal(d, &d->sig_int, SIGINT, on_stop);
-	watch_signal(d, &d->sig_term, SIGTERM, on_stop);
-	watch_signal(d, &d->sig_usr1, SIGUSR1, on_usr1);
-	return 0;
+	start_watchers(d);
+	open_control(d);
+	return drop_privs(d);
 }
 
 static void daemon_teardown(struct daemon *d)
 {
+	ctl_close(d->ctl);
 	capture_close(d->cap);
 	detect_free(d->det);
 	mitigate_free(d->mit);
 	fw_close(d->fw);
+	if (d->ev)
+		events_set_hooks(d->ev, NULL);
+	hooks_free(d->hooks);
 	events_close(d->ev);
 	whitelist_free(d->wl);
 }
 
+/* Whether a hook command's program can be run; "" is fine. */
+static int check_hook(const char *key, const char *cmd)
+{
+	char prog[CONFIG_PATH_MAX];
+
+	if (sscanf(cmd, "%4095s", prog) != 1 || access(prog, X_OK) == 0)
+		return 0;
+	fprintf(stderr, "dosips: %s: cannot run %s: %s\n", key, prog, strerror(errno));
+	return -1;
+}
+
+/* What set-up would trip over later: names that must resolve, hooks that
+ * must run. */
+static int check_runtime(const struct config *cfg)
+{
+	int bad = 0;
+
+	if (*cfg->user && !getpwnam(cfg->user))
+		bad = fprintf(stderr, "dosips: user %s: no such user\n", cfg->user);
+	if (*cfg->ctl_group && !getgrnam(cfg->ctl_group))
+		bad = fprintf(stderr, "dosips: control_group %s: no such group\n", cfg->ctl_group);
+	bad |= check_hook("on_ban", cfg->on_ban) | check_hook("on_unban", cfg->on_unban);
+	return bad ? -EINVAL : 0;
+}
+
 static int run_check(const struct config *cfg, const struct opts *o)
 {
+	char err[CONFIG_PATH_MAX + 128];
 	struct whitelist *wl;
 
-	if (load_whitelist(cfg, o->whitelist_given, &wl) < 0)
+	if (load_whitelist(cfg, o->whitelist_given, &wl, err, sizeof(err)) < 0) {
+		fprintf(stderr, "dosips: %s\n", err);
 		return 1;
+	}
 	whitelist_free(wl);
+	if (check_runtime(cfg) < 0)
+		return 1;
 	printf("configuration OK\n");
 	return 0;
 }
@@ -413,7 +654,7 @@ int main(int argc, char **argv)
 	int status = 1;
 
 	parse_args(argc, argv, &o);
-	load_config(&d.cfg, &o);
+	load_config(&d, &o);
 	log_init("dosips", d.cfg.syslog, o.verbose > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	d.opts = &o;
 	if (o.check)
@@ -427,7 +668,9 @@ int main(int argc, char **argv)
 	if (daemon_setup(&d) == 0) {
 		d.started = ev_time();
 		if (o.replay)
-			log_info("replaying %s (%s)%s", o.replay, capture_link_name(d.cap),
+			log_info("replaying %s (%s%s)%s", o.replay, capture_link_name(d.cap),
+				 decode_link_supported(capture_dlt(d.cap)) ? "" :
+				 ": not supported, every frame is skipped",
 				 o.dry_run ? ", dry run" : "");
 		else
 			log_info("watching %s (%s), bans last %us%s", d.cfg.iface,

@@ -1,0 +1,742 @@
+/* ctl.c - the control socket. Requests are tiny and answered from memory,
+ * every client is non-blocking with an idle timeout, so a slow or stuck
+ * dosipsctl can never hold up capture. */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "ctl.h"
+#include "fw.h"
+#include "hooks.h"
+#include "log.h"
+#include "mitigate.h"
+
+#define CTL_ARGS 8
+#define CTL_CLIENTS 16          /* connections at once; more are closed */
+#define CTL_IDLE_S 5.0          /* a client silent this long is dropped */
+#define REPLY_MAX (64u << 20)   /* room for a full ban list and then some */
+
+/* ---- replies ---------------------------------------------------------- */
+
+struct reply {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static int reply_grow(struct reply *r, size_t need)
+{
+	size_t cap = r->cap;
+	char *p;
+
+	while (cap - r->len < need)
+		cap *= 2;
+	if (cap > REPLY_MAX || !(p = realloc(r->buf, cap)))
+		return -ENOMEM;
+	r->buf = p;
+	r->cap = cap;
+	return 0;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void say(struct reply *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	while (!r->oom) {
+		va_start(ap, fmt);
+		n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < r->cap - r->len) {
+			r->len += (size_t)n;
+			return;
+		}
+		if (n < 0 || reply_grow(r, (size_t)n + 1) < 0)
+			r->oom = true;
+	}
+}
+
+/* "42s", "5m7s", "2h3m", "1d2h": time for a person. */
+static char *fmt_dur(uint64_t s, char buf[32])
+{
+	if (s < 60)
+		snprintf(buf, 32, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, 32, "%" PRIu64 "m%" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, 32, "%" PRIu64 "h%" PRIu64 "m", s / 3600, s / 60 % 60);
+	else
+		snprintf(buf, 32, "%" PRIu64 "d%" PRIu64 "h", s / 86400, s / 3600 % 24);
+	return buf;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+typedef int (*cmd_fn)(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		      char *err, size_t errlen);
+
+static uint64_t alerts_total(const struct ctl_view *v, const struct detect_stats *ds, int k)
+{
+	return v->alerts_before[k] + ds->alerts[k];
+}
+
+static int cmd_status(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		      char *err, size_t errlen)
+{
+	struct capture_stats cs;
+	struct detect_stats ds;
+	struct hooks_stats hs;
+	uint64_t up = (uint64_t)(ev_time() - v->started);
+	char dur[32];
+
+	capture_get_stats(v->cap, &cs);
+	detect_get_stats(v->det, &ds);
+	hooks_get_stats(v->hooks, &hs);
+	say(r, "version: %s\npid: %d\nuptime: %" PRIu64 "s (%s)\n", DOSIPS_VERSION,
+	    (int)getpid(), up, fmt_dur(up, dur));
+	say(r, "source: %s\n", v->source);
+	if (v->dry_run)
+		say(r, "firewall: none (dry run)\n");
+	else
+		say(r, "firewall: table inet %s\n", v->cfg->table);
+	say(r, "packets: %" PRIu64 "\n", cs.decoded[DEC_OK]);
+	if (cs.have_kernel)
+		say(r, "dropped: %" PRIu64 "\n", cs.kernel_drop + cs.iface_drop);
+	else
+		say(r, "dropped: n/a\n");
+	say(r, "alerts:");
+	for (int k = 0; k < KIND__MAX; k++)
+		say(r, " %s=%" PRIu64, detect_kind_name(k), alerts_total(v, &ds, k));
+	say(r, "\nbans: %u active (max %u)\nhooks: %u running\n", mitigate_count(v->mit),
+	    v->cfg->mitigate.max_bans, hs.running);
+	return 0;
+}
+
+static void stats_capture(const struct ctl_view *v, struct reply *r)
+{
+	struct capture_stats cs;
+
+	capture_get_stats(v->cap, &cs);
+	say(r, "frames=%" PRIu64 "\nbytes=%" PRIu64 "\npackets=%" PRIu64 "\n", cs.frames,
+	    cs.bytes, cs.decoded[DEC_OK]);
+	say(r, "ipv4=%" PRIu64 "\nipv6=%" PRIu64 "\nfragments=%" PRIu64 "\n", cs.ipv4,
+	    cs.ipv6, cs.frags);
+	say(r, "tcp=%" PRIu64 "\nudp=%" PRIu64 "\nicmp=%" PRIu64 "\nicmpv6=%" PRIu64
+	    "\nother=%" PRIu64 "\n", cs.tcp, cs.udp, cs.icmp, cs.icmp6, cs.other);
+	for (int d = 1; d < DEC__MAX; d++)
+		say(r, "skipped.%s=%" PRIu64 "\n", decode_result_name(d), cs.decoded[d]);
+	if (cs.have_kernel)
+		say(r, "kernel_received=%" PRIu64 "\nkernel_dropped=%" PRIu64
+		    "\niface_dropped=%" PRIu64 "\n", cs.kernel_recv, cs.kernel_drop,
+		    cs.iface_drop);
+}
+
+static void stats_mitigate(const struct ctl_view *v, struct reply *r)
+{
+	struct mitigate_stats ms;
+
+	mitigate_get_stats(v->mit, &ms);
+	say(r, "bans_active=%u\nverdicts=%" PRIu64 "\nbans=%" PRIu64 "\nunbans=%" PRIu64
+	    "\n", mitigate_count(v->mit), ms.verdicts, ms.bans, ms.unbans);
+	say(r, "whitelisted=%" PRIu64 "\nrefused_cap=%" PRIu64 "\nadopted=%" PRIu64 "\n",
+	    ms.whitelisted, ms.refused_cap, ms.adopted);
+	say(r, "commits=%" PRIu64 "\ncommit_errors=%" PRIu64 "\n", ms.commits,
+	    ms.commit_errors);
+	say(r, "ban_latency_us.last=%" PRIu64 "\nban_latency_us.max=%" PRIu64 "\n",
+	    ms.last_latency_us, ms.max_latency_us);
+	say(r, "packet_to_ban_us.last=%" PRIu64 "\npacket_to_ban_us.max=%" PRIu64 "\n",
+	    ms.last_pkt_latency_us, ms.max_pkt_latency_us);
+}
+
+static int cmd_stats(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		     char *err, size_t errlen)
+{
+	struct detect_stats ds;
+	struct hooks_stats hs;
+	struct fw_stats fs;
+
+	say(r, "uptime_s=%.0f\n", ev_time() - v->started);
+	stats_capture(v, r);
+	detect_get_stats(v->det, &ds);
+	for (int k = 0; k < KIND__MAX; k++)
+		say(r, "alerts.%s=%" PRIu64 "\n", detect_kind_name(k), alerts_total(v, &ds, k));
+	say(r, "sources_tracked=%" PRIu64 "\nsources_evicted=%" PRIu64 "\n", ds.tracked,
+	    ds.evictions);
+	say(r, "destinations_tracked=%" PRIu64 "\ndestinations_evicted=%" PRIu64 "\n",
+	    ds.dst_tracked, ds.dst_evictions);
+	say(r, "ring_reclaims=%" PRIu64 "\nring_denied=%" PRIu64 "\nalerts_suppressed=%"
+	    PRIu64 "\n", ds.ring_reclaims, ds.ring_denied, ds.suppressed);
+	stats_mitigate(v, r);
+	fw_get_stats(v->fw, &fs);
+	say(r, "fw_bans=%" PRIu64 "\nfw_unbans=%" PRIu64 "\nfw_batches=%" PRIu64
+	    "\nfw_errors=%" PRIu64 "\n", fs.bans, fs.unbans, fs.batches, fs.errors);
+	hooks_get_stats(v->hooks, &hs);
+	say(r, "hooks_started=%" PRIu64 "\nhooks_failed=%" PRIu64 "\nhooks_killed=%" PRIu64
+	    "\nhooks_dropped=%" PRIu64 "\nhooks_running=%u\n", hs.started, hs.failed,
+	    hs.killed, hs.dropped, hs.running);
+	return 0;
+}
+
+static void ban_line(const struct ban_info *b, void *ctx)
+{
+	char addr[ADDR_STRLEN], left[32], len[32];
+	const char *why = b->kind == MITIGATE_KIND_MANUAL ? "manual" : detect_kind_name(b->kind);
+
+	say(ctx, "%-40s %-11s %8s %8s %8u\n", prefix_fmt(&b->src, addr), why, fmt_dur((b->remaining_ms + 999) / 1000, left),
+	    fmt_dur(b->duration_s, len), b->offences);
+}
+
+static int cmd_bans(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		    char *err, size_t errlen)
+{
+	say(r, "%-40s %-11s %8s %8s %8s\n", "ADDRESS", "REASON", "LEFT", "BAN", "OFFENCES");
+	mitigate_foreach(v->mit, ban_line, r);
+	return 0;
+}
+
+/* An address or prefix to ban by hand; never everything at once. */
+static int parse_target(const char *s, struct ip_prefix *p, char *err, size_t errlen)
+{
+	if (prefix_parse(s, p) < 0) {
+		snprintf(err, errlen, "%s: expected an address or ADDR/LEN", s);
+		return -EINVAL;
+	}
+	if (prefix_family_len(p) == 0) {
+		snprintf(err, errlen, "%s: refusing to act on every address", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_ban(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		   char *err, size_t errlen)
+{
+	uint32_t secs = v->cfg->mitigate.ban_s;
+	char addr[ADDR_STRLEN], dur[32];
+	struct ip_prefix p;
+	uint64_t ms;
+	int rc;
+
+	if ((rc = parse_target(argv[0], &p, err, errlen)) < 0)
+		return rc;
+	if (argc > 1) {
+		if (config_parse_duration_ms(argv[1], &ms) < 0 || ms % 1000 || ms < 1000 ||
+		    ms > 31536000000ull) {
+			snprintf(err, errlen, "%s: expected whole seconds from 1 to 31536000 "
+				 "(or 90s, 5m, 2h, 1d)", argv[1]);
+			return -EINVAL;
+		}
+		secs = (uint32_t)(ms / 1000);
+	}
+	prefix_fmt(&p, addr);
+	if ((rc = mitigate_ban(v->mit, &p, secs)) == -EPERM)
+		snprintf(err, errlen, "%s is whitelisted: not banned", addr);
+	else if (rc == -EEXIST)
+		snprintf(err, errlen, "%s is inside a wider ban already", addr);
+	else if (rc == -ENOSPC)
+		snprintf(err, errlen, "ban cap reached (max_bans %u): %s not banned",
+			 v->cfg->mitigate.max_bans, addr);
+	else if (rc < 0)
+		snprintf(err, errlen, "cannot ban %s: %s", addr, strerror(-rc));
+	else
+		say(r, "banned %s for %s\n", addr, fmt_dur(secs, dur));
+	return rc;
+}
+
+static int cmd_unban(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		     char *err, size_t errlen)
+{
+	char addr[ADDR_STRLEN];
+	struct ip_prefix p;
+	int rc;
+
+	if ((rc = parse_target(argv[0], &p, err, errlen)) < 0)
+		return rc;
+	prefix_fmt(&p, addr);
+	if ((rc = mitigate_unban(v->mit, &p)) == -ENOENT)
+		snprintf(err, errlen, "%s is not banned", addr);
+	else if (rc < 0)
+		snprintf(err, errlen, "cannot unban %s: %s", addr, strerror(-rc));
+	else
+		say(r, "unbanned %s\n", addr);
+	return rc;
+}
+
+static int cmd_reload(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		      char *err, size_t errlen)
+{
+	int rc = v->reload ? v->reload(v->ctx, err, errlen) : -ENOTSUP;
+
+	if (rc == -ENOTSUP && !*err)
+		snprintf(err, errlen, "reload is not available");
+	if (rc == 0)
+		say(r, "reloaded\n");
+	return rc;
+}
+
+static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		    char *err, size_t errlen);
+
+static const struct ctl_cmd {
+	const char *name;
+	int min, max;       /* arguments */
+	bool change;        /* root only */
+	cmd_fn fn;
+	const char *usage;
+} ctl_cmds[] = {
+	{ "status", 0, 0, false, cmd_status, "status" },
+	{ "stats", 0, 0, false, cmd_stats, "stats" },
+	{ "bans", 0, 0, false, cmd_bans, "bans" },
+	{ "ban", 1, 2, true, cmd_ban, "ban ADDR[/LEN] [SECONDS]" },
+	{ "unban", 1, 1, true, cmd_unban, "unban ADDR[/LEN]" },
+	{ "reload", 0, 0, true, cmd_reload, "reload" },
+	{ "help", 0, 0, false, cmd_help, "help" },
+};
+
+#define NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NCMDS; i++)
+		say(r, "%s%s\n", ctl_cmds[i].usage, ctl_cmds[i].change ? " (root)" : "");
+	return 0;
+}
+
+static int dispatch(const struct ctl_view *v, int argc, char **argv, uid_t uid,
+		    bool member, struct reply *r, char *err, size_t errlen)
+{
+	const struct ctl_cmd *c = NULL;
+
+	for (size_t i = 0; i < NCMDS && !c; i++)
+		if (strcmp(ctl_cmds[i].name, argv[0]) == 0)
+			c = &ctl_cmds[i];
+	if (!c) {
+		snprintf(err, errlen, "unknown command %.64s (try help)", argv[0]);
+		return -EINVAL;
+	}
+	if (uid != 0 && (c->change || !member)) {
+		snprintf(err, errlen, "permission denied: %s needs root%s%s", c->name,
+			 c->change || !*v->cfg->ctl_group ? "" : " or group ",
+			 c->change ? "" : v->cfg->ctl_group);
+		return -EPERM;
+	}
+	if (argc - 1 < c->min || argc - 1 > c->max) {
+		snprintf(err, errlen, "usage: %s", c->usage);
+		return -EINVAL;
+	}
+	return c->fn(v, argc - 1, argv + 1, r, err, errlen);
+}
+
+/* Splits buf at blanks into at most CTL_ARGS + 1 words (one too many
+ * tells the caller there were too many). */
+static int split_words(char *buf, char **argv)
+{
+	char *save, *w;
+	int argc = 0;
+
+	for (w = strtok_r(buf, " \t\r", &save); w && argc <= CTL_ARGS;
+	     w = strtok_r(NULL, " \t\r", &save))
+		argv[argc++] = w;
+	return argc;
+}
+
+char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
+		 size_t *len)
+{
+	char buf[CTL_LINE_MAX], err[CONFIG_PATH_MAX + 256] = "", *argv[CTL_ARGS + 1];
+	struct reply r = { .cap = 1024 };
+	int argc, rc;
+
+	if (!(r.buf = malloc(r.cap)))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s", line);
+	argc = split_words(buf, argv);
+	if (argc == 0) {
+		snprintf(err, sizeof(err), "empty request (try help)");
+		rc = -EINVAL;
+	} else if (argc > CTL_ARGS) {
+		snprintf(err, sizeof(err), "too many arguments");
+		rc = -E2BIG;
+	} else {
+		rc = dispatch(v, argc, argv, uid, member, &r, err, sizeof(err));
+	}
+	if (rc < 0)
+		say(&r, "error: %s\n", *err ? err : strerror(-rc));
+	else
+		say(&r, "ok\n");
+	if (r.oom) {
+		free(r.buf);
+		return NULL;
+	}
+	*len = r.len;
+	return r.buf;
+}
+
+/* ---- the server --------------------------------------------------------- */
+
+struct conn {
+	ev_io io;
+	ev_timer idle;
+	struct ctl *c;
+	struct conn *next;
+	uid_t uid;
+	bool member;
+	char in[CTL_LINE_MAX];
+	size_t inlen;
+	char *out;          /* the reply, once the request is answered */
+	size_t outlen, outoff;
+};
+
+struct ctl {
+	struct ev_loop *loop;
+	ev_io accept_io;
+	ev_timer pause;     /* accepting again after running out of fds */
+	int fd;
+	char *path;
+	gid_t gid;
+	bool has_group;
+	bool bound;         /* path is ours to remove */
+	const struct ctl_view *view;
+	struct conn *conns;
+	unsigned nconns;
+};
+
+static void conn_free(struct conn *k)
+{
+	struct conn **pp = &k->c->conns;
+
+	while (*pp != k)
+		pp = &(*pp)->next;
+	*pp = k->next;
+	k->c->nconns--;
+	ev_io_stop(k->c->loop, &k->io);
+	ev_timer_stop(k->c->loop, &k->idle);
+	close(k->io.fd);
+	free(k->out);
+	free(k);
+}
+
+/* Replies go out when the socket is writable, which is after the loop's
+ * prepare step has sent the batch: an "ok" to a ban means it is in the
+ * kernel. */
+static void conn_reply(struct conn *k, char *out, size_t len)
+{
+	static const char oom[] = "error: out of memory\n";
+
+	if (!out && (out = strdup(oom)))
+		len = sizeof(oom) - 1;
+	if (!out) {
+		conn_free(k);
+		return;
+	}
+	k->out = out;
+	k->outlen = len;
+	ev_io_stop(k->c->loop, &k->io);
+	ev_io_set(&k->io, k->io.fd, EV_WRITE);
+	ev_io_start(k->c->loop, &k->io);
+}
+
+static void conn_answer(struct conn *k)
+{
+	size_t len = 0;
+	char *nl = memchr(k->in, '\n', k->inlen), *out;
+
+	if (nl)
+		*nl = '\0';
+	if (!nl && k->inlen == sizeof(k->in) - 1) {
+		out = strdup("error: request too long\n");
+		len = out ? strlen(out) : 0;
+	} else {
+		out = ctl_answer(k->c->view, k->in, k->uid, k->member, &len);
+	}
+	conn_reply(k, out, len);
+}
+
+static void conn_read(struct conn *k)
+{
+	ssize_t n = recv(k->io.fd, k->in + k->inlen, sizeof(k->in) - 1 - k->inlen, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0 || (n == 0 && k->inlen == 0)) {
+		conn_free(k);
+		return;
+	}
+	k->inlen += (size_t)n;
+	k->in[k->inlen] = '\0';
+	/* A request ends at a newline, at end of input, or at the size cap. */
+	if (n == 0 || memchr(k->in, '\n', k->inlen) || k->inlen == sizeof(k->in) - 1)
+		conn_answer(k);
+	else
+		ev_timer_again(k->c->loop, &k->idle);
+}
+
+/* Closing marks the end of the reply. Input still queued (the rest of an
+ * over-long request) is read away first: closing over unread data makes
+ * the kernel report a reset to the client instead of our answer. */
+static void conn_done(struct conn *k)
+{
+	char sink[4096];
+
+	for (int i = 0; i < 16; i++)
+		if (recv(k->io.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+	conn_free(k);
+}
+
+static void conn_write(struct conn *k)
+{
+	ssize_t n = send(k->io.fd, k->out + k->outoff, k->outlen - k->outoff,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0)
+		conn_free(k);
+	else if ((k->outoff += (size_t)n) == k->outlen)
+		conn_done(k);
+	else
+		ev_timer_again(k->c->loop, &k->idle);
+}
+
+static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *k = w->data;
+
+	if (k->out)
+		conn_write(k);
+	else
+		conn_read(k);
+}
+
+static void on_conn_idle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *k = w->data;
+
+	log_debug("control: dropping a client idle for %gs", CTL_IDLE_S);
+	conn_free(k);
+}
+
+/* True when the peer belongs to the control group, primary or not. */
+static bool peer_member(const struct ctl *c, int fd, gid_t gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (!c->has_group)
+		return false;
+	if (gid == c->gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == c->gid)
+			return true;
+	return false;
+}
+
+static int conn_new(struct ctl *c, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct conn *k;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (!(k = calloc(1, sizeof(*k))))
+		return -ENOMEM;
+	k->c = c;
+	k->uid = cred.uid;
+	k->member = peer_member(c, fd, cred.gid);
+	ev_io_init(&k->io, on_conn_io, fd, EV_READ);
+	ev_timer_init(&k->idle, on_conn_idle, 0, CTL_IDLE_S);
+	k->io.data = k->idle.data = k;
+	ev_io_start(c->loop, &k->io);
+	ev_timer_again(c->loop, &k->idle);
+	k->next = c->conns;
+	c->conns = k;
+	c->nconns++;
+	return 0;
+}
+
+static void on_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl *c = w->data;
+
+	ev_io_start(loop, &c->accept_io);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl *c = w->data;
+
+	for (int i = 0; i < CTL_CLIENTS; i++) {
+		int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+			       errno == ENOBUFS)) {
+			/* The listener stays readable: without a pause this would spin. */
+			log_warn("control: cannot accept: %s; pausing 1s", strerror(errno));
+			ev_io_stop(loop, &c->accept_io);
+			ev_timer_start(loop, &c->pause);
+			return;
+		}
+		if (fd < 0)
+			return;
+		if (c->nconns >= CTL_CLIENTS || conn_new(c, fd) < 0) {
+			static const char busy[] = "error: dosips is busy with other clients\n";
+
+			log_warn("control: too many clients; one refused");
+			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+		}
+	}
+}
+
+/* ---- the listening socket ---------------------------------------------- */
+
+/* Clears path for bind: a socket nobody answers on is a leftover of a
+ * crash; a live one belongs to another dosips. */
+static int clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", sun->sun_path);
+		return -EEXIST;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0 || errno == EAGAIN) {
+		snprintf(err, errlen, "%s: another dosips is running there "
+			 "(give each instance its own control_socket)", sun->sun_path);
+		return -EADDRINUSE;
+	}
+	return unlink(sun->sun_path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int group_id(const char *group, gid_t *gid, char *err, size_t errlen)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	int r = getgrnam_r(group, &gr, buf, sizeof(buf), &res);
+
+	if (!res) {
+		snprintf(err, errlen, "control_group %s: %s", group, r ? strerror(r) : "no such group");
+		return r ? -r : -ENOENT;
+	}
+	*gid = gr.gr_gid;
+	return 0;
+}
+
+/* Binds while the umask keeps the socket private, then opens it to the
+ * group: there is no moment where others could connect. */
+static int bind_socket(struct ctl *c, const struct sockaddr_un *sun)
+{
+	mode_t old = umask(0177);
+	int r = bind(c->fd, (const struct sockaddr *)sun, sizeof(*sun));
+
+	umask(old);
+	if (r < 0)
+		return -errno;
+	c->bound = true;
+	if (c->has_group && (chown(sun->sun_path, (uid_t)-1, c->gid) < 0 ||
+			     chmod(sun->sun_path, 0660) < 0))
+		return -errno;
+	return listen(c->fd, CTL_CLIENTS) < 0 ? -errno : 0;
+}
+
+static int ctl_listen(struct ctl *c, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int r;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control_socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((r = clear_stale(&sun, err, errlen)) < 0) {
+		if (!*err)
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if ((r = bind_socket(c, &sun)) < 0) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int ctl_open(struct ev_loop *loop, const char *path, const char *group,
+	     const struct ctl_view *view, struct ctl **out, char *err, size_t errlen)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+	int r;
+
+	*err = '\0';
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	c->loop = loop;
+	c->view = view;
+	if (*group && (r = group_id(group, &c->gid, err, errlen)) < 0)
+		goto fail;
+	c->has_group = *group;
+	if (!(c->path = strdup(path))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = ctl_listen(c, path, err, errlen)) < 0)
+		goto fail;
+	ev_io_init(&c->accept_io, on_accept, c->fd, EV_READ);
+	ev_timer_init(&c->pause, on_pause, 1.0, 0);
+	c->accept_io.data = c->pause.data = c;
+	ev_io_start(loop, &c->accept_io);
+	*out = c;
+	return 0;
+fail:
+	if (!*err)
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(-r));
+	if (c->bound)
+		unlink(path);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->path);
+	free(c);
+	return r;
+}
+
+void ctl_close(struct ctl *c)
+{
+	if (!c)
+		return;
+	while (c->conns)
+		conn_free(c->conns);
+	ev_io_stop(c->loop, &c->accept_io);
+	ev_timer_stop(c->loop, &c->pause);
+	close(c->fd);
+	/* Fails harmlessly after a drop to another user: the next start
+	 * replaces the leftover. */
+	unlink(c->path);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,78 @@
+/* privs.c - least privilege with libcap-ng, once everything is open. */
+#include <cap-ng.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "privs.h"
+
+static int lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int r = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+
+	if (!res) {
+		snprintf(err, errlen, "user %s: %s", user, r ? strerror(r) : "no such user");
+		return r ? -r : -ENOENT;
+	}
+	*uid = pw.pw_uid;
+	*gid = pw.pw_gid;
+	return 0;
+}
+
+/* Keeps of the two capabilities those the process has: a partly
+ * privileged start (replay with CAP_NET_RAW only) is not an error. */
+static void keep_net_caps(void)
+{
+	static const unsigned keep[] = { CAP_NET_ADMIN, CAP_NET_RAW };
+	int have[2];
+
+	for (int i = 0; i < 2; i++)
+		have[i] = capng_have_capability(CAPNG_PERMITTED, keep[i]);
+	capng_clear(CAPNG_SELECT_ALL);
+	for (int i = 0; i < 2; i++)
+		if (have[i])
+			capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, keep[i]);
+}
+
+int privs_drop(const char *user, char *err, size_t errlen)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int r, setpcap, change;
+
+	if (*user && (r = lookup_user(user, &uid, &gid, err, errlen)) < 0)
+		return r;
+	if (capng_get_caps_process() < 0) {
+		snprintf(err, errlen, "cannot read this process's capabilities: %s",
+			 strerror(errno));
+		return -EPERM;
+	}
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE) {
+		if (uid == geteuid())
+			return 1;
+		snprintf(err, errlen, "cannot become user %s: not started as root", user);
+		return -EPERM;
+	}
+	/* Emptying the bounding set takes CAP_SETPCAP, which a service
+	 * manager may already have withheld (CapabilityBoundingSet=): then
+	 * the bounding set it left is the limit. */
+	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
+	change = uid != geteuid() || gid != getegid();
+	keep_net_caps();
+	if (change)
+		r = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP |
+				    (setpcap ? CAPNG_CLEAR_BOUNDING : 0));
+	else
+		r = capng_apply(setpcap ? CAPNG_SELECT_ALL : CAPNG_SELECT_CAPS | CAPNG_SELECT_AMBIENT);
+	if (r < 0 && change)
+		snprintf(err, errlen, "cannot change to user %s keeping CAP_NET_ADMIN and "
+			 "CAP_NET_RAW (needs CAP_SETUID and CAP_SETGID; libcap-ng error %d)",
+			 user, r);
+	else if (r < 0)
+		snprintf(err, errlen, "cannot drop capabilities (libcap-ng error %d)", r);
+	return r < 0 ? -EPERM : 0;
+}

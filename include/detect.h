@@ -31,6 +31,9 @@ struct detect_cfg {
 	uint32_t dst_capacity; /* destinations tracked for ddos */
 	uint8_t v4_prefix;     /* sources grouped per IPv4 prefix (32) */
 	uint8_t v6_prefix;     /* sources grouped per IPv6 prefix (64) */
+	uint32_t pool[KIND__MAX]; /* rings per detector (ddos: per class);
+				     0 = default; see detect.c */
+	uint32_t seed;         /* table hash seed; 0 = random at detect_new */
 };
 
 /* What detect hands on when a threshold is crossed. */
@@ -57,6 +60,11 @@ struct detect_stats {
 	uint64_t alerts[KIND__MAX];
 	uint64_t tracked;      /* sources currently holding a slot */
 	uint64_t evictions;    /* slots taken from another source */
+	uint64_t dst_tracked;  /* destinations holding a ddos slot */
+	uint64_t dst_evictions;
+	uint64_t ring_reclaims;/* rings taken from a live, quieter owner */
+	uint64_t ring_denied;  /* ring requests refused: pool held by busier owners */
+	uint64_t suppressed;   /* alerts held back by the cooldown */
 };
 
 /* Fills cfg with the defaults (documented in dosips.conf(5)). */

@@ -1,0 +1,103 @@
+#!/bin/sh
+# bench.sh - replay throughput and memory of dosips against the bare libpcap
+# read loop, on a synthetic capture (see tests/tools/mkpcap.c).
+#
+#   sh scripts/bench.sh            (after `make all tests`; `make bench` does both)
+#
+# Environment: BENCH_PACKETS (20000000), BENCH_RUNS (5), BENCH_SPOOF
+# ("1000000 10000000": distinct-source counts for the memory bound).
+# Captures are cached in build/bench/ and remade when mkpcap changes.
+set -eu
+
+cd "$(dirname "$0")/.."
+BIN=build/release
+OUT=build/bench
+PACKETS=${BENCH_PACKETS:-20000000}
+RUNS=${BENCH_RUNS:-5}
+SPOOF=${BENCH_SPOOF:-"1000000 10000000"}
+MKPCAP=$BIN/tools/mkpcap
+PCAPREAD=$BIN/tools/pcapread
+RSSPROBE=$BIN/tools/rssprobe
+DOSIPS=$BIN/dosips
+
+for f in "$MKPCAP" "$PCAPREAD" "$RSSPROBE" "$DOSIPS"; do
+	if [ ! -x "$f" ]; then
+		echo "bench: $f missing: run make all tests" >&2
+		exit 1
+	fi
+done
+mkdir -p "$OUT"
+LOG=$OUT/last-run.log
+: >"$LOG"
+
+# capture NAME SCENARIO PACKETS [SOURCES]: makes $OUT/NAME.pcap unless a
+# copy newer than mkpcap is there.
+capture() {
+	f=$OUT/$1.pcap
+	if [ ! -s "$f" ] || [ -n "$(find "$MKPCAP" -newer "$f")" ]; then
+		echo "bench: writing $f ($3 packets, scenario $2)"
+		if [ $# -ge 4 ]; then
+			"$MKPCAP" -o "$f.tmp" -s "$2" -n "$3" --sources "$4"
+		else
+			"$MKPCAP" -o "$f.tmp" -s "$2" -n "$3"
+		fi
+		mv "$f.tmp" "$f"
+	fi
+}
+
+# probe CMD...: runs CMD under rssprobe, its output to the log; prints
+# "elapsed_ns maxrss_kb" and fails if CMD did. Split with t=${r% *} and
+# m=${r#* }.
+probe() {
+	tmp=$OUT/probe.err
+	if ! "$RSSPROBE" "$@" >>"$LOG" 2>"$tmp"; then
+		cat "$tmp" >>"$LOG"
+		echo "bench: failed: $* (see $LOG)" >&2
+		exit 1
+	fi
+	cat "$tmp" >>"$LOG"
+	sed -n 's/^rssprobe: elapsed_ns=\([0-9]*\) maxrss_kb=\([0-9]*\) .*/\1 \2/p' "$tmp" | tail -n 1
+}
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+max() {
+	sort -n | tail -n 1
+}
+
+MIXED=mixed-$PACKETS
+capture "$MIXED" mixed "$PACKETS"
+CAP=$OUT/$MIXED.pcap
+N=$("$PCAPREAD" "$CAP" | sed -n 's/^packets=\([0-9]*\) .*/\1/p')
+echo "bench: $CAP: $N packets, $(du -m "$CAP" | cut -f1) MB; $RUNS runs each, alternating"
+
+: >"$OUT/t.read"; : >"$OUT/t.dosips"; : >"$OUT/m.read"; : >"$OUT/m.dosips"
+i=0
+while [ "$i" -lt "$RUNS" ]; do
+	r=$(probe "$PCAPREAD" "$CAP")
+	echo "${r% *}" >>"$OUT/t.read"; echo "${r#* }" >>"$OUT/m.read"
+	r=$(probe "$DOSIPS" -r "$CAP" --dry-run --events /dev/null)
+	echo "${r% *}" >>"$OUT/t.dosips"; echo "${r#* }" >>"$OUT/m.dosips"
+	i=$((i + 1))
+done
+
+TR=$(median <"$OUT/t.read")
+TD=$(median <"$OUT/t.dosips")
+awk -v n="$N" -v tr="$TR" -v td="$TD" -v mr="$(max <"$OUT/m.read")" \
+    -v md="$(max <"$OUT/m.dosips")" 'BEGIN {
+	printf "%-10s %10s %10s %12s %12s\n", "", "median s", "Mpps", "ns/packet", "peak RSS MB"
+	printf "%-10s %10.3f %10.2f %12.1f %12.1f\n", "pcapread", tr / 1e9, n * 1e3 / tr, tr / n, mr / 1024
+	printf "%-10s %10.3f %10.2f %12.1f %12.1f\n", "dosips", td / 1e9, n * 1e3 / td, td / n, md / 1024
+	printf "dosips/pcapread: %.2fx the time; dosips adds %.1f ns/packet\n", td / tr, (td - tr) / n
+}'
+grep "report: alerts" "$LOG" | tail -n 1 | sed 's/^/bench: last replay: /'
+
+for s in $SPOOF; do
+	capture "spoof-$s" spoof "$s" "$s"
+	r=$(probe "$DOSIPS" -r "$OUT/spoof-$s.pcap" --dry-run --events /dev/null)
+	awk -v s="$s" -v t="${r% *}" -v m="${r#* }" 'BEGIN {
+		printf "spoof %9d distinct sources: peak RSS %.1f MB, %.1f ns/packet\n", s, m / 1024, t / s
+	}'
+done

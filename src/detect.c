@@ -1,0 +1,1051 @@
+/* detect.c - per-source sliding-window detectors in fixed memory.
+ *
+ * Each detector counts the events of one class (half-open SYNs, UDP
+ * datagrams, ICMP echo requests, distinct destination ports, all packets)
+ * from one source, or for ddos towards one destination, over an exact
+ * sliding window (t - W, t] of packet time, and fires at the very packet
+ * that brings the count to its threshold. Packet time is the only clock,
+ * so a replay decides what live capture decided.
+ *
+ * Everything is allocated by detect_new and never grows:
+ *
+ *  - Sources live in a set-associative table of `capacity` slots: buckets
+ *    of WAYS slots chosen by addr_hash of the source masked to its grouping
+ *    prefix, salted with a seed an attacker cannot know. A bucket keeps the
+ *    tags, activity scores and last-seen ticks of its ways in one cache
+ *    line, so a lookup is one miss there and one in the 64-byte slot, and
+ *    choosing a way to evict never touches the slots.
+ *
+ *  - Exact windows need every event's time, and a window of `threshold`
+ *    events is all an alert needs to know, so a class's stamps go in a ring
+ *    of `threshold` entries. Rings are drawn from a fixed pool per class
+ *    (a ring per slot would cost thresholds x capacity). The first event of
+ *    a class is kept in the slot itself: a source takes a ring only on its
+ *    second event in the window, and a spoofed flood of one packet per
+ *    source takes none.
+ *
+ *  - Stamps are the low 32 bits of ts_us. A ring anchors its stamps with
+ *    the full time of its newest push (all its stamps are within one window
+ *    of it); a slot anchors the stamps it holds itself with its last packet
+ *    time and is swept whenever its packets cross a 2^29 us boundary, which
+ *    drops what is stale before any stamp can be 2^32 us old. Windows and
+ *    the cooldown are capped at an hour (< 2^32 - 2^29 us) for that.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "detect.h"
+
+#define WAYS		8	/* slots per bucket */
+#define NCLS		5	/* per-source classes, numbered as their kinds */
+#define DCLS		3	/* ddos classes: syn, udp, icmp (same numbers) */
+#define PROBES		8	/* rings a reclaim looks at */
+#define NONE		UINT32_MAX
+#define EPOCH_SHIFT	29	/* a slot is swept when it crosses 2^29 us */
+/* Bucket ages count 16 us ticks: fine enough that a flood of a million
+ * packets a second rarely leaves two ways of a bucket with the same age
+ * (least recently seen must mean something), coarse enough that 32 bits
+ * last 19 hours; a way idle that long may look recent again, which only
+ * delays its eviction. */
+#define TICK_SHIFT	4
+#define COOL_SHIFT	(2 * NCLS)	/* slot.flags: cooldown bits after states */
+
+#define MAX_WINDOW_MS	3600000u
+#define MAX_THRESHOLD	100000000u
+#define MAX_CAPACITY	(1u << 26)
+#define MAX_DST_CAP	(1u << 20)
+#define MAX_POOL	(1u << 20)
+#define MAX_POOL_BYTES	(256ull << 20)	/* one pool's ring storage */
+
+#define TCP_SYN		0x02
+#define TCP_RST		0x04
+#define TCP_ACK		0x10
+
+_Static_assert(KIND_SYN_FLOOD == 0 && KIND_UDP_FLOOD == 1 && KIND_ICMP_FLOOD == 2 &&
+	       KIND_PORT_SCAN == 3 && KIND_RATE_FLOOD == 4 && KIND_DDOS == NCLS,
+	       "per-source classes are numbered as their kinds");
+
+enum { C_SYN, C_UDP, C_ICMP, C_SCAN, C_RATE };
+
+/* What a slot holds for one class. */
+enum {
+	ST_EMPTY,	/* no event in the window */
+	ST_ONE,		/* one event: stamp in v[], ports in aux[] */
+	ST_RING,	/* v[] is a ring of the class's pool */
+	ST_OVER,	/* pool exhausted: n[] events since stamp v[], a
+			   priority for the next ring, never an alert */
+};
+
+/* How a class counts. */
+enum {
+	M_COUNT,	/* every event */
+	M_SYN,		/* SYNs; a matching pure ACK takes them back */
+	M_SCAN,		/* distinct (protocol, port) keys */
+};
+
+struct slot {
+	struct ip_addr key;	/* source (masked) or destination */
+	uint64_t last_us;	/* last packet: anchors v[] and the cooldowns */
+	uint32_t v[NCLS];	/* per class, as its state says */
+	uint32_t aux[2];	/* ST_ONE's key: [0] syn ports, [1] scan port */
+	uint16_t n[NCLS];	/* ST_OVER's event count */
+	uint16_t flags;		/* 2 state bits per class, then cooldown bits */
+};
+_Static_assert(sizeof(struct slot) == 64, "a slot is one cache line");
+
+/* What eviction looks at, one cache line per bucket. */
+struct bucket {
+	uint16_t tag[WAYS];	/* hash bits of the way's key; 0: free */
+	uint16_t score[WAYS];	/* packets in the way's current activity */
+	uint32_t seen[WAYS];	/* last packet, in ticks */
+};
+_Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
+
+struct ring {
+	uint64_t newest;	/* ts_us of the last push: anchors the stamps */
+	uint32_t owner;		/* slot index, NONE when free */
+	uint32_t head, count;
+};
+
+struct table;
+
+struct pool {
+	struct table *tab;	/* whose slots own the rings */
+	struct ring *ring;
+	uint32_t *ent;		/* nrings * cap entries of stride words */
+	size_t ent_bytes;
+	uint32_t *free;		/* stack of free ring ids */
+	uint32_t nrings, nfree, cap, stride, hand;
+	uint32_t win_us;
+	uint8_t cls, mode;
+};
+
+struct table {
+	struct slot *slot;
+	struct bucket *bk;
+	uint32_t *cool;		/* ncool alert stamps per slot */
+	size_t slot_bytes, bk_bytes;
+	struct pool *pool[NCLS];	/* NULL: class not counted */
+	uint32_t win_us[NCLS];
+	uint64_t horizon_us;	/* longest window or cooldown */
+	uint32_t horizon_ticks;
+	uint32_t nbuckets, seed, ncool;
+	uint64_t tracked, evictions;
+};
+
+struct detect {
+	struct detect_cfg cfg;
+	detect_cb cb;
+	void *ctx;
+	uint64_t now;		/* latest packet time: time never goes back */
+	uint32_t cool_us;
+	uint64_t mask4[2], mask6[2];
+	uint8_t len4, len6;
+	struct table src, dst;
+	struct pool pool[NCLS + DCLS];	/* source classes, then ddos */
+	struct detect_stats st;
+};
+
+/* What one packet counts for. */
+struct pkt_ev {
+	uint8_t ev;		/* bit per source class */
+	bool ack;		/* a pure ACK: may complete a half-open SYN */
+	int8_t dcls;		/* ddos class, -1 for none */
+	uint32_t aux[NCLS];	/* syn: sport<<16|dport; scan: proto bit|dport */
+};
+
+static const char *const kind_names[KIND__MAX] = {
+	[KIND_SYN_FLOOD]	= "syn_flood",
+	[KIND_UDP_FLOOD]	= "udp_flood",
+	[KIND_ICMP_FLOOD]	= "icmp_flood",
+	[KIND_PORT_SCAN]	= "port_scan",
+	[KIND_RATE_FLOOD]	= "rate_flood",
+	[KIND_DDOS]		= "ddos",
+};
+
+/* Rings per pool when the configuration leaves it at 0. The rate ring holds
+ * 20000 stamps (80 KiB) by default, so fewer of them. */
+static const uint32_t pool_default[KIND__MAX] = {
+	4096, 4096, 4096, 4096, 128, 32
+};
+
+/* ---- configuration ---- */
+
+void detect_cfg_defaults(struct detect_cfg *cfg)
+{
+	static const struct detector_cfg det[KIND__MAX] = {
+		[KIND_SYN_FLOOD]	= { true, 100, 5000 },
+		[KIND_UDP_FLOOD]	= { true, 200, 5000 },
+		[KIND_ICMP_FLOOD]	= { true, 50, 5000 },
+		[KIND_PORT_SCAN]	= { true, 20, 5000 },
+		/* 20000 packets in 1 s from one source: a gigabit of full
+		 * frames is ~80000 pps, a busy client or proxy a few
+		 * thousand; only a flood comes near. */
+		[KIND_RATE_FLOOD]	= { true, 20000, 1000 },
+		/* 5000 per second of one class towards one destination, from
+		 * everyone together. */
+		[KIND_DDOS]		= { true, 5000, 1000 },
+	};
+
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(cfg->det, det, sizeof(det));
+	cfg->cooldown_ms = 5000;
+	cfg->capacity = 65536;
+	cfg->dst_capacity = 4096;
+	cfg->v4_prefix = 32;
+	cfg->v6_prefix = 64;
+	memcpy(cfg->pool, pool_default, sizeof(pool_default));
+	cfg->seed = 0;
+}
+
+static int check_detector(const struct detector_cfg *dc, const char **why)
+{
+	if (!dc->enabled)
+		return 0;
+	if (dc->threshold == 0 || dc->threshold > MAX_THRESHOLD) {
+		*why = "detector threshold must be 1 to 100000000";
+		return -EINVAL;
+	}
+	if (dc->window_ms == 0 || dc->window_ms > MAX_WINDOW_MS) {
+		*why = "detector window must be 1 ms to 3600 s";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int detect_cfg_check(const struct detect_cfg *cfg, const char **why)
+{
+	*why = NULL;
+	for (int k = 0; k < KIND__MAX; k++) {
+		if (check_detector(&cfg->det[k], why) < 0)
+			return -EINVAL;
+		if (cfg->pool[k] > MAX_POOL) {
+			*why = "ring pool size must be at most 1048576";
+			return -EINVAL;
+		}
+	}
+	if (cfg->cooldown_ms > MAX_WINDOW_MS)
+		*why = "cooldown must be at most 3600 s";
+	else if (cfg->capacity < WAYS || cfg->capacity > MAX_CAPACITY)
+		*why = "capacity must be 8 to 67108864 sources";
+	else if (cfg->det[KIND_DDOS].enabled &&
+		 (cfg->dst_capacity == 0 || cfg->dst_capacity > MAX_DST_CAP))
+		*why = "dst_capacity must be 1 to 1048576 destinations";
+	else if (cfg->v4_prefix < 8 || cfg->v4_prefix > 32)
+		*why = "IPv4 grouping prefix must be 8 to 32";
+	else if (cfg->v6_prefix < 16 || cfg->v6_prefix > 128)
+		*why = "IPv6 grouping prefix must be 16 to 128";
+	return *why ? -EINVAL : 0;
+}
+
+const char *detect_kind_name(enum detect_kind k)
+{
+	return (unsigned)k < KIND__MAX ? kind_names[k] : "unknown";
+}
+
+int detect_kind_parse(const char *s)
+{
+	for (int k = 0; k < KIND__MAX; k++)
+		if (strcmp(s, kind_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+/* ---- slot state ---- */
+
+static inline unsigned st_get(const struct slot *s, unsigned c)
+{
+	return (s->flags >> (2 * c)) & 3u;
+}
+
+static inline void st_set(struct slot *s, unsigned c, unsigned st)
+{
+	s->flags = (uint16_t)((s->flags & ~(3u << (2 * c))) | st << (2 * c));
+}
+
+static inline void one_set(struct slot *s, const struct pool *pl, uint32_t t32,
+			   uint32_t aux)
+{
+	s->v[pl->cls] = t32;
+	if (pl->mode != M_COUNT)
+		s->aux[pl->mode == M_SCAN] = aux;
+	st_set(s, pl->cls, ST_ONE);
+}
+
+/* ---- rings ---- */
+
+static inline uint32_t *ring_ent(const struct pool *pl, uint32_t r, uint32_t i)
+{
+	uint32_t pos = pl->ring[r].head + i;
+
+	if (pos >= pl->cap)
+		pos -= pl->cap;
+	return pl->ent + ((size_t)r * pl->cap + pos) * pl->stride;
+}
+
+/* Pops the stamps at or before t - W. Ages are taken from the ring's own
+ * 64-bit anchor, so a ring untouched for hours is judged right. */
+static void ring_expire(struct pool *pl, uint32_t r, uint64_t t)
+{
+	struct ring *rg = &pl->ring[r];
+	uint64_t base = t - rg->newest;
+	uint32_t n32 = (uint32_t)rg->newest;
+
+	if (base >= pl->win_us) {
+		rg->head = 0;
+		rg->count = 0;
+		return;
+	}
+	while (rg->count) {
+		uint32_t s = ring_ent(pl, r, 0)[0];
+
+		if (base + (uint32_t)(n32 - s) < pl->win_us)
+			break;
+		if (++rg->head == pl->cap)
+			rg->head = 0;
+		rg->count--;
+	}
+}
+
+/* Appends an event. A full ring drops its oldest: it then holds the newest
+ * `threshold` events, enough to know whether the window holds that many,
+ * so the count it gives saturates at the threshold. */
+static void ring_push(struct pool *pl, uint32_t r, uint64_t t, uint32_t aux)
+{
+	struct ring *rg = &pl->ring[r];
+	uint32_t *e;
+
+	if (rg->count == pl->cap) {
+		if (++rg->head == pl->cap)
+			rg->head = 0;
+		rg->count--;
+	}
+	e = ring_ent(pl, r, rg->count++);
+	e[0] = (uint32_t)t;
+	if (pl->stride > 1)
+		e[1] = aux;
+	rg->newest = t;
+}
+
+/* Index of the newest entry keyed aux, or NONE. */
+static uint32_t ring_find(const struct pool *pl, uint32_t r, uint32_t aux)
+{
+	for (uint32_t i = pl->ring[r].count; i-- > 0;)
+		if (ring_ent(pl, r, i)[1] == aux)
+			return i;
+	return NONE;
+}
+
+/* Removes entry i, keeping the rest in time order. */
+static void ring_remove(struct pool *pl, uint32_t r, uint32_t i)
+{
+	struct ring *rg = &pl->ring[r];
+
+	for (; i + 1 < rg->count; i++)
+		memcpy(ring_ent(pl, r, i), ring_ent(pl, r, i + 1),
+		       pl->stride * sizeof(uint32_t));
+	rg->count--;
+}
+
+/* Removes every entry keyed aux (a SYN and its retransmissions). */
+static void ring_remove_all(struct pool *pl, uint32_t r, uint32_t aux)
+{
+	struct ring *rg = &pl->ring[r];
+	uint32_t j = 0;
+
+	for (uint32_t i = 0; i < rg->count; i++) {
+		uint32_t *e = ring_ent(pl, r, i);
+
+		if (e[1] == aux)
+			continue;
+		if (j != i)
+			memcpy(ring_ent(pl, r, j), e, pl->stride * sizeof(uint32_t));
+		j++;
+	}
+	rg->count = j;
+}
+
+/* ---- pools ---- */
+
+static void pool_put(struct pool *pl, uint32_t r)
+{
+	pl->ring[r].owner = NONE;
+	pl->free[pl->nfree++] = r;
+}
+
+/* Takes ring r from its owner, who keeps its oldest live stamp and its
+ * count as an ST_OVER priority (a lower bound of what it had: never a
+ * false alert later). */
+static void pool_disown(struct pool *pl, uint32_t r, uint64_t t)
+{
+	struct slot *s = &pl->tab->slot[pl->ring[r].owner];
+	uint32_t n;
+
+	ring_expire(pl, r, t);
+	n = pl->ring[r].count;
+	if (n == 0) {
+		st_set(s, pl->cls, ST_EMPTY);
+		return;
+	}
+	s->v[pl->cls] = ring_ent(pl, r, 0)[0];
+	s->n[pl->cls] = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+	st_set(s, pl->cls, ST_OVER);
+}
+
+/* With the pool empty, looks at PROBES rings from a clock hand: the first
+ * whose stamps have all left the window is recycled; else the one holding
+ * the fewest events goes to the requester if it has fewer than prio (the
+ * requester's own count), so busy owners keep their rings and a flood
+ * takes them from quiet ones. NONE when every probed ring is busier. */
+static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
+			     uint32_t prio)
+{
+	uint32_t best = NONE, bestc = UINT32_MAX;
+	uint32_t probes = pl->nrings < PROBES ? pl->nrings : PROBES;
+
+	for (uint32_t k = 0; k < probes; k++) {
+		uint32_t r = pl->hand;
+		const struct ring *rg = &pl->ring[r];
+
+		if (++pl->hand == pl->nrings)
+			pl->hand = 0;
+		if (t - rg->newest >= pl->win_us) {
+			best = r;
+			bestc = 0;
+			break;
+		}
+		if (rg->count < bestc) {
+			best = r;
+			bestc = rg->count;
+		}
+	}
+	if (bestc >= prio) {
+		d->st.ring_denied++;
+		return NONE;
+	}
+	if (bestc)
+		d->st.ring_reclaims++;
+	pool_disown(pl, best, t);
+	return best;
+}
+
+/* An empty ring for slot owner, or NONE (see pool_reclaim). */
+static uint32_t pool_get(struct detect *d, struct pool *pl, uint32_t owner,
+			 uint64_t t, uint32_t prio)
+{
+	uint32_t r;
+
+	if (pl->nfree)
+		r = pl->free[--pl->nfree];
+	else if ((r = pool_reclaim(d, pl, t, prio)) == NONE)
+		return NONE;
+	pl->ring[r].owner = owner;
+	pl->ring[r].head = 0;
+	pl->ring[r].count = 0;
+	pl->ring[r].newest = t;
+	return r;
+}
+
+/* ---- one class of one slot ---- */
+
+/* Second event in the window: the inline one and this one move to a ring. */
+static uint32_t cls_grow(struct detect *d, struct pool *pl, uint32_t si,
+			 uint64_t t, uint32_t aux)
+{
+	struct slot *s = &pl->tab->slot[si];
+	unsigned c = pl->cls;
+	uint32_t r = pool_get(d, pl, si, t, 2), *e;
+
+	if (r == NONE) {
+		s->n[c] = 2;
+		st_set(s, c, ST_OVER);
+		return 0;
+	}
+	e = ring_ent(pl, r, 0);
+	e[0] = s->v[c];
+	if (pl->stride > 1)
+		e[1] = s->aux[pl->mode == M_SCAN];
+	pl->ring[r].count = 1;
+	ring_push(pl, r, t, aux);
+	s->v[c] = r;
+	st_set(s, c, ST_RING);
+	return pl->ring[r].count;
+}
+
+static uint32_t cls_ring(struct pool *pl, uint32_t si, uint64_t t, uint32_t aux)
+{
+	struct slot *s = &pl->tab->slot[si];
+	uint32_t r = s->v[pl->cls], i;
+
+	ring_expire(pl, r, t);
+	if (pl->ring[r].count == 0) {
+		pool_put(pl, r);
+		one_set(s, pl, (uint32_t)t, aux);
+		return 1;
+	}
+	if (pl->mode == M_SCAN && (i = ring_find(pl, r, aux)) != NONE)
+		ring_remove(pl, r, i);	/* a port seen again moves to the end */
+	ring_push(pl, r, t, aux);
+	return pl->ring[r].count;
+}
+
+/* Pool exhausted earlier: count coarsely and ask again each time the count
+ * doubles. A ring granted to a counting class starts with the events so far
+ * stamped at the run's first, the earliest they can be: they leave the
+ * window no later than the real ones, so the count can only be low. */
+static uint32_t cls_over(struct detect *d, struct pool *pl, uint32_t si,
+			 uint64_t t, uint32_t aux)
+{
+	struct slot *s = &pl->tab->slot[si];
+	unsigned c = pl->cls;
+	uint32_t first = s->v[c], n, r;
+
+	if ((uint32_t)t - first >= pl->win_us) {
+		one_set(s, pl, (uint32_t)t, aux);
+		return 1;
+	}
+	n = s->n[c] == UINT16_MAX ? 0x8000u : s->n[c] + 1u;
+	s->n[c] = (uint16_t)n;
+	if (n & (n - 1))
+		return 0;
+	if ((r = pool_get(d, pl, si, t, n)) == NONE)
+		return 0;
+	if (pl->mode == M_COUNT) {
+		uint32_t fill = n - 1 < pl->cap - 1 ? n - 1 : pl->cap - 1;
+
+		for (uint32_t i = 0; i < fill; i++)
+			ring_ent(pl, r, i)[0] = first;
+		pl->ring[r].count = fill;
+	}
+	ring_push(pl, r, t, aux);
+	s->v[c] = r;
+	st_set(s, c, ST_RING);
+	return pl->ring[r].count;
+}
+
+/* Counts one event of pl's class for slot si; returns the count in the
+ * window, 0 while the class has no ring to count exactly. */
+static uint32_t cls_event(struct detect *d, struct pool *pl, uint32_t si,
+			  uint64_t t, uint32_t aux)
+{
+	struct slot *s = &pl->tab->slot[si];
+	unsigned c = pl->cls;
+
+	switch (st_get(s, c)) {
+	case ST_ONE:
+		if ((uint32_t)t - s->v[c] >= pl->win_us)
+			break;
+		if (pl->mode == M_SCAN && s->aux[1] == aux) {
+			s->v[c] = (uint32_t)t;
+			return 1;
+		}
+		return cls_grow(d, pl, si, t, aux);
+	case ST_RING:
+		return cls_ring(pl, si, t, aux);
+	case ST_OVER:
+		return cls_over(d, pl, si, t, aux);
+	}
+	one_set(s, pl, (uint32_t)t, aux);
+	return 1;
+}
+
+/* A pure ACK from sport to dport completes the half-open SYNs with those
+ * ports: they no longer count. */
+static void syn_complete(struct pool *pl, uint32_t si, uint64_t t, uint32_t aux)
+{
+	struct slot *s = &pl->tab->slot[si];
+	uint32_t r;
+
+	switch (st_get(s, C_SYN)) {
+	case ST_ONE:
+		if (s->aux[0] == aux)
+			st_set(s, C_SYN, ST_EMPTY);
+		return;
+	case ST_RING:
+		r = s->v[C_SYN];
+		ring_expire(pl, r, t);
+		if (ring_find(pl, r, aux) != NONE)
+			ring_remove_all(pl, r, aux);
+		if (pl->ring[r].count == 0) {
+			pool_put(pl, r);
+			st_set(s, C_SYN, ST_EMPTY);
+		}
+		return;
+	}
+}
+
+/* ---- table ---- */
+
+static void slot_clear(struct table *tb, struct slot *s)
+{
+	for (unsigned c = 0; c < NCLS; c++)
+		if (st_get(s, c) == ST_RING)
+			pool_put(tb->pool[c], s->v[c]);
+	s->flags = 0;
+}
+
+/* Drops the stale stamps a slot holds itself, judged against its last
+ * packet time, so that none of those left can reach 2^32 us of age before
+ * the next sweep (see the top of the file). Rings anchor themselves. */
+static void slot_sweep(const struct detect *d, struct table *tb, uint32_t si,
+		       uint64_t t)
+{
+	struct slot *s = &tb->slot[si];
+	uint64_t gap = t - s->last_us;
+	uint32_t l32 = (uint32_t)s->last_us;
+	uint32_t *cool = &tb->cool[(size_t)si * tb->ncool];
+
+	for (unsigned c = 0; c < NCLS; c++) {
+		unsigned st = st_get(s, c);
+
+		if ((st == ST_ONE || st == ST_OVER) &&
+		    gap + (uint32_t)(l32 - s->v[c]) >= tb->win_us[c])
+			st_set(s, c, ST_EMPTY);
+	}
+	for (unsigned k = 0; k < tb->ncool; k++)
+		if ((s->flags & 1u << (COOL_SHIFT + k)) &&
+		    gap + (uint32_t)(l32 - cool[k]) >= d->cool_us)
+			s->flags &= (uint16_t)~(1u << (COOL_SHIFT + k));
+}
+
+static void tab_touch(const struct detect *d, struct table *tb, struct bucket *bk,
+		      unsigned w, uint32_t si, uint64_t t)
+{
+	struct slot *s = &tb->slot[si];
+
+	if (t - s->last_us >= tb->horizon_us) {
+		slot_clear(tb, s);	/* all stale: a new activity begins */
+		bk->score[w] = 1;
+	} else {
+		if (bk->score[w] != UINT16_MAX)
+			bk->score[w]++;
+		if ((t ^ s->last_us) >> EPOCH_SHIFT)
+			slot_sweep(d, tb, si, t);
+	}
+	bk->seen[w] = (uint32_t)(t >> TICK_SHIFT);
+	s->last_us = t;
+}
+
+/* The way a new key takes in a full bucket. First one idle for the whole
+ * horizon: its windows and cooldowns are empty, nothing is lost. Else the
+ * one with the fewest packets in its current activity, the least recently
+ * seen among equals: under a spoofed flood of one packet per source that is
+ * always another spoofed source, never an attacker or a client already seen
+ * many times, who keep their slots and their counts. */
+static unsigned tab_victim(const struct table *tb, const struct bucket *bk,
+			   uint32_t now)
+{
+	unsigned best = 0;
+	uint32_t best_score = UINT32_MAX, best_idle = 0;
+
+	for (unsigned w = 0; w < WAYS; w++) {
+		uint32_t idle = now - bk->seen[w];
+		uint32_t score = idle >= tb->horizon_ticks ? 0 : bk->score[w];
+
+		if (score < best_score || (score == best_score && idle > best_idle)) {
+			best = w;
+			best_score = score;
+			best_idle = idle;
+		}
+	}
+	return best;
+}
+
+static uint32_t tab_insert(struct table *tb, struct bucket *bk, uint32_t base,
+			   uint16_t tag, const struct ip_addr *key, uint64_t t)
+{
+	uint32_t now = (uint32_t)(t >> TICK_SHIFT);
+	unsigned w;
+	struct slot *s;
+
+	for (w = 0; w < WAYS && bk->tag[w]; w++)
+		;
+	if (w == WAYS) {
+		w = tab_victim(tb, bk, now);
+		slot_clear(tb, &tb->slot[base + w]);
+		tb->evictions++;
+	} else {
+		tb->tracked++;
+	}
+	s = &tb->slot[base + w];
+	s->key = *key;
+	s->last_us = t;
+	s->flags = 0;
+	bk->tag[w] = tag;
+	bk->score[w] = 1;
+	bk->seen[w] = now;
+	return base + w;
+}
+
+/* The slot of key, taken (maybe from another key) if key had none. */
+static uint32_t tab_get(const struct detect *d, struct table *tb,
+			const struct ip_addr *key, uint64_t t)
+{
+	uint32_t h = addr_hash(key, tb->seed);
+	uint32_t b = (uint32_t)(((uint64_t)h * tb->nbuckets) >> 32);
+	uint16_t tag = (uint16_t)h ? (uint16_t)h : 1;
+	struct bucket *bk = &tb->bk[b];
+	uint32_t base = b * WAYS;
+
+	for (unsigned w = 0; w < WAYS; w++) {
+		if (bk->tag[w] == tag && addr_eq(&tb->slot[base + w].key, key)) {
+			tab_touch(d, tb, bk, w, base + w, t);
+			return base + w;
+		}
+	}
+	return tab_insert(tb, bk, base, tag, key, t);
+}
+
+/* ---- alerts ---- */
+
+/* Hands a verdict on unless slot si alerted for this kind within the
+ * cooldown (cooldown index ci of the slot). */
+static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
+			unsigned ci, enum detect_kind k, uint32_t count,
+			const struct pkt *p)
+{
+	struct slot *s = &tb->slot[si];
+	uint32_t *cool = &tb->cool[(size_t)si * tb->ncool + ci];
+	uint16_t bit = (uint16_t)(1u << (COOL_SHIFT + ci));
+	uint32_t t32 = (uint32_t)d->now;
+	struct verdict v;
+
+	if ((s->flags & bit) && t32 - *cool < d->cool_us) {
+		d->st.suppressed++;
+		return;
+	}
+	s->flags |= bit;
+	*cool = t32;
+	memset(&v, 0, sizeof(v));
+	v.kind = k;
+	if (k != KIND_DDOS) {
+		v.src.addr = s->key;
+		v.src.len = addr_is_v4(&s->key) ? d->len4 : d->len6;
+	}
+	v.dst = p->dst;
+	v.ts_us = p->ts_us;
+	v.count = count;
+	v.threshold = d->cfg.det[k].threshold;
+	v.window_ms = d->cfg.det[k].window_ms;
+	v.proto = p->proto;
+	d->st.alerts[k]++;
+	if (d->cb)
+		d->cb(&v, d->ctx);
+}
+
+/* ---- packets ---- */
+
+static void detect_classify(const struct pkt *p, struct pkt_ev *pe)
+{
+	pe->ev = 1u << C_RATE;
+	pe->ack = false;
+	pe->dcls = -1;
+	if (!(p->flags & PKT_L4))
+		return;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+		pe->aux[C_SYN] = (uint32_t)p->sport << 16 | p->dport;
+		if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+			pe->ev |= 1u << C_SYN | 1u << C_SCAN;
+			pe->aux[C_SCAN] = p->dport;
+			pe->dcls = C_SYN;
+		} else if ((p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK) {
+			pe->ack = true;
+		}
+		break;
+	case IPPROTO_UDP:
+		/* Every datagram counts against its destination (reflection
+		 * floods look like replies); a service's reply (low source
+		 * port to a high one) is no flood or probe by its sender. */
+		pe->dcls = C_UDP;
+		if (p->sport < 1024 && p->dport >= 1024)
+			break;
+		pe->ev |= 1u << C_UDP | 1u << C_SCAN;
+		pe->aux[C_SCAN] = 0x10000u | p->dport;
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if ((p->family == AF_INET && p->proto == IPPROTO_ICMP && p->icmp_type == 8) ||
+		    (p->family == AF_INET6 && p->proto == IPPROTO_ICMPV6 && p->icmp_type == 128)) {
+			pe->ev |= 1u << C_ICMP;
+			pe->dcls = C_ICMP;
+		}
+		break;
+	}
+}
+
+static void src_key(const struct detect *d, const struct ip_addr *a,
+		    struct ip_addr *key)
+{
+	const uint64_t *m = addr_is_v4(a) ? d->mask4 : d->mask6;
+	uint64_t w[2];
+
+	memcpy(w, a->b, sizeof(w));
+	w[0] &= m[0];
+	w[1] &= m[1];
+	memcpy(key->b, w, sizeof(w));
+}
+
+static void src_packet(struct detect *d, const struct pkt *p, const struct pkt_ev *pe)
+{
+	struct table *tb = &d->src;
+	struct ip_addr key;
+	uint32_t si;
+
+	src_key(d, &p->src, &key);
+	si = tab_get(d, tb, &key, d->now);
+	if (pe->ack && tb->pool[C_SYN])
+		syn_complete(tb->pool[C_SYN], si, d->now, pe->aux[C_SYN]);
+	for (unsigned c = 0; c < NCLS; c++) {
+		uint32_t n;
+
+		if (!(pe->ev & 1u << c) || !tb->pool[c])
+			continue;
+		n = cls_event(d, tb->pool[c], si, d->now, pe->aux[c]);
+		if (n >= d->cfg.det[c].threshold)
+			detect_fire(d, tb, si, c, (enum detect_kind)c, n, p);
+	}
+}
+
+static void dst_packet(struct detect *d, const struct pkt *p, unsigned c)
+{
+	struct table *tb = &d->dst;
+	uint32_t si = tab_get(d, tb, &p->dst, d->now);
+	uint32_t n = cls_event(d, tb->pool[c], si, d->now, 0);
+
+	if (n >= d->cfg.det[KIND_DDOS].threshold)
+		detect_fire(d, tb, si, 0, KIND_DDOS, n, p);
+}
+
+void detect_packet(struct detect *d, const struct pkt *p)
+{
+	struct pkt_ev pe;
+
+	if (p->ts_us > d->now)
+		d->now = p->ts_us;	/* an earlier stamp counts as the latest */
+	d->st.packets++;
+	detect_classify(p, &pe);
+	if (d->src.nbuckets)
+		src_packet(d, p, &pe);
+	if (d->dst.nbuckets && pe.dcls >= 0)
+		dst_packet(d, p, (unsigned)pe.dcls);
+}
+
+void detect_get_stats(const struct detect *d, struct detect_stats *st)
+{
+	*st = d->st;
+	st->tracked = d->src.tracked;
+	st->evictions = d->src.evictions;
+	st->dst_tracked = d->dst.tracked;
+	st->dst_evictions = d->dst.evictions;
+}
+
+/* ---- set-up ---- */
+
+/* Large zeroed areas come straight from mmap: page-aligned, and untouched
+ * pages cost no memory, so RSS shows what is really used. */
+static void *big_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void big_free(void *p, size_t n)
+{
+	if (p)
+		munmap(p, n);
+}
+
+static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mode,
+		     uint32_t nrings, uint32_t cap, uint32_t window_ms)
+{
+	pl->tab = tb;
+	pl->cls = (uint8_t)cls;
+	pl->mode = mode;
+	pl->cap = cap;
+	pl->stride = mode == M_COUNT ? 1 : 2;
+	pl->win_us = window_ms * 1000u;
+	if ((uint64_t)nrings * cap * pl->stride * sizeof(uint32_t) > MAX_POOL_BYTES)
+		nrings = (uint32_t)(MAX_POOL_BYTES / ((uint64_t)cap * pl->stride *
+						      sizeof(uint32_t)));
+	pl->nrings = nrings ? nrings : 1;
+	pl->ent_bytes = (size_t)pl->nrings * cap * pl->stride * sizeof(uint32_t);
+	pl->ent = big_alloc(pl->ent_bytes);
+	pl->ring = calloc(pl->nrings, sizeof(*pl->ring));
+	pl->free = malloc(pl->nrings * sizeof(*pl->free));
+	if (!pl->ent || !pl->ring || !pl->free)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < pl->nrings; i++) {
+		pl->ring[i].owner = NONE;
+		pl->free[i] = pl->nrings - 1 - i;
+	}
+	pl->nfree = pl->nrings;
+	tb->pool[cls] = pl;
+	return 0;
+}
+
+static void pool_fini(struct pool *pl)
+{
+	big_free(pl->ent, pl->ent_bytes);
+	free(pl->ring);
+	free(pl->free);
+}
+
+static int tab_init(struct table *tb, uint32_t capacity, uint32_t seed,
+		    uint32_t ncool, uint64_t horizon_us)
+{
+	tb->nbuckets = (capacity + WAYS - 1) / WAYS;
+	tb->seed = seed;
+	tb->ncool = ncool;
+	tb->horizon_us = horizon_us ? horizon_us : 1;
+	/* Two ticks of margin: a way that many ticks idle is idle for the
+	 * whole horizon in microseconds too. */
+	tb->horizon_ticks = (uint32_t)(tb->horizon_us >> TICK_SHIFT) + 2;
+	tb->slot_bytes = (size_t)tb->nbuckets * WAYS * sizeof(struct slot);
+	tb->bk_bytes = (size_t)tb->nbuckets * sizeof(struct bucket);
+	tb->slot = big_alloc(tb->slot_bytes);
+	tb->bk = big_alloc(tb->bk_bytes);
+	tb->cool = big_alloc((size_t)tb->nbuckets * WAYS * ncool * sizeof(uint32_t));
+	return tb->slot && tb->bk && tb->cool ? 0 : -ENOMEM;
+}
+
+static void tab_fini(struct table *tb)
+{
+	big_free(tb->slot, tb->slot_bytes);
+	big_free(tb->bk, tb->bk_bytes);
+	big_free(tb->cool, (size_t)tb->nbuckets * WAYS * tb->ncool * sizeof(uint32_t));
+}
+
+static uint32_t pick_seed(uint32_t fixed)
+{
+	uint32_t s;
+	struct timespec ts;
+
+	if (fixed)
+		return fixed;
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == (ssize_t)sizeof(s))
+		return s;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
+}
+
+static void make_mask(uint64_t m[2], unsigned bits128)
+{
+	struct ip_addr a;
+
+	memset(&a, 0xff, sizeof(a));
+	addr_mask(&a, bits128);
+	memcpy(m, a.b, 16);
+}
+
+static uint32_t pool_size(const struct detect_cfg *cfg, int k, uint32_t slots)
+{
+	uint32_t n = cfg->pool[k] ? cfg->pool[k] : pool_default[k];
+
+	return n < slots ? n : slots;	/* more rings than owners is waste */
+}
+
+static int src_init(struct detect *d, uint32_t seed)
+{
+	const struct detect_cfg *cfg = &d->cfg;
+	uint64_t horizon = d->cool_us;
+	uint32_t slots;
+	int r;
+
+	for (int c = 0; c < NCLS; c++)
+		if (cfg->det[c].enabled && cfg->det[c].window_ms * 1000ull > horizon)
+			horizon = cfg->det[c].window_ms * 1000ull;
+	if ((r = tab_init(&d->src, cfg->capacity, seed, NCLS, horizon)) < 0)
+		return r;
+	slots = d->src.nbuckets * WAYS;
+	for (int c = 0; c < NCLS; c++) {
+		uint8_t mode = c == C_SYN ? M_SYN : c == C_SCAN ? M_SCAN : M_COUNT;
+
+		if (!cfg->det[c].enabled)
+			continue;
+		d->src.win_us[c] = cfg->det[c].window_ms * 1000u;
+		r = pool_init(&d->pool[c], &d->src, (unsigned)c, mode, pool_size(cfg, c, slots),
+			      cfg->det[c].threshold, cfg->det[c].window_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int dst_init(struct detect *d, uint32_t seed)
+{
+	const struct detector_cfg *dc = &d->cfg.det[KIND_DDOS];
+	uint64_t horizon = dc->window_ms * 1000ull;
+	uint32_t slots;
+	int r;
+
+	if (d->cool_us > horizon)
+		horizon = d->cool_us;
+	if ((r = tab_init(&d->dst, d->cfg.dst_capacity, seed, 1, horizon)) < 0)
+		return r;
+	slots = d->dst.nbuckets * WAYS;
+	for (unsigned c = 0; c < DCLS; c++) {
+		d->dst.win_us[c] = dc->window_ms * 1000u;
+		r = pool_init(&d->pool[NCLS + c], &d->dst, c, M_COUNT,
+			      pool_size(&d->cfg, KIND_DDOS, slots), dc->threshold,
+			      dc->window_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
+	       struct detect **out)
+{
+	struct detect *d;
+	const char *why;
+	uint32_t seed;
+	bool any_src = false;
+	int r;
+
+	*out = NULL;
+	if (detect_cfg_check(cfg, &why) < 0)
+		return -EINVAL;
+	if (!(d = calloc(1, sizeof(*d))))
+		return -ENOMEM;
+	d->cfg = *cfg;
+	d->cb = cb;
+	d->ctx = ctx;
+	d->cool_us = cfg->cooldown_ms * 1000u;
+	d->len4 = (uint8_t)(96 + cfg->v4_prefix);
+	d->len6 = cfg->v6_prefix;
+	make_mask(d->mask4, d->len4);
+	make_mask(d->mask6, d->len6);
+	seed = pick_seed(cfg->seed);
+	for (int c = 0; c < NCLS; c++)
+		any_src |= cfg->det[c].enabled;
+	r = any_src ? src_init(d, seed) : 0;
+	if (r == 0 && cfg->det[KIND_DDOS].enabled)
+		r = dst_init(d, seed * 0x9e3779b1u + 1);
+	if (r < 0) {
+		detect_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+void detect_free(struct detect *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < NCLS + DCLS; i++)
+		pool_fini(&d->pool[i]);
+	tab_fini(&d->src);
+	tab_fini(&d->dst);
+	free(d);
+}

@@ -1,0 +1,966 @@
+/* test_detect.c - exact sliding windows, thresholds, cooldowns, replies,
+ * SYN completion, grouping, bounded memory under spoofed floods, ddos. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "detect.h"
+
+#define T0	(1700000000ull * 1000000ull)	/* a multiple of every window */
+#define MAXREC	4096
+
+#define F_SYN	0x02
+#define F_RST	0x04
+#define F_PSH	0x08
+#define F_ACK	0x10
+
+struct rec {
+	struct verdict v[MAXREC];
+	uint64_t at[MAXREC];	/* index of the packet that fired */
+	unsigned n;
+	unsigned kind_n[KIND__MAX];
+	uint64_t idx;		/* packets fed so far */
+};
+
+static void rec_cb(const struct verdict *v, void *ctx)
+{
+	struct rec *r = ctx;
+
+	r->kind_n[v->kind]++;
+	if (r->n < MAXREC) {
+		r->v[r->n] = *v;
+		r->at[r->n] = r->idx;
+		r->n++;
+	}
+}
+
+static struct rec *rec_new(void)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	return r;
+}
+
+static void feed(struct detect *d, struct rec *r, const struct pkt *p)
+{
+	detect_packet(d, p);
+	r->idx++;
+}
+
+static struct detect *mk_detect(const struct detect_cfg *cfg, struct rec *r)
+{
+	struct detect *d;
+
+	assert_int_equal(detect_new(cfg, rec_cb, r, &d), 0);
+	return d;
+}
+
+static struct detect *mk_default(struct rec *r)
+{
+	struct detect_cfg cfg;
+
+	detect_cfg_defaults(&cfg);
+	return mk_detect(&cfg, r);
+}
+
+static void v4(struct ip_addr *a, uint8_t x, uint8_t y, uint8_t z, uint8_t w)
+{
+	const uint8_t b[4] = { x, y, z, w };
+
+	addr_from_v4(a, b);
+}
+
+static struct pkt mk(const struct ip_addr *src, const struct ip_addr *dst,
+		     uint8_t proto, uint16_t sport, uint16_t dport, uint64_t ts)
+{
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.src = *src;
+	p.dst = *dst;
+	p.family = addr_is_v4(src) ? AF_INET : AF_INET6;
+	p.proto = proto;
+	p.sport = sport;
+	p.dport = dport;
+	p.ts_us = ts;
+	p.len = 60;
+	p.flags = PKT_L4;
+	return p;
+}
+
+static struct pkt mk_tcp(const struct ip_addr *src, const struct ip_addr *dst,
+			 uint16_t sport, uint16_t dport, uint8_t flags, uint64_t ts)
+{
+	struct pkt p = mk(src, dst, IPPROTO_TCP, sport, dport, ts);
+
+	p.tcp_flags = flags;
+	return p;
+}
+
+static struct pkt mk_icmp(const struct ip_addr *src, const struct ip_addr *dst,
+			  uint8_t type, uint8_t code, uint64_t ts)
+{
+	bool six = !addr_is_v4(src);
+	struct pkt p = mk(src, dst, six ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 0, 0, ts);
+
+	p.icmp_type = type;
+	p.icmp_code = code;
+	return p;
+}
+
+static struct ip_addr target(void)
+{
+	struct ip_addr a;
+
+	v4(&a, 198, 18, 255, 1);
+	return a;
+}
+
+/* ---- one generic battery for every detector ---- */
+
+struct kdesc {
+	enum detect_kind kind;
+	/* The i-th event for this detector, at ts. */
+	void (*gen)(struct pkt *p, uint32_t i, uint64_t ts);
+};
+
+static void gen_syn(struct pkt *p, uint32_t i, uint64_t ts)
+{
+	struct ip_addr s, t = target();
+
+	v4(&s, 198, 18, 1, 1);
+	*p = mk_tcp(&s, &t, (uint16_t)(10000 + i % 50000), 80, F_SYN, ts);
+}
+
+static void gen_udp(struct pkt *p, uint32_t i, uint64_t ts)
+{
+	struct ip_addr s, t = target();
+
+	v4(&s, 198, 18, 1, 2);
+	*p = mk(&s, &t, IPPROTO_UDP, (uint16_t)(20000 + i % 40000), 9999, ts);
+}
+
+static void gen_icmp(struct pkt *p, uint32_t i, uint64_t ts)
+{
+	struct ip_addr s, t = target();
+
+	v4(&s, 198, 18, 1, 3);
+	*p = mk_icmp(&s, &t, 8, 0, ts);
+}
+
+static void gen_scan(struct pkt *p, uint32_t i, uint64_t ts)
+{
+	struct ip_addr s, t = target();
+
+	v4(&s, 198, 18, 1, 4);
+	*p = mk_tcp(&s, &t, 40000, (uint16_t)(1 + i % 60000), F_SYN, ts);
+}
+
+static void gen_rate(struct pkt *p, uint32_t i, uint64_t ts)
+{
+	struct ip_addr s, t = target();
+
+	v4(&s, 198, 18, 1, 5);
+	*p = mk_tcp(&s, &t, 40001, 443, F_ACK | F_PSH, ts);
+}
+
+/* 1000 sources in turn, each far below its own thresholds. */
+static void gen_ddos(struct pkt *p, uint32_t i, uint64_t ts)
+{
+	struct ip_addr s, t;
+
+	v4(&s, 198, 18, (uint8_t)(10 + i % 1000 / 250), (uint8_t)(i % 250));
+	v4(&t, 198, 18, 255, 9);
+	*p = mk_tcp(&s, &t, (uint16_t)(1024 + i % 60000), 80, F_SYN, ts);
+}
+
+static const struct kdesc kd_syn = { KIND_SYN_FLOOD, gen_syn };
+static const struct kdesc kd_udp = { KIND_UDP_FLOOD, gen_udp };
+static const struct kdesc kd_icmp = { KIND_ICMP_FLOOD, gen_icmp };
+static const struct kdesc kd_scan = { KIND_PORT_SCAN, gen_scan };
+static const struct kdesc kd_rate = { KIND_RATE_FLOOD, gen_rate };
+static const struct kdesc kd_ddos = { KIND_DDOS, gen_ddos };
+
+struct battery {
+	const struct kdesc *kd;
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct rec *r;
+	uint32_t thr;
+	uint64_t win_us, dt;	/* dt: spacing that puts 2 x thr in a window */
+};
+
+static void bat_init(struct battery *b, void **state)
+{
+	b->kd = *state;
+	b->r = rec_new();
+	detect_cfg_defaults(&b->cfg);
+	b->cfg.seed = 42;
+	b->d = mk_detect(&b->cfg, b->r);
+	b->thr = b->cfg.det[b->kd->kind].threshold;
+	b->win_us = b->cfg.det[b->kd->kind].window_ms * 1000ull;
+	b->dt = b->win_us / (2 * b->thr);
+}
+
+static void bat_fini(struct battery *b)
+{
+	detect_free(b->d);
+	free(b->r);
+}
+
+static void bat_event(struct battery *b, uint32_t i, uint64_t ts)
+{
+	struct pkt p;
+
+	b->kd->gen(&p, i, ts);
+	feed(b->d, b->r, &p);
+}
+
+/* Verdicts of the kind under test, and no other kind fired meanwhile. */
+static unsigned bat_alerts(const struct battery *b)
+{
+	unsigned total = 0;
+
+	for (int k = 0; k < KIND__MAX; k++)
+		total += b->r->kind_n[k];
+	assert_int_equal(total, b->r->kind_n[b->kd->kind]);
+	return total;
+}
+
+static void test_below_threshold(void **state)
+{
+	struct battery b;
+
+	bat_init(&b, state);
+	for (uint32_t i = 0; i + 1 < b.thr; i++)
+		bat_event(&b, i, T0 + i * b.dt);
+	assert_int_equal(bat_alerts(&b), 0);
+	bat_fini(&b);
+}
+
+static void test_at_threshold(void **state)
+{
+	struct battery b;
+	struct pkt p;
+	const struct verdict *v;
+
+	bat_init(&b, state);
+	for (uint32_t i = 0; i < b.thr; i++) {
+		bat_event(&b, i, T0 + i * b.dt);
+		assert_int_equal(bat_alerts(&b), i + 1 == b.thr);
+	}
+	v = &b.r->v[0];
+	b.kd->gen(&p, b.thr - 1, T0 + (b.thr - 1) * b.dt);
+	assert_int_equal(b.r->at[0], b.thr - 1);
+	assert_int_equal(v->kind, b.kd->kind);
+	assert_int_equal(v->count, b.thr);
+	assert_int_equal(v->threshold, b.thr);
+	assert_int_equal(v->window_ms, b.win_us / 1000);
+	assert_int_equal(v->ts_us, p.ts_us);
+	assert_true(addr_eq(&v->dst, &p.dst));
+	assert_int_equal(v->proto, p.proto);
+	if (b.kd->kind == KIND_DDOS) {
+		struct ip_addr zero;
+
+		memset(&zero, 0, sizeof(zero));
+		assert_int_equal(v->src.len, 0);
+		assert_true(addr_eq(&v->src.addr, &zero));
+	} else {
+		assert_int_equal(v->src.len, 128);
+		assert_true(addr_eq(&v->src.addr, &p.src));
+	}
+	bat_fini(&b);
+}
+
+/* Half the burst just before a multiple of W and half just after: a sliding
+ * window sees it all, a tumbling one would see halves. */
+static void test_straddle(void **state)
+{
+	struct battery b;
+	uint64_t edge;
+	uint32_t half;
+
+	bat_init(&b, state);
+	edge = T0 + 1000 * b.win_us;
+	half = b.thr / 2;
+	for (uint32_t i = 0; i < half; i++)
+		bat_event(&b, i, edge - (half - i) * b.dt);
+	assert_int_equal(bat_alerts(&b), 0);
+	for (uint32_t i = half; i < b.thr; i++)
+		bat_event(&b, i, edge + (i - half) * b.dt);
+	assert_int_equal(bat_alerts(&b), 1);
+	assert_int_equal(b.r->at[0], b.thr - 1);
+	bat_fini(&b);
+}
+
+/* threshold-1 events, the last at exactly t0 + W: the first has left the
+ * window (t0, t0 + W], so no alert; one more at t0 + W does it. */
+static void test_window_edge(void **state)
+{
+	struct battery b;
+	uint32_t i;
+
+	bat_init(&b, state);
+	bat_event(&b, 0, T0);
+	for (i = 1; i + 1 < b.thr; i++)
+		bat_event(&b, i, T0 + i * b.dt);
+	bat_event(&b, i++, T0 + b.win_us);
+	assert_int_equal(bat_alerts(&b), 0);
+	bat_event(&b, i, T0 + b.win_us);
+	assert_int_equal(bat_alerts(&b), 1);
+	assert_int_equal(b.r->v[0].count, b.thr);
+	bat_fini(&b);
+}
+
+static void test_cooldown(void **state)
+{
+	struct battery b;
+	uint64_t cool, ta = 0, ts;
+	uint32_t i = 0;
+
+	bat_init(&b, state);
+	cool = b.cfg.cooldown_ms * 1000ull;
+	for (ts = T0; !ta || ts <= ta + cool + b.dt; ts += b.dt, i++) {
+		bat_event(&b, i, ts);
+		if (!ta && b.r->n)
+			ta = ts;
+		if (ta && ts < ta + cool)
+			assert_int_equal(bat_alerts(&b), 1);
+	}
+	assert_int_equal(bat_alerts(&b), 2);
+	assert_int_equal(b.r->v[1].ts_us, ta + cool);
+	assert_int_equal(b.r->v[1].count, b.thr);
+	bat_fini(&b);
+}
+
+/* ---- specific behaviour ---- */
+
+static void test_cfg_check(void **state)
+{
+	struct detect_cfg cfg;
+	const char *why;
+	struct detect *d;
+
+	detect_cfg_defaults(&cfg);
+	assert_int_equal(detect_cfg_check(&cfg, &why), 0);
+	assert_null(why);
+	cfg.det[KIND_UDP_FLOOD].threshold = 0;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	assert_non_null(why);
+	assert_int_equal(detect_new(&cfg, NULL, NULL, &d), -EINVAL);
+	assert_null(d);
+	cfg.det[KIND_UDP_FLOOD].enabled = false;	/* disabled: not checked */
+	assert_int_equal(detect_cfg_check(&cfg, &why), 0);
+	detect_cfg_defaults(&cfg);
+	cfg.det[KIND_SYN_FLOOD].window_ms = 0;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg.det[KIND_SYN_FLOOD].window_ms = 3600001;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg.det[KIND_SYN_FLOOD].window_ms = 3600000;
+	assert_int_equal(detect_cfg_check(&cfg, &why), 0);
+	cfg.cooldown_ms = 3600001;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	detect_cfg_defaults(&cfg);
+	cfg.v4_prefix = 33;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg.v4_prefix = 24;
+	cfg.v6_prefix = 129;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg.v6_prefix = 0;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	detect_cfg_defaults(&cfg);
+	cfg.capacity = 0;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg.capacity = 0xffffffffu;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	detect_cfg_defaults(&cfg);
+	cfg.dst_capacity = 0;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg.det[KIND_DDOS].enabled = false;
+	assert_int_equal(detect_cfg_check(&cfg, &why), 0);
+}
+
+static void test_kind_names(void **state)
+{
+	for (int k = 0; k < KIND__MAX; k++)
+		assert_int_equal(detect_kind_parse(detect_kind_name(k)), k);
+	assert_string_equal(detect_kind_name(KIND_SYN_FLOOD), "syn_flood");
+	assert_string_equal(detect_kind_name(KIND_PORT_SCAN), "port_scan");
+	assert_string_equal(detect_kind_name(KIND_DDOS), "ddos");
+	assert_int_equal(detect_kind_parse("nope"), -1);
+	detect_free(NULL);
+}
+
+/* A host's replies never feed the per-source detectors. */
+static void test_replies_not_counted(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&s, 198, 18, 3, 1);
+	for (uint16_t i = 0; i < 300; i++, ts += 1000) {
+		p = mk_tcp(&s, &t, 80, (uint16_t)(30000 + i), F_SYN | F_ACK, ts);
+		feed(d, r, &p);
+		p = mk_tcp(&s, &t, 80, (uint16_t)(30000 + i), F_RST | F_ACK, ts);
+		feed(d, r, &p);
+		p = mk_tcp(&s, &t, 80, (uint16_t)(31000 + i), F_RST, ts);
+		feed(d, r, &p);
+		p = mk_icmp(&s, &t, 3, 3, ts);
+		feed(d, r, &p);
+		p = mk(&s, &t, IPPROTO_UDP, 53, (uint16_t)(1024 + i), ts);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 0);
+	/* The same source probing high ports from a high port is a scan. */
+	for (uint16_t i = 0; i < 20; i++, ts += 1000) {
+		p = mk(&s, &t, IPPROTO_UDP, 5353, (uint16_t)(2000 + i), ts);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].kind, KIND_PORT_SCAN);
+	assert_int_equal(r->v[0].proto, IPPROTO_UDP);
+	detect_free(d);
+	free(r);
+}
+
+/* A port seen again is no new port. */
+static void test_scan_distinct(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&s, 198, 18, 3, 2);
+	for (int round = 0; round < 10; round++)
+		for (uint16_t port = 1; port < 20; port++, ts += 1000) {
+			p = mk(&s, &t, IPPROTO_UDP, (uint16_t)(40000 + round), port, ts);
+			feed(d, r, &p);
+		}
+	assert_int_equal(r->n, 0);
+	p = mk_tcp(&s, &t, 40000, 1, F_SYN, ts);	/* TCP 1 is not UDP 1 */
+	feed(d, r, &p);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].kind, KIND_PORT_SCAN);
+	assert_int_equal(r->v[0].count, 20);
+	detect_free(d);
+	free(r);
+}
+
+static void handshake(struct detect *d, struct rec *r, const struct ip_addr *s,
+		      uint16_t sport, uint64_t ts)
+{
+	struct ip_addr t = target();
+	struct pkt p = mk_tcp(s, &t, sport, 443, F_SYN, ts);
+
+	feed(d, r, &p);
+	p = mk_tcp(s, &t, sport, 443, F_ACK, ts + 300);
+	feed(d, r, &p);
+	p = mk_tcp(s, &t, sport, 443, F_ACK | F_PSH, ts + 400);
+	feed(d, r, &p);
+}
+
+/* 1000 completed handshakes in 5 s, one at a time, then 50 at a time,
+ * then with retransmitted SYNs: never a syn flood. */
+static void test_syn_completion(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&s, 198, 18, 4, 1);
+	for (uint16_t i = 0; i < 1000; i++, ts += 5000)
+		handshake(d, r, &s, (uint16_t)(20000 + i), ts);
+	for (int round = 0; round < 20; round++, ts += 100000) {
+		for (uint16_t i = 0; i < 50; i++) {
+			p = mk_tcp(&s, &t, (uint16_t)(30000 + i), 443, F_SYN, ts + i);
+			feed(d, r, &p);
+		}
+		for (uint16_t i = 0; i < 50; i++) {
+			p = mk_tcp(&s, &t, (uint16_t)(30000 + i), 443, F_ACK, ts + 100 + i);
+			feed(d, r, &p);
+		}
+	}
+	for (uint16_t i = 0; i < 120; i++, ts += 1000) {
+		p = mk_tcp(&s, &t, (uint16_t)(40000 + i), 443, F_SYN, ts);
+		feed(d, r, &p);
+		p = mk_tcp(&s, &t, (uint16_t)(40000 + i), 443, F_SYN, ts + 200);
+		feed(d, r, &p);
+		p = mk_tcp(&s, &t, (uint16_t)(40000 + i), 443, F_ACK, ts + 400);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 0);
+	detect_free(d);
+	free(r);
+}
+
+/* An ACK completes only its own connection: other ports leave the SYN
+ * half-open, and 100 of those are a flood, caught at the 100th. */
+static void test_syn_wrong_ack(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&s, 198, 18, 4, 2);
+	for (uint16_t i = 0; i < 100; i++, ts += 1000) {
+		p = mk_tcp(&s, &t, (uint16_t)(20000 + i), 80, F_SYN, ts);
+		feed(d, r, &p);
+		p = mk_tcp(&s, &t, (uint16_t)(20000 + i), 81, F_ACK, ts + 10);
+		feed(d, r, &p);
+		p = mk_tcp(&s, &t, (uint16_t)(20001 + i), 80, F_ACK, ts + 20);
+		feed(d, r, &p);
+		p = mk_tcp(&s, &t, (uint16_t)(20000 + i), 80, F_ACK | F_RST, ts + 30);
+		feed(d, r, &p);
+		assert_int_equal(r->n, i == 99);
+	}
+	assert_int_equal(r->v[0].kind, KIND_SYN_FLOOD);
+	assert_int_equal(r->at[0], 99 * 4);
+	detect_free(d);
+	free(r);
+}
+
+/* Rotating the lower 64 bits does not escape: one source, one /64. */
+static void test_v6_grouping(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t, want;
+	struct pkt p;
+	char buf[ADDR_STRLEN];
+
+	assert_int_equal(addr_parse("2001:db8:ffff::1", &t), 0);
+	assert_int_equal(addr_parse("2001:db8:1:2::", &want), 0);
+	for (int i = 0; i < 49; i++) {	/* another /64: its own count */
+		assert_int_equal(addr_parse("2001:db8:1:3::7", &s), 0);
+		s.b[15] = (uint8_t)i;
+		p = mk_icmp(&s, &t, 128, 0, T0 + (uint64_t)i * 1000);
+		feed(d, r, &p);
+	}
+	srand(7);
+	for (int i = 0; i < 50; i++) {
+		s = want;
+		for (int j = 8; j < 16; j++)
+			s.b[j] = (uint8_t)rand();
+		p = mk_icmp(&s, &t, 128, 0, T0 + 100000 + (uint64_t)i * 1000);
+		feed(d, r, &p);
+		assert_int_equal(r->n, i == 49);
+	}
+	assert_int_equal(r->v[0].kind, KIND_ICMP_FLOOD);
+	assert_int_equal(r->v[0].src.len, 64);
+	assert_true(addr_eq(&r->v[0].src.addr, &want));
+	assert_string_equal(prefix_fmt(&r->v[0].src, buf), "2001:db8:1:2::/64");
+	assert_int_equal(r->v[0].proto, IPPROTO_ICMPV6);
+	detect_free(d);
+	free(r);
+}
+
+static void test_v4_prefix_grouping(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr s, t = target();
+	struct pkt p;
+	char buf[ADDR_STRLEN];
+
+	detect_cfg_defaults(&cfg);
+	cfg.v4_prefix = 24;
+	d = mk_detect(&cfg, r);
+	for (int i = 0; i < 200; i++) {
+		v4(&s, 198, 18, 7, (uint8_t)(i % 37));
+		p = mk(&s, &t, IPPROTO_UDP, 5000, 9999, T0 + (uint64_t)i * 1000);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].kind, KIND_UDP_FLOOD);
+	assert_string_equal(prefix_fmt(&r->v[0].src, buf), "198.18.7.0/24");
+	detect_free(d);
+	free(r);
+}
+
+/* 10^5 spoofed sources of one packet each through a 1024-slot table, then
+ * more with a real attacker among them, sending `burst` SYNs at once and
+ * then one per `gap` spoofed ones: the attacker keeps its slot and is
+ * caught at its 100th SYN. With gap 1500 a bucket sees ~12 newcomers
+ * between two of its SYNs, so only its packet count (not recency) saves it. */
+static void spoof_run(uint32_t seed, uint32_t burst, uint32_t gap)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect_stats st;
+	struct detect *d;
+	struct ip_addr s, atk, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+	uint32_t x = 12345, sent = 0, spoofs = 100000 + 100 * gap;
+
+	detect_cfg_defaults(&cfg);
+	cfg.capacity = 1024;
+	cfg.seed = seed;
+	cfg.det[KIND_DDOS].enabled = false;
+	d = mk_detect(&cfg, r);
+	v4(&atk, 198, 18, 66, 6);
+	assert_int_equal(addr_parse("2001:db8::1", &s), 0);
+	for (uint32_t i = 0; i < spoofs; i++, ts++) {
+		uint32_t n = i < 100000 ? 0 : i == 100000 ? burst : (i - 100000) % gap == 0;
+
+		x = x * 1664525u + 1013904223u;	/* a bijection: all distinct */
+		memcpy(s.b + 4, &x, 4);
+		p = mk_tcp(&s, &t, 1234, 80, F_SYN, ts);
+		feed(d, r, &p);
+		while (n-- && sent < 100) {
+			p = mk_tcp(&atk, &t, (uint16_t)(1024 + sent++), 80, F_SYN, ts);
+			feed(d, r, &p);
+			assert_int_equal(r->n, sent >= 100);
+		}
+	}
+	assert_int_equal(sent, 100);
+	assert_int_equal(r->n, 1);
+	assert_true(addr_eq(&r->v[0].src.addr, &atk));
+	assert_int_equal(r->v[0].kind, KIND_SYN_FLOOD);
+	assert_int_equal(r->v[0].count, 100);
+	detect_get_stats(d, &st);
+	assert_int_equal(st.tracked, 1024);
+	assert_int_equal(st.evictions, spoofs + 1 - 1024);
+	assert_int_equal(st.packets, spoofs + sent);
+	detect_free(d);
+	free(r);
+}
+
+static void test_eviction_spoofed(void **state)
+{
+	spoof_run(99, 1, 100);
+	spoof_run(0, 1, 100);	/* a random seed */
+	spoof_run(7, 10, 1500);
+}
+
+/* Too few rings: quiet sources hold them all, a flood still takes one from
+ * them, and for a counting class its count stays exact. */
+static void test_pool_exhausted(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect_stats st;
+	struct detect *d;
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	detect_cfg_defaults(&cfg);
+	cfg.seed = 5;
+	cfg.pool[KIND_UDP_FLOOD] = 4;
+	cfg.pool[KIND_SYN_FLOOD] = 4;
+	d = mk_detect(&cfg, r);
+	for (uint8_t i = 0; i < 8; i++)
+		for (int j = 0; j < 3; j++, ts += 100) {
+			v4(&s, 198, 18, 20, i);
+			p = mk(&s, &t, IPPROTO_UDP, 5000, 9999, ts);
+			feed(d, r, &p);
+			p = mk_tcp(&s, &t, (uint16_t)(5000 + j), 80, F_SYN, ts);
+			feed(d, r, &p);
+		}
+	v4(&s, 198, 18, 20, 99);
+	for (int i = 0; i < 200; i++, ts += 1000) {
+		p = mk(&s, &t, IPPROTO_UDP, 5000, 9999, ts);
+		feed(d, r, &p);
+		assert_int_equal(r->kind_n[KIND_UDP_FLOOD], i == 199);
+	}
+	for (int i = 0; i < 200; i++, ts += 1000) {
+		p = mk_tcp(&s, &t, (uint16_t)(6000 + i), 80, F_SYN, ts);
+		feed(d, r, &p);
+	}
+	/* SYNs met before the ring came are not counted: late, never early. */
+	assert_int_equal(r->kind_n[KIND_SYN_FLOOD], 1);
+	assert_int_equal(r->n, 2);
+	detect_get_stats(d, &st);
+	assert_true(st.ring_denied > 0);
+	assert_true(st.ring_reclaims > 0);
+	detect_free(d);
+	free(r);
+}
+
+/* 100 sources x 60 SYNs towards one host in 0.9 s: no source is a flood,
+ * together they are a ddos, reported once with no source to ban. */
+static void test_ddos_no_source(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	for (int j = 0; j < 60; j++)
+		for (uint8_t i = 0; i < 100; i++, ts += 150) {
+			v4(&s, 198, 18, 30, i);
+			p = mk_tcp(&s, &t, (uint16_t)(2000 + j), 80, F_SYN, ts);
+			feed(d, r, &p);
+			assert_int_equal(r->n, r->idx >= 5000);
+		}
+	assert_int_equal(r->v[0].kind, KIND_DDOS);
+	assert_int_equal(r->v[0].src.len, 0);
+	assert_true(addr_eq(&r->v[0].dst, &t));
+	assert_int_equal(r->v[0].proto, IPPROTO_TCP);
+	assert_int_equal(r->v[0].count, 5000);
+	assert_int_equal(r->v[0].threshold, 5000);
+	assert_int_equal(r->v[0].window_ms, 1000);
+	assert_int_equal(r->at[0], 4999);
+	detect_free(d);
+	free(r);
+}
+
+/* A mixed stream from a fixed PRNG, with table pressure. */
+static void mixed_run(struct rec *r, uint32_t seed, uint32_t capacity)
+{
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint32_t x = 777;
+
+	detect_cfg_defaults(&cfg);
+	cfg.seed = seed;
+	cfg.capacity = capacity;
+	d = mk_detect(&cfg, r);
+	for (uint32_t i = 0; i < 300000; i++) {
+		uint32_t k;
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		k = x % 10;
+		v4(&s, 198, 18, (uint8_t)(k < 5 ? 40 + k : 50), (uint8_t)(k < 5 ? 1 : x >> 8));
+		if (k == 9)
+			s.b[13] = (uint8_t)(x >> 16);	/* spoofed */
+		switch (x >> 28) {
+		case 0: case 1: case 2: case 3:
+			p = mk_tcp(&s, &t, (uint16_t)(x >> 10), (uint16_t)(k < 2 ? x >> 20 : 80),
+				   F_SYN, T0 + i * 20ull);
+			break;
+		case 4: case 5: case 6: case 7:
+			p = mk(&s, &t, IPPROTO_UDP, (uint16_t)(x >> 12), 53, T0 + i * 20ull);
+			break;
+		case 8: case 9:
+			p = mk_icmp(&s, &t, 8, 0, T0 + i * 20ull);
+			break;
+		default:
+			p = mk_tcp(&s, &t, (uint16_t)(x >> 10), 80, F_ACK, T0 + i * 20ull);
+		}
+		feed(d, r, &p);
+	}
+	detect_free(d);
+}
+
+static void assert_same_verdicts(const struct rec *a, const struct rec *b)
+{
+	assert_true(a->n > 10);
+	assert_int_equal(a->n, b->n);
+	for (unsigned i = 0; i < a->n; i++) {
+		assert_int_equal(a->at[i], b->at[i]);
+		assert_int_equal(a->v[i].kind, b->v[i].kind);
+		assert_memory_equal(&a->v[i].src, &b->v[i].src, sizeof(a->v[i].src));
+		assert_int_equal(a->v[i].count, b->v[i].count);
+		assert_int_equal(a->v[i].ts_us, b->v[i].ts_us);
+	}
+}
+
+static void test_determinism(void **state)
+{
+	struct rec *a = rec_new(), *b = rec_new();
+
+	mixed_run(a, 11, 256);	/* same seed, table under pressure */
+	mixed_run(b, 11, 256);
+	assert_same_verdicts(a, b);
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	mixed_run(a, 0, 65536);	/* random seeds, room for everyone */
+	mixed_run(b, 0, 65536);
+	assert_same_verdicts(a, b);
+	free(a);
+	free(b);
+}
+
+/* A stamp earlier than one already seen counts as the latest time. */
+static void test_time_backwards(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+
+	v4(&s, 198, 18, 5, 1);
+	p = mk_tcp(&s, &t, 1000, 80, F_SYN, T0 + 10000000);
+	feed(d, r, &p);
+	for (uint16_t i = 0; i < 98; i++) {
+		p = mk_tcp(&s, &t, (uint16_t)(1001 + i), 80, F_SYN, T0 + 5000000 - i);
+		feed(d, r, &p);
+	}
+	p = mk_tcp(&s, &t, 2000, 80, F_SYN, T0 + 14999999);
+	feed(d, r, &p);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].count, 100);
+	p = mk_tcp(&s, &t, 2001, 80, F_SYN, 0);
+	feed(d, r, &p);
+	detect_free(d);
+	free(r);
+}
+
+/* Stamps are 32-bit microseconds: an event 2^32 us (71.6 min) after another
+ * must not look like its neighbour, whether the old one sits in a ring (s1)
+ * or in the slot (s2), nor may an old cooldown hold an alert back (s3). The
+ * sources stay busy meanwhile (a packet every 4 s, inside the 5 s horizon),
+ * so their slots live on and only the sweeps keep their stamps honest. */
+static void test_stamp_wrap(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr s1, s2, s3, t = target();
+	struct pkt p;
+	const uint64_t wrap = 1ull << 32;
+
+	detect_cfg_defaults(&cfg);
+	cfg.det[KIND_UDP_FLOOD].threshold = 3;
+	cfg.det[KIND_ICMP_FLOOD].threshold = 2;
+	d = mk_detect(&cfg, r);
+	v4(&s1, 198, 18, 6, 1);
+	v4(&s2, 198, 18, 6, 2);
+	v4(&s3, 198, 18, 6, 3);
+	for (int i = 0; i < 2; i++) {
+		p = mk(&s1, &t, IPPROTO_UDP, 5000, 9999, T0 + i);
+		feed(d, r, &p);
+	}
+	p = mk_icmp(&s2, &t, 8, 0, T0);
+	feed(d, r, &p);
+	for (int i = 0; i < 3; i++) {
+		p = mk(&s3, &t, IPPROTO_UDP, 5000, 9999, T0 + i);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 1);
+	for (uint64_t ts = T0 + 4000000; ts < T0 + wrap; ts += 4000000) {
+		p = mk_tcp(&s1, &t, 1, 443, F_ACK, ts);
+		feed(d, r, &p);
+		p = mk_tcp(&s2, &t, 1, 443, F_ACK, ts);
+		feed(d, r, &p);
+		p = mk_tcp(&s3, &t, 1, 443, F_ACK, ts);
+		feed(d, r, &p);
+	}
+	p = mk(&s1, &t, IPPROTO_UDP, 5000, 9999, T0 + wrap + 2);
+	feed(d, r, &p);
+	assert_int_equal(r->n, 1);	/* count 1, not 3 */
+	p = mk_icmp(&s2, &t, 8, 0, T0 + wrap + 1);
+	feed(d, r, &p);
+	assert_int_equal(r->n, 1);	/* count 1, not 2 */
+	for (int i = 0; i < 3; i++) {
+		p = mk(&s3, &t, IPPROTO_UDP, 5000, 9999, T0 + wrap + 10 + i);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 2);	/* its cooldown is long over */
+	assert_true(addr_eq(&r->v[1].src.addr, &s3));
+	detect_free(d);
+	free(r);
+}
+
+/* With threshold 2 the first event is still the slot's inline stamp when
+ * the second comes: the same exact edge holds there. */
+static void test_inline_edge(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr s, t = target();
+	struct pkt p;
+
+	detect_cfg_defaults(&cfg);
+	cfg.det[KIND_UDP_FLOOD].threshold = 2;
+	d = mk_detect(&cfg, r);
+	v4(&s, 198, 18, 8, 1);
+	p = mk(&s, &t, IPPROTO_UDP, 5000, 9999, T0);
+	feed(d, r, &p);
+	p = mk_tcp(&s, &t, 1, 443, F_ACK, T0 + 2500000);	/* slot stays live */
+	feed(d, r, &p);
+	p = mk(&s, &t, IPPROTO_UDP, 5000, 9999, T0 + 5000000);
+	feed(d, r, &p);
+	assert_int_equal(r->n, 0);
+	p = mk(&s, &t, IPPROTO_UDP, 5000, 9999, T0 + 9999999);
+	feed(d, r, &p);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].count, 2);
+	detect_free(d);
+	free(r);
+}
+
+static void test_disabled_and_stats(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect_stats st;
+	struct detect *d;
+	struct pkt p;
+
+	detect_cfg_defaults(&cfg);
+	cfg.det[KIND_SYN_FLOOD].enabled = false;
+	cfg.det[KIND_SYN_FLOOD].threshold = 0;
+	d = mk_detect(&cfg, r);
+	for (uint32_t i = 0; i < 500; i++) {
+		gen_syn(&p, i, T0 + i * 100);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->kind_n[KIND_SYN_FLOOD], 0);
+	detect_get_stats(d, &st);
+	assert_int_equal(st.packets, 500);
+	assert_int_equal(st.tracked, 1);
+	assert_int_equal(st.dst_tracked, 1);
+	assert_int_equal(st.evictions, 0);
+	detect_free(d);
+	free(r);
+}
+
+#define BATTERY(fn) \
+	cmocka_unit_test_prestate(fn, (void *)&kd_syn), \
+	cmocka_unit_test_prestate(fn, (void *)&kd_udp), \
+	cmocka_unit_test_prestate(fn, (void *)&kd_icmp), \
+	cmocka_unit_test_prestate(fn, (void *)&kd_scan), \
+	cmocka_unit_test_prestate(fn, (void *)&kd_rate), \
+	cmocka_unit_test_prestate(fn, (void *)&kd_ddos)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BATTERY(test_below_threshold),
+		BATTERY(test_at_threshold),
+		BATTERY(test_straddle),
+		BATTERY(test_window_edge),
+		BATTERY(test_cooldown),
+		cmocka_unit_test(test_cfg_check),
+		cmocka_unit_test(test_kind_names),
+		cmocka_unit_test(test_replies_not_counted),
+		cmocka_unit_test(test_scan_distinct),
+		cmocka_unit_test(test_syn_completion),
+		cmocka_unit_test(test_syn_wrong_ack),
+		cmocka_unit_test(test_v6_grouping),
+		cmocka_unit_test(test_v4_prefix_grouping),
+		cmocka_unit_test(test_eviction_spoofed),
+		cmocka_unit_test(test_pool_exhausted),
+		cmocka_unit_test(test_ddos_no_source),
+		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_time_backwards),
+		cmocka_unit_test(test_stamp_wrap),
+		cmocka_unit_test(test_inline_edge),
+		cmocka_unit_test(test_disabled_and_stats),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

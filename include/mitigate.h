@@ -15,6 +15,20 @@ struct mitigate_cfg {
 	uint32_t escalate;     /* multiplier per repeat offence (1 = off) */
 	uint32_t memory_s;     /* how long past offences are remembered */
 	uint32_t max_bans;     /* active bans at most */
+	uint32_t memory_max;   /* offenders remembered at most (0: 65536) */
+};
+
+/* Kind of a ban made by hand or adopted from the kernel (no verdict). */
+#define MITIGATE_KIND_MANUAL KIND__MAX
+
+/* Counters. Latency: from a verdict to the commit that carried its ban
+ * (the oldest ban of the batch); pkt_latency: from the capture time of the
+ * crossing packet to that commit (live capture only, 0 in replays). */
+struct mitigate_stats {
+	uint64_t verdicts, bans, unbans, whitelisted, refused_cap, adopted;
+	uint64_t commits, commit_errors;
+	uint64_t last_latency_us, max_latency_us;
+	uint64_t last_pkt_latency_us, max_pkt_latency_us;
 };
 
 struct mitigate;
@@ -38,7 +52,9 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg,
 /* Acts on one verdict (a detect_cb: ctx is the struct mitigate). */
 void mitigate_verdict(const struct verdict *v, void *ctx);
 
-/* Bans p by hand for duration_s; 0, -EPERM (whitelisted), -ENOSPC (cap). */
+/* Bans p by hand for duration_s (0: the configured ban length), or
+ * restarts its ban with that length; 0, -EPERM (whitelisted), -ENOSPC (cap),
+ * -EEXIST (inside a larger active ban). */
 int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s);
 
 /* Lifts a ban by hand; 0 or -ENOENT. */
@@ -62,6 +78,13 @@ void mitigate_foreach(struct mitigate *m, void (*cb)(const struct ban_info *, vo
 
 /* Active ban count. */
 unsigned mitigate_count(const struct mitigate *m);
+
+/* Copies the counters. */
+void mitigate_get_stats(const struct mitigate *m, struct mitigate_stats *st);
+
+/* Also hands every event to fn (a control socket, tests); NULL stops. */
+void mitigate_set_observer(struct mitigate *m,
+			   void (*fn)(const struct event *e, void *ctx), void *ctx);
 
 /* Stops the timers and frees m; bans stay in the kernel. NULL is fine. */
 void mitigate_free(struct mitigate *m);

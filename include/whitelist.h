@@ -19,8 +19,14 @@ int whitelist_add(struct whitelist *wl, const struct ip_prefix *p);
  * writes "path:line: message" into err. */
 int whitelist_load(struct whitelist *wl, const char *path, char *err, size_t errlen);
 
-/* Adds loopback and every address of this host's interfaces. 0 or -errno. */
+/* Adds loopback, every address of this host's interfaces and the default
+ * gateways. 0 or -errno. */
 int whitelist_add_local(struct whitelist *wl);
+
+/* Adds the next hops of the default routes listed in route4 (the format of
+ * /proc/net/route) and route6 (/proc/net/ipv6_route); NULL or a missing
+ * file is skipped. 0 or -errno. */
+int whitelist_add_gateways(struct whitelist *wl, const char *route4, const char *route6);
 
 /* True when a falls inside any prefix. */
 bool whitelist_match(const struct whitelist *wl, const struct ip_addr *a);

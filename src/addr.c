@@ -111,18 +111,24 @@ bool prefix_contains(const struct ip_prefix *p, const struct ip_addr *a)
 	return ((p->addr.b[full] ^ a->b[full]) & (uint8_t)(0xff00 >> rest)) == 0;
 }
 
-/* Four 32-bit lanes mixed with a multiply-xorshift: cheap, and good enough
- * with a random seed that an attacker cannot aim sources at one bucket. */
-uint32_t addr_hash(const struct ip_addr *a, uint32_t seed)
+/* murmur3's 64-bit finaliser: every input bit reaches every output bit. */
+static inline uint64_t fmix64(uint64_t h)
 {
-	uint64_t h = seed ^ 0x9e3779b97f4a7c15ull, w[2];
-
-	memcpy(w, a->b, 16);
-	h ^= w[0];
+	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
-	h ^= w[1];
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 33;
-	return (uint32_t)h;
+	return h;
+}
+
+/* Both 64-bit halves go through a full finaliser, so callers may use any
+ * bits of the result (IPv4 sits in the top half of the second word); the
+ * random seed keeps an attacker from aiming sources at one bucket. */
+uint32_t addr_hash(const struct ip_addr *a, uint32_t seed)
+{
+	uint64_t w[2];
+
+	memcpy(w, a->b, 16);
+	return (uint32_t)fmix64(fmix64(w[0] ^ seed ^ 0x9e3779b97f4a7c15ull) ^ w[1]);
 }

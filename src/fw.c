@@ -1,0 +1,145 @@
+/* fw.c - one place that checks arguments and dispatches to a backend. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_backend.h"
+
+/* A prefix a backend can take: sane length for its family, host bits clear. */
+static int fw_check_prefix(const struct ip_prefix *p, struct ip_prefix *out)
+{
+	if (p->len > 128 || (addr_is_v4(&p->addr) && p->len < 96))
+		return -EINVAL;
+	*out = *p;
+	addr_mask(&out->addr, out->len);
+	return 0;
+}
+
+int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+{
+	struct ip_prefix q;
+	int r;
+
+	if (timeout_ms == 0 || (r = fw_check_prefix(p, &q)) < 0)
+		return -EINVAL;
+	if ((r = fw->ops->ban(fw, &q, timeout_ms)) == 0)
+		fw->st.bans++;
+	return r;
+}
+
+int fw_unban(struct fw *fw, const struct ip_prefix *p)
+{
+	struct ip_prefix q;
+	int r;
+
+	if ((r = fw_check_prefix(p, &q)) < 0)
+		return r;
+	if ((r = fw->ops->unban(fw, &q)) == 0)
+		fw->st.unbans++;
+	return r;
+}
+
+int fw_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].len > 128 || (addr_is_v4(&p[i].addr) && p[i].len < 96))
+			return -EINVAL;
+	return fw->ops->set_allow(fw, p, n);
+}
+
+int fw_commit(struct fw *fw)
+{
+	return fw->ops->commit(fw);
+}
+
+int fw_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)
+{
+	return fw->ops->adopt(fw, cb, ctx);
+}
+
+int fw_monitor_fd(struct fw *fw)
+{
+	return fw->ops->monitor_fd(fw);
+}
+
+int fw_monitor_check(struct fw *fw)
+{
+	return fw->ops->monitor_check(fw);
+}
+
+int fw_flush(struct fw *fw)
+{
+	return fw->ops->flush(fw);
+}
+
+void fw_close(struct fw *fw)
+{
+	if (fw)
+		fw->ops->close(fw);
+}
+
+void fw_get_stats(const struct fw *fw, struct fw_stats *st)
+{
+	*st = fw->st;
+}
+
+static const char *const fw_hook_names[] = {
+	[FW_HOOK_INGRESS] = "ingress", [FW_HOOK_PREROUTING] = "prerouting",
+	[FW_HOOK_INPUT] = "input", [FW_HOOK_FORWARD] = "forward",
+};
+
+int fw_hook_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(fw_hook_names) / sizeof(fw_hook_names[0]); i++)
+		if (strcmp(s, fw_hook_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *fw_hook_name(enum fw_hook h)
+{
+	return (unsigned)h < sizeof(fw_hook_names) / sizeof(fw_hook_names[0]) ?
+	       fw_hook_names[h] : "unknown";
+}
+
+void fw_prefix_last(const struct ip_prefix *p, struct ip_addr *last)
+{
+	*last = p->addr;
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = p->len > i * 8 ? p->len - i * 8 : 0;
+
+		if (keep < 8)
+			last->b[i] |= (uint8_t)(0xff >> keep);
+	}
+}
+
+static int fw_range_cmp(const void *a, const void *b)
+{
+	const struct fw_range *x = a, *y = b;
+	int c = memcmp(x->first.b, y->first.b, 16);
+
+	return c ? c : -memcmp(x->last.b, y->last.b, 16);
+}
+
+/* Ranges may only nest or overlap here, never merely touch: touching ones
+ * stay apart, which an interval set takes as two adjacent intervals. */
+size_t fw_ranges_merge(const struct ip_prefix *p, size_t n, struct fw_range *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		out[i].first = p[i].addr;
+		addr_mask(&out[i].first, p[i].len);
+		fw_prefix_last(&p[i], &out[i].last);
+	}
+	qsort(out, n, sizeof(*out), fw_range_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && memcmp(out[i].first.b, out[k - 1].last.b, 16) <= 0) {
+			if (memcmp(out[i].last.b, out[k - 1].last.b, 16) > 0)
+				out[k - 1].last = out[i].last;
+			continue;
+		}
+		out[k++] = out[i];
+	}
+	return k;
+}

@@ -1,0 +1,40 @@
+/* fw_backend.h - what fw.c dispatches to: private to fw.c, nft.c, fw_null.c. */
+#ifndef DOSIPS_FW_BACKEND_H
+#define DOSIPS_FW_BACKEND_H
+
+#include <stddef.h>
+#include "fw.h"
+
+struct fw_ops {
+	int (*ban)(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms);
+	int (*unban)(struct fw *fw, const struct ip_prefix *p);
+	int (*set_allow)(struct fw *fw, const struct ip_prefix *p, size_t n);
+	int (*commit)(struct fw *fw);
+	int (*adopt)(struct fw *fw, fw_elem_cb cb, void *ctx);
+	int (*monitor_fd)(struct fw *fw);
+	int (*monitor_check)(struct fw *fw);
+	int (*flush)(struct fw *fw);
+	void (*close)(struct fw *fw);
+};
+
+/* The head of every backend's own struct. */
+struct fw {
+	const struct fw_ops *ops;
+	struct fw_stats st;
+};
+
+extern const struct fw_ops fw_null_ops;
+
+/* One address range [first, last] of one family, for interval sets. */
+struct fw_range {
+	struct ip_addr first, last;
+};
+
+/* Turns n prefixes into sorted, disjoint ranges (nested and overlapping
+ * prefixes merged); returns the count written to out (room for n). */
+size_t fw_ranges_merge(const struct ip_prefix *p, size_t n, struct fw_range *out);
+
+/* The last address of p. */
+void fw_prefix_last(const struct ip_prefix *p, struct ip_addr *last);
+
+#endif

@@ -1,0 +1,180 @@
+/* fw_null.c - a firewall that only counts and remembers (--dry-run, tests). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_backend.h"
+
+#define NULL_HISTORY 1024  /* a ring: a long dry run must not grow */
+
+struct null_preset {
+	struct ip_prefix p;
+	uint64_t remaining_ms;
+};
+
+struct fw_null {
+	struct fw base;
+	struct fw_null_rec *queue;
+	size_t nqueue, qcap;
+	struct fw_null_rec hist[NULL_HISTORY];
+	uint64_t nhist;            /* ever committed; the ring holds the tail */
+	struct null_preset *preset;
+	size_t npreset;
+	size_t nallow;
+	int fail_next;
+};
+
+static struct fw_null *to_null(struct fw *fw)
+{
+	return fw && fw->ops == &fw_null_ops ? (struct fw_null *)fw : NULL;
+}
+
+static int null_push(struct fw_null *n, enum fw_op op, const struct ip_prefix *p,
+		     uint64_t timeout_ms)
+{
+	if (n->nqueue == n->qcap) {
+		size_t cap = n->qcap ? n->qcap * 2 : 64;
+		struct fw_null_rec *q = realloc(n->queue, cap * sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		n->queue = q;
+		n->qcap = cap;
+	}
+	n->queue[n->nqueue++] = (struct fw_null_rec){ op, *p, timeout_ms };
+	return 0;
+}
+
+static int null_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+{
+	return null_push(to_null(fw), FW_OP_BAN, p, timeout_ms);
+}
+
+static int null_unban(struct fw *fw, const struct ip_prefix *p)
+{
+	return null_push(to_null(fw), FW_OP_UNBAN, p, 0);
+}
+
+static int null_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n)
+{
+	to_null(fw)->nallow = n;
+	return 0;
+}
+
+static int null_commit(struct fw *fw)
+{
+	struct fw_null *n = to_null(fw);
+	int r = n->fail_next;
+
+	if (n->nqueue == 0 && r == 0)
+		return 0;
+	n->fail_next = 0;
+	fw->st.batches++;
+	if (r < 0) {
+		fw->st.errors++;
+		n->nqueue = 0;
+		return r;
+	}
+	for (size_t i = 0; i < n->nqueue; i++)
+		n->hist[n->nhist++ % NULL_HISTORY] = n->queue[i];
+	n->nqueue = 0;
+	return 0;
+}
+
+static int null_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)
+{
+	struct fw_null *n = to_null(fw);
+
+	for (size_t i = 0; i < n->npreset; i++)
+		cb(&n->preset[i].p, n->preset[i].remaining_ms, ctx);
+	return 0;
+}
+
+static int null_monitor_fd(struct fw *fw)
+{
+	return -1;
+}
+
+static int null_monitor_check(struct fw *fw)
+{
+	return 0;
+}
+
+static int null_flush(struct fw *fw)
+{
+	to_null(fw)->nqueue = 0;
+	return 0;
+}
+
+static void null_close(struct fw *fw)
+{
+	struct fw_null *n = to_null(fw);
+
+	free(n->queue);
+	free(n->preset);
+	free(n);
+}
+
+const struct fw_ops fw_null_ops = {
+	.ban = null_ban, .unban = null_unban, .set_allow = null_set_allow,
+	.commit = null_commit, .adopt = null_adopt, .monitor_fd = null_monitor_fd,
+	.monitor_check = null_monitor_check, .flush = null_flush, .close = null_close,
+};
+
+int fw_open_null(struct fw **out)
+{
+	struct fw_null *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	n->base.ops = &fw_null_ops;
+	*out = &n->base;
+	return 0;
+}
+
+size_t fw_null_history(const struct fw *fw, struct fw_null_rec *out, size_t max)
+{
+	const struct fw_null *n = to_null((struct fw *)fw);
+	uint64_t have, first;
+	size_t k = 0;
+
+	if (!n)
+		return 0;
+	have = n->nhist < NULL_HISTORY ? n->nhist : NULL_HISTORY;
+	if (have > max)
+		have = max;
+	first = n->nhist - have;
+	for (uint64_t i = first; i < n->nhist; i++)
+		out[k++] = n->hist[i % NULL_HISTORY];
+	return k;
+}
+
+size_t fw_null_pending(const struct fw *fw)
+{
+	const struct fw_null *n = to_null((struct fw *)fw);
+
+	return n ? n->nqueue : 0;
+}
+
+int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms)
+{
+	struct fw_null *n = to_null(fw);
+	struct null_preset *np;
+
+	if (!n)
+		return -EINVAL;
+	np = realloc(n->preset, (n->npreset + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	n->preset = np;
+	np[n->npreset++] = (struct null_preset){ *p, remaining_ms };
+	return 0;
+}
+
+void fw_null_fail_next(struct fw *fw, int err)
+{
+	struct fw_null *n = to_null(fw);
+
+	if (n)
+		n->fail_next = err;
+}

@@ -1,0 +1,513 @@
+/* test_mitigate.c - the ban policy against the null firewall and a real
+ * libev loop: whitelist, one ban per source, escalation and its cap, offence
+ * memory, the cap on bans, expiry, bans by hand, adoption and restore. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "mitigate.h"
+
+#define MAX_SEEN 64
+
+struct seen {
+	enum event_type type;
+	struct ip_prefix src;
+	enum detect_kind kind;
+	uint32_t duration_s, offences;
+	char reason[64];
+	bool has_verdict;
+};
+
+struct env {
+	struct ev_loop *loop;
+	struct fw *fw;
+	struct whitelist *wl;
+	struct events *ev;
+	struct mitigate *m;
+	struct mitigate_cfg cfg;
+	struct seen seen[MAX_SEEN];
+	size_t nseen;
+};
+
+static void observe(const struct event *e, void *ctx)
+{
+	struct env *t = ctx;
+	struct seen *s;
+
+	assert_true(t->nseen < MAX_SEEN);
+	s = &t->seen[t->nseen++];
+	*s = (struct seen){ .type = e->type, .src = e->src, .kind = e->kind,
+			    .duration_s = e->duration_s, .offences = e->offences,
+			    .has_verdict = e->v != NULL };
+	if (e->reason)
+		snprintf(s->reason, sizeof(s->reason), "%s", e->reason);
+}
+
+static struct ip_prefix pfx(const char *s)
+{
+	struct ip_prefix p;
+
+	assert_int_equal(prefix_parse(s, &p), 0);
+	return p;
+}
+
+static int ban(struct env *t, const char *src, uint32_t duration_s)
+{
+	struct ip_prefix p = pfx(src);
+
+	return mitigate_ban(t->m, &p, duration_s);
+}
+
+static void preset(struct env *t, const char *src, uint64_t remaining_ms)
+{
+	struct ip_prefix p = pfx(src);
+
+	assert_int_equal(fw_null_preset(t->fw, &p, remaining_ms), 0);
+}
+
+static void start(struct env *t)
+{
+	assert_int_equal(mitigate_new(t->loop, &t->cfg, t->fw, t->wl, t->ev, &t->m), 0);
+	mitigate_set_observer(t->m, observe, t);
+}
+
+static int setup(void **state)
+{
+	struct env *t = test_calloc(1, sizeof(*t));
+	struct ip_prefix w[] = { pfx("198.18.255.0/24"), pfx("2001:db8:ffff::/48"),
+				 pfx("2001:db8:aaaa::1") };
+
+	log_set_level(LOG_LVL_ERR);
+	t->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(t->loop);
+	assert_int_equal(fw_open_null(&t->fw), 0);
+	assert_int_equal(whitelist_new(&t->wl), 0);
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		assert_int_equal(whitelist_add(t->wl, &w[i]), 0);
+	assert_int_equal(events_open(NULL, &t->ev), 0);
+	mitigate_cfg_defaults(&t->cfg);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *t = *state;
+
+	mitigate_free(t->m);
+	events_close(t->ev);
+	whitelist_free(t->wl);
+	fw_close(t->fw);
+	ev_loop_destroy(t->loop);
+	test_free(t);
+	return 0;
+}
+
+static void verdict(struct env *t, enum detect_kind kind, const char *src)
+{
+	struct verdict v = {
+		.kind = kind, .ts_us = 1700000000000000ull, .count = 500, .threshold = 100,
+		.window_ms = 1000, .proto = 6,
+	};
+
+	if (src)
+		v.src = pfx(src);
+	mitigate_verdict(&v, t->m);
+}
+
+static size_t count(const struct env *t, enum event_type type)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nseen; i++)
+		n += t->seen[i].type == type;
+	return n;
+}
+
+static const struct seen *last(const struct env *t, enum event_type type)
+{
+	for (size_t i = t->nseen; i-- > 0;)
+		if (t->seen[i].type == type)
+			return &t->seen[i];
+	fail_msg("no event of type %d", type);
+	return NULL;
+}
+
+/* The operations the firewall committed, after a flush. */
+static size_t committed(struct env *t, struct fw_null_rec *out, size_t max)
+{
+	assert_int_equal(mitigate_flush(t->m), 0);
+	return fw_null_history(t->fw, out, max);
+}
+
+static void test_ban_once(void **state)
+{
+	struct env *t = *state;
+	struct fw_null_rec rec[8];
+	struct mitigate_stats st;
+	char buf[ADDR_STRLEN];
+
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.0.1");
+	assert_int_equal(t->nseen, 2);
+	assert_int_equal(t->seen[0].type, EV_ALERT);
+	assert_true(t->seen[0].has_verdict);
+	assert_int_equal(t->seen[1].type, EV_BAN);
+	assert_int_equal(t->seen[1].duration_s, 60);
+	assert_int_equal(t->seen[1].offences, 1);
+	assert_int_equal(t->seen[1].kind, KIND_SYN_FLOOD);
+	assert_int_equal(fw_null_pending(t->fw), 1);
+	assert_int_equal(committed(t, rec, 8), 1);
+	assert_int_equal(rec[0].op, FW_OP_BAN);
+	assert_int_equal(rec[0].timeout_ms, 60000);
+	assert_string_equal(prefix_fmt(&rec[0].p, buf), "198.18.0.1");
+
+	/* The same source again: an alert, nothing else. */
+	verdict(t, KIND_UDP_FLOOD, "198.18.0.1");
+	assert_int_equal(count(t, EV_ALERT), 2);
+	assert_int_equal(count(t, EV_BAN), 1);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+	assert_int_equal(mitigate_count(t->m), 1);
+
+	mitigate_get_stats(t->m, &st);
+	assert_int_equal(st.verdicts, 2);
+	assert_int_equal(st.bans, 1);
+	assert_int_equal(st.commits, 1);
+	assert_true(st.last_latency_us < 1000000);
+	assert_true(st.max_latency_us >= st.last_latency_us);
+}
+
+static void test_whitelisted(void **state)
+{
+	struct env *t = *state;
+
+	start(t);
+	verdict(t, KIND_PORT_SCAN, "198.18.255.7");
+	verdict(t, KIND_UDP_FLOOD, "2001:db8:ffff:1::/64");
+	/* A /64 around one whitelisted host is not banned either. */
+	verdict(t, KIND_UDP_FLOOD, "2001:db8:aaaa::/64");
+	assert_int_equal(count(t, EV_ALERT), 3);
+	assert_int_equal(count(t, EV_WHITELISTED), 3);
+	assert_true(last(t, EV_WHITELISTED)->has_verdict);
+	assert_int_equal(count(t, EV_BAN), 0);
+	assert_int_equal(mitigate_count(t->m), 0);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+	assert_int_equal(ban(t, "198.18.255.9", 10), -EPERM);
+}
+
+static void test_ddos_not_banned(void **state)
+{
+	struct env *t = *state;
+
+	start(t);
+	verdict(t, KIND_DDOS, NULL);
+	assert_int_equal(t->nseen, 1);
+	assert_int_equal(t->seen[0].type, EV_ALERT);
+	assert_int_equal(t->seen[0].src.len, 0);
+	assert_int_equal(mitigate_count(t->m), 0);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+}
+
+/* Bans, lifts by hand, bans again: 10, 20, capped at 35, 35. */
+static void test_escalation(void **state)
+{
+	struct env *t = *state;
+	const uint32_t want[] = { 10, 20, 35, 35 };
+	struct ip_prefix p = pfx("2001:db8:5::/64");
+
+	t->cfg.ban_s = 10;
+	t->cfg.ban_max_s = 35;
+	start(t);
+	for (uint32_t i = 0; i < 4; i++) {
+		verdict(t, KIND_ICMP_FLOOD, "2001:db8:5::/64");
+		assert_int_equal(last(t, EV_BAN)->duration_s, want[i]);
+		assert_int_equal(last(t, EV_BAN)->offences, i + 1);
+		assert_int_equal(mitigate_unban(t->m, &p), 0);
+		assert_string_equal(last(t, EV_UNBAN)->reason, "manual");
+	}
+	assert_int_equal(count(t, EV_BAN), 4);
+	assert_int_equal(mitigate_unban(t->m, &p), -ENOENT);
+}
+
+static void test_escalate_off(void **state)
+{
+	struct env *t = *state;
+	struct ip_prefix p = pfx("198.18.0.9");
+
+	t->cfg.escalate = 1;
+	start(t);
+	for (int i = 0; i < 3; i++) {
+		verdict(t, KIND_SYN_FLOOD, "198.18.0.9");
+		assert_int_equal(last(t, EV_BAN)->duration_s, 60);
+		assert_int_equal(mitigate_unban(t->m, &p), 0);
+	}
+	assert_int_equal(last(t, EV_BAN)->offences, 3);
+}
+
+static void test_memory_expires(void **state)
+{
+	struct env *t = *state;
+	struct ip_prefix p = pfx("198.18.0.2");
+
+	t->cfg.memory_s = 1;
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.0.2");
+	assert_int_equal(mitigate_unban(t->m, &p), 0);
+	verdict(t, KIND_SYN_FLOOD, "198.18.0.2");
+	assert_int_equal(last(t, EV_BAN)->offences, 2);
+	assert_int_equal(last(t, EV_BAN)->duration_s, 120);
+	assert_int_equal(mitigate_unban(t->m, &p), 0);
+	ev_sleep(1.1);
+	ev_now_update(t->loop);
+	verdict(t, KIND_SYN_FLOOD, "198.18.0.2");
+	assert_int_equal(last(t, EV_BAN)->offences, 1);
+	assert_int_equal(last(t, EV_BAN)->duration_s, 60);
+}
+
+/* The offender table is bounded: the least recently banned is forgotten. */
+static void test_memory_bounded(void **state)
+{
+	struct env *t = *state;
+	const char *src[] = { "198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.1.4",
+			      "198.18.1.5" };
+
+	t->cfg.memory_max = 4;
+	start(t);
+	for (int i = 0; i < 5; i++) {
+		struct ip_prefix p = pfx(src[i]);
+
+		verdict(t, KIND_SYN_FLOOD, src[i]);
+		assert_int_equal(mitigate_unban(t->m, &p), 0);
+	}
+	verdict(t, KIND_SYN_FLOOD, src[4]);
+	assert_int_equal(last(t, EV_BAN)->offences, 2);
+	verdict(t, KIND_SYN_FLOOD, src[0]);
+	assert_int_equal(last(t, EV_BAN)->offences, 1);  /* evicted */
+}
+
+static void test_cap(void **state)
+{
+	struct env *t = *state;
+	struct mitigate_stats st;
+	struct ip_prefix p = pfx("198.18.2.1");
+
+	t->cfg.max_bans = 3;
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.2.1");
+	verdict(t, KIND_SYN_FLOOD, "198.18.2.2");
+	verdict(t, KIND_SYN_FLOOD, "198.18.2.3");
+	verdict(t, KIND_SYN_FLOOD, "198.18.2.4");
+	verdict(t, KIND_SYN_FLOOD, "198.18.2.5");
+	assert_int_equal(mitigate_count(t->m), 3);
+	assert_int_equal(count(t, EV_BAN), 3);
+	assert_int_equal(count(t, EV_BAN_CAP), 1);  /* once, not per verdict */
+	assert_non_null(strstr(last(t, EV_BAN_CAP)->reason, "max_bans"));
+	assert_int_equal(ban(t, "198.18.2.9", 5), -ENOSPC);
+	mitigate_get_stats(t->m, &st);
+	assert_int_equal(st.refused_cap, 3);
+
+	/* Room again, then full again: a second warning. */
+	assert_int_equal(mitigate_unban(t->m, &p), 0);
+	verdict(t, KIND_SYN_FLOOD, "198.18.2.6");
+	assert_int_equal(mitigate_count(t->m), 3);
+	verdict(t, KIND_SYN_FLOOD, "198.18.2.7");
+	assert_int_equal(count(t, EV_BAN_CAP), 2);
+}
+
+static void test_expiry(void **state)
+{
+	struct env *t = *state;
+	struct fw_null_rec rec[8];
+
+	t->cfg.ban_s = 1;
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.3.1");
+	assert_int_equal(mitigate_flush(t->m), 0);
+	ev_run(t->loop, 0);  /* returns once the ban timer has fired */
+	assert_int_equal(count(t, EV_UNBAN), 1);
+	assert_string_equal(last(t, EV_UNBAN)->reason, "expired");
+	assert_int_equal(last(t, EV_UNBAN)->kind, KIND_SYN_FLOOD);
+	assert_int_equal(mitigate_count(t->m), 0);
+	/* The kernel's timeout removes the element: no delete is sent. */
+	assert_int_equal(fw_null_pending(t->fw), 0);
+	assert_int_equal(committed(t, rec, 8), 1);
+	assert_int_equal(rec[0].op, FW_OP_BAN);
+	/* Banned again soon after: a repeat offence. */
+	verdict(t, KIND_SYN_FLOOD, "198.18.3.1");
+	assert_int_equal(last(t, EV_BAN)->offences, 2);
+	assert_int_equal(last(t, EV_BAN)->duration_s, 2);
+}
+
+static void test_manual(void **state)
+{
+	struct env *t = *state;
+	struct fw_null_rec rec[8];
+	struct ip_prefix host = pfx("198.18.4.4"), net = pfx("198.18.4.0/24");
+	char buf[ADDR_STRLEN];
+
+	start(t);
+	assert_int_equal(mitigate_ban(t->m, &host, 30), 0);
+	assert_int_equal(last(t, EV_BAN)->duration_s, 30);
+	assert_int_equal(last(t, EV_BAN)->offences, 0);
+	assert_int_equal(last(t, EV_BAN)->kind, MITIGATE_KIND_MANUAL);
+	/* Again: restarted with the new length, still one ban. */
+	assert_int_equal(mitigate_ban(t->m, &host, 45), 0);
+	assert_int_equal(last(t, EV_BAN)->duration_s, 45);
+	assert_int_equal(mitigate_count(t->m), 1);
+	/* The /24 around it supersedes it; then the host is inside a ban. */
+	assert_int_equal(mitigate_ban(t->m, &net, 0), 0);
+	assert_int_equal(last(t, EV_BAN)->duration_s, 60);
+	assert_string_equal(last(t, EV_UNBAN)->reason, "superseded");
+	assert_int_equal(mitigate_count(t->m), 1);
+	assert_int_equal(mitigate_ban(t->m, &host, 30), -EEXIST);
+	verdict(t, KIND_SYN_FLOOD, "198.18.4.77");
+	assert_int_equal(count(t, EV_BAN), 3);
+	assert_int_equal(mitigate_unban(t->m, &net), 0);
+	assert_int_equal(mitigate_count(t->m), 0);
+	assert_int_equal(committed(t, rec, 8), 5);
+	assert_int_equal(rec[0].op, FW_OP_BAN);
+	assert_int_equal(rec[0].timeout_ms, 30000);
+	assert_int_equal(rec[1].timeout_ms, 45000);
+	assert_int_equal(rec[2].op, FW_OP_UNBAN);
+	assert_string_equal(prefix_fmt(&rec[2].p, buf), "198.18.4.4");
+	assert_int_equal(rec[3].op, FW_OP_BAN);
+	assert_string_equal(prefix_fmt(&rec[3].p, buf), "198.18.4.0/24");
+	assert_int_equal(rec[4].op, FW_OP_UNBAN);
+	assert_string_equal(prefix_fmt(&rec[4].p, buf), "198.18.4.0/24");
+}
+
+struct found {
+	struct ban_info b[8];
+	size_t n;
+};
+
+static void collect(const struct ban_info *bi, void *ctx)
+{
+	struct found *f = ctx;
+
+	if (f->n < 8)
+		f->b[f->n++] = *bi;
+}
+
+static const struct ban_info *find(const struct found *f, const char *src)
+{
+	struct ip_prefix p = pfx(src);
+
+	for (size_t i = 0; i < f->n; i++)
+		if (f->b[i].src.len == p.len && addr_eq(&f->b[i].src.addr, &p.addr))
+			return &f->b[i];
+	fail_msg("%s not banned", src);
+	return NULL;
+}
+
+static void test_adopt(void **state)
+{
+	struct env *t = *state;
+	struct found f = { .n = 0 };
+	struct fw_null_rec rec[8];
+	char buf[ADDR_STRLEN];
+
+	preset(t, "198.18.5.5", 5000);
+	preset(t, "2001:db8:7::/64", 120000);
+	preset(t, "198.18.5.6", FW_NO_TIMEOUT);  /* the operator's: left alone */
+	preset(t, "198.18.255.1", 9000);         /* whitelisted since: lifted */
+	start(t);
+	assert_int_equal(mitigate_adopt(t->m), 0);
+	assert_int_equal(mitigate_count(t->m), 2);
+	mitigate_foreach(t->m, collect, &f);
+	assert_int_equal(f.n, 2);
+	/* The time left, not a fresh ban. */
+	assert_true(find(&f, "198.18.5.5")->remaining_ms <= 5000);
+	assert_true(find(&f, "198.18.5.5")->remaining_ms > 4000);
+	assert_int_equal(find(&f, "198.18.5.5")->duration_s, 5);
+	assert_true(find(&f, "2001:db8:7::/64")->remaining_ms > 119000);
+	/* Adopting sends nothing, except lifting a now whitelisted ban. */
+	assert_int_equal(committed(t, rec, 8), 1);
+	assert_int_equal(rec[0].op, FW_OP_UNBAN);
+	assert_string_equal(prefix_fmt(&rec[0].p, buf), "198.18.255.1");
+	assert_int_equal(count(t, EV_BAN), 0);
+
+	/* The attack goes on: policy gives 60 s, longer than the 5 s left. */
+	verdict(t, KIND_SYN_FLOOD, "198.18.5.5");
+	assert_int_equal(count(t, EV_BAN), 1);
+	assert_int_equal(last(t, EV_BAN)->duration_s, 60);
+	/* And again: nothing more. */
+	verdict(t, KIND_SYN_FLOOD, "198.18.5.5");
+	assert_int_equal(count(t, EV_BAN), 1);
+	assert_int_equal(mitigate_count(t->m), 2);
+}
+
+static void test_restore(void **state)
+{
+	struct env *t = *state;
+	struct fw_null_rec rec[8];
+
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.6.1");
+	verdict(t, KIND_UDP_FLOOD, "2001:db8:6::/64");
+	assert_int_equal(mitigate_count(t->m), 2);
+	assert_int_equal(committed(t, rec, 8), 2);
+	/* The table was lost: every ban goes back with its time left. */
+	assert_int_equal(mitigate_restore(t->m), 0);
+	assert_int_equal(fw_null_pending(t->fw), 2);
+	assert_int_equal(committed(t, rec, 8), 4);
+	for (int i = 2; i < 4; i++) {
+		assert_int_equal(rec[i].op, FW_OP_BAN);
+		assert_true(rec[i].timeout_ms > 59000 && rec[i].timeout_ms <= 60000);
+	}
+}
+
+static void test_set_whitelist(void **state)
+{
+	struct env *t = *state;
+	struct whitelist *wl2;
+	struct ip_prefix w = pfx("198.18.7.0/24");
+
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.7.7");
+	verdict(t, KIND_SYN_FLOOD, "198.18.8.8");
+	assert_int_equal(whitelist_new(&wl2), 0);
+	assert_int_equal(whitelist_add(wl2, &w), 0);
+	mitigate_set_whitelist(t->m, wl2);
+	assert_int_equal(mitigate_count(t->m), 1);
+	assert_string_equal(last(t, EV_UNBAN)->reason, "whitelisted");
+	verdict(t, KIND_SYN_FLOOD, "198.18.7.7");
+	assert_int_equal(last(t, EV_WHITELISTED)->type, EV_WHITELISTED);
+	assert_int_equal(mitigate_count(t->m), 1);
+	mitigate_free(t->m);
+	t->m = NULL;
+	whitelist_free(wl2);
+}
+
+static void test_commit_error(void **state)
+{
+	struct env *t = *state;
+	struct mitigate_stats st;
+
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.9.1");
+	fw_null_fail_next(t->fw, -ENOBUFS);
+	assert_int_equal(mitigate_flush(t->m), -ENOBUFS);
+	mitigate_get_stats(t->m, &st);
+	assert_int_equal(st.commit_errors, 1);
+	assert_int_equal(mitigate_flush(t->m), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_ban_once), T(test_whitelisted), T(test_ddos_not_banned),
+		T(test_escalation), T(test_escalate_off), T(test_memory_expires),
+		T(test_memory_bounded), T(test_cap), T(test_expiry), T(test_manual),
+		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

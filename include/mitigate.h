@@ -72,6 +72,10 @@ int mitigate_restore(struct mitigate *m);
 /* Swaps in a new whitelist (reload); active bans it covers are lifted. */
 void mitigate_set_whitelist(struct mitigate *m, const struct whitelist *wl);
 
+/* Takes new ban settings (reload). Running bans keep their length; the
+ * hash tables keep the size chosen at start, which only lengthens chains. */
+void mitigate_set_cfg(struct mitigate *m, const struct mitigate_cfg *cfg);
+
 /* Calls cb for each active ban. */
 void mitigate_foreach(struct mitigate *m, void (*cb)(const struct ban_info *, void *),
 		      void *ctx);

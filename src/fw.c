@@ -132,7 +132,8 @@ size_t fw_ranges_merge(const struct ip_prefix *p, size_t n, struct fw_range *out
 		addr_mask(&out[i].first, p[i].len);
 		fw_prefix_last(&p[i], &out[i].last);
 	}
-	qsort(out, n, sizeof(*out), fw_range_cmp);
+	if (n > 1)
+		qsort(out, n, sizeof(*out), fw_range_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (k && memcmp(out[i].first.b, out[k - 1].last.b, 16) <= 0) {
 			if (memcmp(out[i].last.b, out[k - 1].last.b, 16) > 0)

@@ -383,13 +383,6 @@ static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t
 	if ((r = config_build(nx->cfg, &d->src, err, errlen)) < 0)
 		return r;
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
-	/* mitigate copies its settings at start and cannot take new ones yet:
-	 * the ban settings wait for a restart too. */
-	if (memcmp(&nx->cfg->mitigate, &d->cfg.mitigate, sizeof(d->cfg.mitigate)) != 0) {
-		nx->cfg->mitigate = d->cfg.mitigate;
-		snprintf(nx->restart + strlen(nx->restart), sizeof(nx->restart) - strlen(nx->restart),
-			 "%sban settings", *nx->restart ? ", " : "");
-	}
 	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl, err, errlen)) < 0)
 		return r;
 	/* Both configurations start from config_defaults' memset, so their
@@ -439,6 +432,7 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	struct hooks_cfg hc = hooks_cfg_of(nx->cfg);
 	struct detect_stats ds;
 
+	mitigate_set_cfg(d->mit, &nx->cfg->mitigate);
 	mitigate_set_whitelist(d->mit, nx->wl);
 	whitelist_free(d->wl);
 	d->wl = nx->wl;

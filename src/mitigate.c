@@ -568,6 +568,17 @@ void mitigate_set_whitelist(struct mitigate *m, const struct whitelist *wl)
 	}
 }
 
+void mitigate_set_cfg(struct mitigate *m, const struct mitigate_cfg *cfg)
+{
+	uint32_t memory_max = m->cfg.memory_max;
+
+	m->cfg = *cfg;
+	m->cfg.memory_max = memory_max;
+	if (!m->cfg.max_bans)
+		m->cfg.max_bans = 10000;
+	m->capped = false;
+}
+
 void mitigate_foreach(struct mitigate *m, void (*cb)(const struct ban_info *, void *), void *ctx)
 {
 	for (uint32_t i = 0; i <= m->bmask; i++) {

@@ -1388,7 +1388,8 @@ static void nft_dump_emit(struct nft_dump *d, bool interval, fw_elem_cb cb, void
 	memset(top.b, 0xff, 16);
 	if (!d->v6)
 		addr_from_v4(&top, top.b);
-	qsort(d->v, d->n, sizeof(*d->v), nft_delem_cmp);
+	if (d->n > 1) /* d->v is NULL while empty, and qsort wants non-NULL */
+		qsort(d->v, d->n, sizeof(*d->v), nft_delem_cmp);
 	for (size_t i = 0; i < d->n; i++) {
 		struct ip_addr last = top;
 

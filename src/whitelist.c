@@ -92,7 +92,8 @@ static int wl_build(struct whitelist *wl)
 		r[i].first = wl->ent[i].addr;
 		prefix_last(&wl->ent[i], &r[i].last);
 	}
-	qsort(r, wl->n, sizeof(*r), wl_range_cmp);
+	if (wl->n > 1)
+		qsort(r, wl->n, sizeof(*r), wl_range_cmp);
 	for (size_t i = 0; i < wl->n; i++) {
 		if (k && memcmp(r[i].first.b, r[k - 1].last.b, 16) <= 0) {
 			if (memcmp(r[i].last.b, r[k - 1].last.b, 16) > 0)

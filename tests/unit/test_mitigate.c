@@ -182,6 +182,24 @@ static void test_ban_once(void **state)
 	assert_true(st.max_latency_us >= st.last_latency_us);
 }
 
+/* A reload's new ban length applies to the next ban, not a running one. */
+static void test_set_cfg(void **state)
+{
+	struct env *t = *state;
+	struct mitigate_cfg c = t->cfg;
+
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.0.1");
+	c.ban_s = 10;
+	c.max_bans = 2;
+	mitigate_set_cfg(t->m, &c);
+	verdict(t, KIND_SYN_FLOOD, "198.18.0.2");
+	assert_int_equal(last(t, EV_BAN)->duration_s, 10);
+	verdict(t, KIND_SYN_FLOOD, "198.18.0.3");
+	assert_int_equal(count(t, EV_BAN), 2);
+	assert_int_equal(count(t, EV_BAN_CAP), 1);
+}
+
 static void test_whitelisted(void **state)
 {
 	struct env *t = *state;
@@ -507,6 +525,7 @@ int main(void)
 		T(test_escalation), T(test_escalate_off), T(test_memory_expires),
 		T(test_memory_bounded), T(test_cap), T(test_expiry), T(test_manual),
 		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
+		T(test_set_cfg),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

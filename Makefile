@@ -86,6 +86,10 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)sh scripts/bench.sh
 
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh scripts/demo.sh
+
 IFACE ?=
 ARGS ?=
 run: deps
@@ -113,7 +117,7 @@ install: all
 clean:
 	rm -rf build dosips dosipsctl
 
-.PHONY: all tests deps unit check bench run install clean
+.PHONY: all tests deps unit check bench demo run install clean
 .DELETE_ON_ERROR:
 
 -include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d)

@@ -24,7 +24,7 @@ benign() {
 		echo "hello $i" | lab_exec "$1" nc -N -w 1 "$V4" "$LAB_TCP_PORT" >/dev/null 2>&1 || true
 	done
 	lab_exec "$1" ping -c 4 -i 0.2 -W 1 "$V4" >/dev/null 2>&1 || true
-	lab_exec "$1" hping3 -q -2 -c 5 -i u20000 -p "$LAB_UDP_PORT" "$V4" >/dev/null 2>&1 || true
+	lab_exec "$1" hping3 -q -2 -d 16 -c 5 -i u20000 -p "$LAB_UDP_PORT" "$V4" >/dev/null 2>&1 || true
 }
 
 # record NAME CMD...: tcpdump on the victim while CMD and a benign client run.
@@ -46,7 +46,7 @@ mkdir -p "$OUT"
 record benign true
 record nmap-syn-scan lab_exec "$A" timeout 20 nmap -n -Pn -sS -p 1-60 --max-retries 0 "$V4"
 record hping3-syn-flood lab_exec "$A" timeout 10 hping3 -q -S -p "$LAB_TCP_PORT" -i u200 -c 300 "$V4"
-record hping3-udp-flood lab_exec "$A" timeout 10 hping3 -q -2 -p 53 -i u200 -c 400 "$V4"
+record hping3-udp-flood lab_exec "$A" timeout 10 hping3 -q -2 -d 16 -p 53 -i u200 -c 400 "$V4"
 record hping3-icmp-flood lab_exec "$A" timeout 10 hping3 -q -1 -i u200 -c 150 "$V4"
 record nping-syn-flood-v6 lab_exec "$A" timeout 10 nping -6 -q --tcp --flags syn \
 	-p "$LAB_TCP_PORT" --rate 2000 -c 150 "$LAB_VICTIM6"

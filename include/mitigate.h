@@ -26,6 +26,7 @@ struct mitigate_cfg {
  * crossing packet to that commit (live capture only, 0 in replays). */
 struct mitigate_stats {
 	uint64_t verdicts, bans, unbans, whitelisted, refused_cap, adopted;
+	uint64_t alerts_while_banned;  /* verdicts for banned sources, not reported */
 	uint64_t commits, commit_errors;
 	uint64_t last_latency_us, max_latency_us;
 	uint64_t last_pkt_latency_us, max_pkt_latency_us;

@@ -421,6 +421,13 @@ void mitigate_verdict(const struct verdict *v, void *ctx)
 	struct ban *b;
 
 	m->st.verdicts++;
+	/* A banned source's packets still reach the capture tap, which sits
+	 * before the drop: a fresh alert each cooldown would only be noise. */
+	if (v->src.len && (b = ban_covering(m, &v->src))) {
+		m->st.alerts_while_banned++;
+		ban_escalate(m, b, v);
+		return;
+	}
 	emit(m, &(struct event){ .type = EV_ALERT, .ts_us = v->ts_us, .src = v->src, .v = v,
 				 .kind = v->kind });
 	if (v->kind == KIND_DDOS || v->src.len == 0)
@@ -431,10 +438,7 @@ void mitigate_verdict(const struct verdict *v, void *ctx)
 					 .src = v->src, .v = v, .kind = v->kind });
 		return;
 	}
-	if ((b = ban_covering(m, &v->src)))
-		ban_escalate(m, b, v);
-	else
-		ban_start(m, &v->src, v->kind, v, 0);
+	ban_start(m, &v->src, v->kind, v, 0);
 }
 
 int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s)

@@ -167,15 +167,16 @@ static void test_ban_once(void **state)
 	assert_int_equal(rec[0].timeout_ms, 60000);
 	assert_string_equal(prefix_fmt(&rec[0].p, buf), "198.18.0.1");
 
-	/* The same source again: an alert, nothing else. */
+	/* The same source again while banned: counted, not reported. */
 	verdict(t, KIND_UDP_FLOOD, "198.18.0.1");
-	assert_int_equal(count(t, EV_ALERT), 2);
+	assert_int_equal(count(t, EV_ALERT), 1);
 	assert_int_equal(count(t, EV_BAN), 1);
 	assert_int_equal(fw_null_pending(t->fw), 0);
 	assert_int_equal(mitigate_count(t->m), 1);
 
 	mitigate_get_stats(t->m, &st);
 	assert_int_equal(st.verdicts, 2);
+	assert_int_equal(st.alerts_while_banned, 1);
 	assert_int_equal(st.bans, 1);
 	assert_int_equal(st.commits, 1);
 	assert_true(st.last_latency_us < 1000000);

@@ -62,6 +62,19 @@ unsigned prefix_family_len(const struct ip_prefix *p);
 /* True when a lies inside p. */
 bool prefix_contains(const struct ip_prefix *p, const struct ip_addr *a);
 
+/* One address range [first, last] of one family. */
+struct ip_range {
+	struct ip_addr first, last;
+};
+
+/* Writes the last address of p to last. */
+void prefix_last(const struct ip_prefix *p, struct ip_addr *last);
+
+/* Turns n prefixes into sorted ranges, nested and overlapping ones merged
+ * (merely touching ones stay apart); returns the count written to out,
+ * which has room for n. */
+size_t prefix_ranges(const struct ip_prefix *p, size_t n, struct ip_range *out);
+
 /* A fast 32-bit hash of a, salted with seed. */
 uint32_t addr_hash(const struct ip_addr *a, uint32_t seed);
 

@@ -111,6 +111,49 @@ bool prefix_contains(const struct ip_prefix *p, const struct ip_addr *a)
 	return ((p->addr.b[full] ^ a->b[full]) & (uint8_t)(0xff00 >> rest)) == 0;
 }
 
+void prefix_last(const struct ip_prefix *p, struct ip_addr *last)
+{
+	*last = p->addr;
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = p->len > i * 8 ? p->len - i * 8 : 0;
+
+		if (keep < 8)
+			last->b[i] |= (uint8_t)(0xff >> keep);
+	}
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct ip_range *x = a, *y = b;
+	int c = memcmp(x->first.b, y->first.b, 16);
+
+	return c ? c : -memcmp(x->last.b, y->last.b, 16);
+}
+
+/* Ranges may only nest or overlap here, never merely touch: touching ones
+ * stay apart, which an interval set takes as two adjacent intervals. */
+size_t prefix_ranges(const struct ip_prefix *p, size_t n, struct ip_range *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		out[i].first = p[i].addr;
+		addr_mask(&out[i].first, p[i].len);
+		prefix_last(&p[i], &out[i].last);
+	}
+	if (n > 1)
+		qsort(out, n, sizeof(*out), range_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && memcmp(out[i].first.b, out[k - 1].last.b, 16) <= 0) {
+			if (memcmp(out[i].last.b, out[k - 1].last.b, 16) > 0)
+				out[k - 1].last = out[i].last;
+			continue;
+		}
+		out[k++] = out[i];
+	}
+	return k;
+}
+
 /* murmur3's 64-bit finaliser: every input bit reaches every output bit. */
 static inline uint64_t fmix64(uint64_t h)
 {

@@ -25,16 +25,5 @@ struct fw {
 
 extern const struct fw_ops fw_null_ops;
 
-/* One address range [first, last] of one family, for interval sets. */
-struct fw_range {
-	struct ip_addr first, last;
-};
-
-/* Turns n prefixes into sorted, disjoint ranges (nested and overlapping
- * prefixes merged); returns the count written to out (room for n). */
-size_t fw_ranges_merge(const struct ip_prefix *p, size_t n, struct fw_range *out);
-
-/* The last address of p. */
-void fw_prefix_last(const struct ip_prefix *p, struct ip_addr *last);
 
 #endif

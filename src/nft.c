@@ -133,7 +133,7 @@ struct nft {
 	size_t *sel;                /* scratch: queue indices of one phase */
 	size_t nq, qcap, selcap;
 	uint32_t order;
-	struct fw_range *allow[2];
+	struct ip_range *allow[2];
 	size_t nallow[2];
 	bool allow_dirty, allow_skip, recreated, flushed;
 	struct nft_batch b;
@@ -282,7 +282,7 @@ static bool key_inc(uint8_t *k, size_t len)
 /* [first, last] as a start and an end element of an interval set, or as the
  * one element a plain set can hold. */
 static int nft_put_range(struct nft *n, struct nlmsghdr *nlh, int set,
-			 const struct fw_range *r, uint64_t timeout_ms, size_t owner)
+			 const struct ip_range *r, uint64_t timeout_ms, size_t owner)
 {
 	size_t klen = nft_setdef[set].v6 ? 16 : 4, off = 16 - klen;
 	uint8_t end[16];
@@ -314,9 +314,9 @@ static int nft_put_phase(struct nft *n, int set, uint16_t type, const size_t *id
 			const struct nft_qent *qe = &n->q[idx[i]];
 			uint64_t t = type != NFT_MSG_NEWSETELEM ? 0 :
 				     qe->op == Q_BAN ? qe->timeout_ms : NFT_PROBE_MS;
-			struct fw_range r = { .first = qe->p.addr };
+			struct ip_range r = { .first = qe->p.addr };
 
-			fw_prefix_last(&qe->p, &r.last);
+			prefix_last(&qe->p, &r.last);
 			if (nft_put_range(n, nlh, set, &r, t, idx[i]) < 0)
 				return -ENOMEM;
 		}
@@ -1035,7 +1035,7 @@ static int nft_elem_failed(struct nft *n, const struct nft_msg *m, const struct 
 	struct nft_qent *qe;
 
 	if (owner & OWNER_ALLOW) {
-		const struct fw_range *r = &n->allow[m->set - SET_ALLOW4][owner & ~OWNER_ALLOW];
+		const struct ip_range *r = &n->allow[m->set - SET_ALLOW4][owner & ~OWNER_ALLOW];
 
 		nft_log(n, m, e, addr_fmt(&r->first, buf));
 		n->allow_skip = true;
@@ -1208,7 +1208,7 @@ static int nft_set_allow(struct fw *fw, const struct ip_prefix *p, size_t cnt)
 {
 	struct nft *n = to_nft(fw);
 	struct ip_prefix *part[2] = { malloc((cnt + 1) * sizeof(*p)), malloc((cnt + 1) * sizeof(*p)) };
-	struct fw_range *r[2] = { malloc((cnt + 1) * sizeof(**r)), malloc((cnt + 1) * sizeof(**r)) };
+	struct ip_range *r[2] = { malloc((cnt + 1) * sizeof(**r)), malloc((cnt + 1) * sizeof(**r)) };
 	size_t k[2] = { 0, 0 };
 	int ret = -ENOMEM;
 
@@ -1220,7 +1220,7 @@ static int nft_set_allow(struct fw *fw, const struct ip_prefix *p, size_t cnt)
 		part[f][k[f]++] = p[i];
 	}
 	for (int f = 0; f < 2; f++) {
-		n->nallow[f] = fw_ranges_merge(part[f], k[f], r[f]);
+		n->nallow[f] = prefix_ranges(part[f], k[f], r[f]);
 		free(n->allow[f]);
 		n->allow[f] = r[f];
 		r[f] = NULL;
@@ -1366,11 +1366,11 @@ static void nft_emit_range(struct ip_addr first, const struct ip_addr *last, uns
 			struct ip_addr m = first;
 
 			addr_mask(&m, p.len);
-			fw_prefix_last(&p, &pl);
+			prefix_last(&p, &pl);
 			if (addr_eq(&m, &first) && memcmp(pl.b, last->b, 16) <= 0)
 				break;
 		}
-		fw_prefix_last(&p, &pl);
+		prefix_last(&p, &pl);
 		cb(&p, remaining, ctx);
 		if (memcmp(pl.b, last->b, 16) >= 0 || !key_inc(pl.b, 16))
 			return;

@@ -14,14 +14,10 @@
 
 #include "whitelist.h"
 
-struct wl_range {
-	struct ip_addr first, last;
-};
-
 struct whitelist {
 	struct ip_prefix *ent;
 	size_t n, cap;
-	struct wl_range *ranges;    /* valid when !dirty */
+	struct ip_range *ranges;    /* valid when !dirty */
 	size_t nranges;
 	bool dirty;
 };
@@ -45,17 +41,6 @@ void whitelist_free(struct whitelist *wl)
 	free(wl);
 }
 
-static void prefix_last(const struct ip_prefix *p, struct ip_addr *last)
-{
-	*last = p->addr;
-	for (unsigned i = 0; i < 16; i++) {
-		unsigned keep = p->len > i * 8 ? p->len - i * 8 : 0;
-
-		if (keep < 8)
-			last->b[i] |= (uint8_t)(0xff >> keep);
-	}
-}
-
 int whitelist_add(struct whitelist *wl, const struct ip_prefix *p)
 {
 	if (wl->n == wl->cap) {
@@ -74,37 +59,16 @@ int whitelist_add(struct whitelist *wl, const struct ip_prefix *p)
 	return 0;
 }
 
-static int wl_range_cmp(const void *a, const void *b)
-{
-	return memcmp(((const struct wl_range *)a)->first.b,
-		      ((const struct wl_range *)b)->first.b, 16);
-}
-
 /* Sorted, merged ranges for the binary search. */
 static int wl_build(struct whitelist *wl)
 {
-	struct wl_range *r = malloc((wl->n + 1) * sizeof(*r));
-	size_t k = 0;
+	struct ip_range *r = malloc((wl->n + 1) * sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
-	for (size_t i = 0; i < wl->n; i++) {
-		r[i].first = wl->ent[i].addr;
-		prefix_last(&wl->ent[i], &r[i].last);
-	}
-	if (wl->n > 1)
-		qsort(r, wl->n, sizeof(*r), wl_range_cmp);
-	for (size_t i = 0; i < wl->n; i++) {
-		if (k && memcmp(r[i].first.b, r[k - 1].last.b, 16) <= 0) {
-			if (memcmp(r[i].last.b, r[k - 1].last.b, 16) > 0)
-				r[k - 1].last = r[i].last;
-			continue;
-		}
-		r[k++] = r[i];
-	}
 	free(wl->ranges);
 	wl->ranges = r;
-	wl->nranges = k;
+	wl->nranges = prefix_ranges(wl->ent, wl->n, r);
 	wl->dirty = false;
 	return 0;
 }

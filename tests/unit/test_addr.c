@@ -76,6 +76,36 @@ static void test_prefix_contains(void **state)
 	assert_false(prefix_contains(&p, &a));
 }
 
+static struct ip_prefix P(const char *s)
+{
+	struct ip_prefix p;
+
+	assert_int_equal(prefix_parse(s, &p), 0);
+	return p;
+}
+
+/* Nested and overlapping prefixes merge; touching ones stay apart. */
+static void test_ranges_merge(void **state)
+{
+	struct ip_prefix p[] = {
+		P("198.18.0.0/16"), P("198.18.5.0/24"), P("198.19.0.1"),
+		P("198.19.0.0/31"), P("198.20.0.0/24"), P("198.20.1.0/24"),
+	};
+	struct ip_range r[6];
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	const char *want[][2] = {
+		{ "198.18.0.0", "198.18.255.255" }, { "198.19.0.0", "198.19.0.1" },
+		{ "198.20.0.0", "198.20.0.255" }, { "198.20.1.0", "198.20.1.255" },
+	};
+	size_t n = prefix_ranges(p, 6, r);
+
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(addr_fmt(&r[i].first, a), want[i][0]);
+		assert_string_equal(addr_fmt(&r[i].last, b), want[i][1]);
+	}
+}
+
 static void test_hash_seeded(void **state)
 {
 	struct ip_addr a, b;
@@ -94,6 +124,7 @@ int main(void)
 		cmocka_unit_test(test_v4_is_mapped),
 		cmocka_unit_test(test_prefix_parse),
 		cmocka_unit_test(test_prefix_contains),
+		cmocka_unit_test(test_ranges_merge),
 		cmocka_unit_test(test_hash_seeded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,28 +127,6 @@ static void test_hooks(void **state)
 	assert_string_equal(fw_hook_name((enum fw_hook)9), "unknown");
 }
 
-/* Allow sets get disjoint ranges: nested and overlapping prefixes merge. */
-static void test_ranges_merge(void **state)
-{
-	struct ip_prefix p[] = {
-		pfx("198.18.0.0/16"), pfx("198.18.5.0/24"), pfx("198.19.0.1"),
-		pfx("198.19.0.0/31"), pfx("198.20.0.0/24"), pfx("198.20.1.0/24"),
-	};
-	struct fw_range r[6];
-	char a[ADDR_STRLEN], b[ADDR_STRLEN];
-	const char *want[][2] = {
-		{ "198.18.0.0", "198.18.255.255" }, { "198.19.0.0", "198.19.0.1" },
-		{ "198.20.0.0", "198.20.0.255" }, { "198.20.1.0", "198.20.1.255" },
-	};
-	size_t n = fw_ranges_merge(p, 6, r);
-
-	assert_int_equal(n, 4);
-	for (size_t i = 0; i < n; i++) {
-		assert_string_equal(addr_fmt(&r[i].first, a), want[i][0]);
-		assert_string_equal(addr_fmt(&r[i].last, b), want[i][1]);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,7 +135,6 @@ int main(void)
 		cmocka_unit_test(test_history_ring),
 		cmocka_unit_test(test_preset_and_failure),
 		cmocka_unit_test(test_hooks),
-		cmocka_unit_test(test_ranges_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

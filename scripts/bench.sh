@@ -7,6 +7,9 @@
 # Environment: BENCH_PACKETS (20000000), BENCH_RUNS (5), BENCH_SPOOF
 # ("1000000 10000000": distinct-source counts for the memory bound).
 # Captures are cached in build/bench/ and remade when mkpcap changes.
+# The last lines weigh the results against the targets: dosips at 50 % or
+# more of the read loop's packet rate, 5 Mpps or more, and the same peak
+# RSS (within 10 %) for the smallest and the largest spoofed source count.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -94,10 +97,23 @@ awk -v n="$N" -v tr="$TR" -v td="$TD" -v mr="$(max <"$OUT/m.read")" \
 }'
 grep "report: alerts" "$LOG" | tail -n 1 | sed 's/^/bench: last replay: /'
 
+: >"$OUT/m.spoof"
 for s in $SPOOF; do
 	capture "spoof-$s" spoof "$s" "$s"
 	r=$(probe "$DOSIPS" -r "$OUT/spoof-$s.pcap" --dry-run --events /dev/null)
+	echo "${r#* }" >>"$OUT/m.spoof"
 	awk -v s="$s" -v t="${r% *}" -v m="${r#* }" 'BEGIN {
 		printf "spoof %9d distinct sources: peak RSS %.1f MB, %.1f ns/packet\n", s, m / 1024, t / s
 	}'
 done
+
+awk -v n="$N" -v tr="$TR" -v td="$TD" -v m0="$(head -n 1 "$OUT/m.spoof")" \
+    -v m1="$(tail -n 1 "$OUT/m.spoof")" 'BEGIN {
+	rate = tr / td; mpps = n * 1e3 / td
+	printf "bench: dosips at %.1f %% of the pcapread packet rate (target 50): %s\n", 100 * rate,
+	       (rate >= 0.5 ? "met" : "MISSED")
+	printf "bench: dosips at %.2f Mpps (target 5): %s\n", mpps, (mpps >= 5 ? "met" : "MISSED")
+	if (m0 > 0)
+		printf "bench: peak RSS %.1f -> %.1f MB across the spoofed source counts (flat): %s\n",
+		       m0 / 1024, m1 / 1024, (m1 <= 1.1 * m0 ? "met" : "MISSED")
+}'

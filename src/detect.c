@@ -10,11 +10,11 @@
  * Everything is allocated by detect_new and never grows:
  *
  *  - Sources live in a set-associative table of `capacity` slots: buckets
- *    of WAYS slots chosen by addr_hash of the source masked to its grouping
- *    prefix, salted with a seed an attacker cannot know. A bucket keeps the
- *    tags, activity scores and last-seen ticks of its ways in one cache
- *    line, so a lookup is one miss there and one in the 64-byte slot, and
- *    choosing a way to evict never touches the slots.
+ *    of WAYS slots chosen by a hash of the source masked to its grouping
+ *    prefix, keyed with secrets from a seed an attacker cannot know. A
+ *    bucket keeps the tags, activity scores and last-seen ticks of its ways
+ *    in one cache line, so a lookup is one miss there and one in the 64-byte
+ *    slot, and choosing a way to evict never touches the slots.
  *
  *  - Exact windows need every event's time, and a window of `threshold`
  *    events is all an alert needs to know, so a class's stamps go in a ring
@@ -30,6 +30,15 @@
  *    time and is swept whenever its packets cross a 2^29 us boundary, which
  *    drops what is stale before any stamp can be 2^32 us old. Windows and
  *    the cooldown are capped at an hour (< 2^32 - 2^29 us) for that.
+ *
+ * Speed: the table spans megabytes, and a lookup that waits for its lines
+ * is what bounds the rate, so detect_batch looks at packets ahead of their
+ * turn (prep_packet, prep_slot) and asks for the lines they will need while
+ * earlier ones are counted. Packets are still counted one by one in order,
+ * so the verdicts are those of detect_packet. The per-packet path (run_packet)
+ * is inlined into one function, specialized per class, and avoids branches
+ * on what comes at random (IPv4 or IPv6, known source or not, SYN or ACK):
+ * a mispredicted branch costs more than the few instructions that replace it.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -39,6 +48,9 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "detect.h"
 
@@ -62,6 +74,13 @@
 #define MAX_DST_CAP	(1u << 20)
 #define MAX_POOL	(1u << 20)
 #define MAX_POOL_BYTES	(256ull << 20)	/* one pool's ring storage */
+
+/* Packets between asking for a bucket line and for the slot it points to,
+ * and again between that and counting the packet: enough for a line from
+ * memory to arrive while the packets between are counted. */
+#define AHEAD		16
+#define PREP_RING	64	/* a power of two > 2 AHEAD */
+#define DST_MEMO	8	/* destinations whose place is kept: a power of two */
 
 #define TCP_SYN		0x02
 #define TCP_RST		0x04
@@ -135,8 +154,16 @@ struct table {
 	uint32_t win_us[NCLS];
 	uint64_t horizon_us;	/* longest window or cooldown */
 	uint32_t horizon_ticks;
-	uint32_t nbuckets, seed, ncool;
+	uint64_t secret[2];	/* key_hash's, from the seed */
+	uint32_t nbuckets, ncool;
 	uint64_t tracked, evictions;
+};
+
+/* A destination hashed lately, and where it lives. */
+struct dst_memo {
+	struct ip_addr addr;
+	uint32_t b;
+	uint16_t tag;
 };
 
 struct detect {
@@ -145,8 +172,11 @@ struct detect {
 	void *ctx;
 	uint64_t now;		/* latest packet time: time never goes back */
 	uint32_t cool_us;
-	uint64_t mask4[2], mask6[2];
+	uint64_t mask[2][2];	/* grouping masks: [0] IPv6, [1] IPv4 */
 	uint8_t len4, len6;
+	uint8_t src_ev;		/* bit per source class counted */
+	uint8_t thr_one;	/* bit per source class alerting at its first event */
+	struct dst_memo dst_memo[DST_MEMO];
 	struct table src, dst;
 	struct pool pool[NCLS + DCLS];	/* source classes, then ddos */
 	struct detect_stats st;
@@ -157,8 +187,19 @@ struct pkt_ev {
 	uint8_t ev;		/* bit per source class */
 	bool ack;		/* a pure ACK: may complete a half-open SYN */
 	int8_t dcls;		/* ddos class, -1 for none */
-	uint32_t aux[NCLS];	/* syn: sport<<16|dport; scan: proto bit|dport */
 };
+
+/* The key a SYN is completed by, and the key scan counts distinct:
+ * taken from the packet when needed (see detect_classify). */
+static inline uint32_t syn_aux(const struct pkt *p)
+{
+	return (uint32_t)p->sport << 16 | p->dport;
+}
+
+static inline uint32_t scan_aux(const struct pkt *p)
+{
+	return (p->proto == IPPROTO_UDP ? 0x10000u : 0) | p->dport;
+}
 
 static const char *const kind_names[KIND__MAX] = {
 	[KIND_SYN_FLOOD]	= "syn_flood",
@@ -406,25 +447,23 @@ static void pool_disown(struct pool *pl, uint32_t r, uint64_t t)
 static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 			     uint32_t prio)
 {
-	uint32_t best = NONE, bestc = UINT32_MAX;
-	uint32_t probes = pl->nrings < PROBES ? pl->nrings : PROBES;
+	const struct ring *ring = pl->ring;
+	uint32_t best = NONE, bestc = UINT32_MAX, hand = pl->hand, nr = pl->nrings;
+	uint32_t probes = nr < PROBES ? nr : PROBES, win = pl->win_us;
 
 	for (uint32_t k = 0; k < probes; k++) {
-		uint32_t r = pl->hand;
-		const struct ring *rg = &pl->ring[r];
+		uint32_t r = hand, c = ring[r].count;
 
-		if (++pl->hand == pl->nrings)
-			pl->hand = 0;
-		if (t - rg->newest >= pl->win_us) {
+		hand = hand + 1 == nr ? 0 : hand + 1;
+		if (t - ring[r].newest >= win) {
 			best = r;
 			bestc = 0;
 			break;
 		}
-		if (rg->count < bestc) {
-			best = r;
-			bestc = rg->count;
-		}
+		best = c < bestc ? r : best;	/* which way goes at random */
+		bestc = c < bestc ? c : bestc;
 	}
+	pl->hand = hand;
 	if (bestc >= prio) {
 		d->st.ring_denied++;
 		return NONE;
@@ -495,6 +534,47 @@ static uint32_t cls_ring(struct pool *pl, uint32_t si, uint64_t t, uint32_t aux)
 	return pl->ring[r].count;
 }
 
+/* cls_ring for a counting class (one word per stamp): the expiry and the
+ * push done on locals in one pass, as floods of one class take it at
+ * every packet. */
+static inline __attribute__((always_inline)) uint32_t
+cls_ring_count(struct pool *pl, struct slot *s, uint64_t t)
+{
+	unsigned c = pl->cls;
+	uint32_t r = s->v[c], cap = pl->cap, win = pl->win_us, pos, full;
+	struct ring *rg = &pl->ring[r];
+	uint32_t *e = pl->ent + (size_t)r * cap;
+	uint32_t head = rg->head, count = rg->count, n32 = (uint32_t)rg->newest;
+	uint64_t base = t - rg->newest;
+
+	if (base >= win)
+		head = count = 0;
+	while (count && base + (uint32_t)(n32 - e[head]) >= win) {
+		if (++head == cap)
+			head = 0;
+		count--;
+	}
+	rg->head = head;
+	if (count == 0) {
+		rg->count = 0;
+		pool_put(pl, r);
+		s->v[c] = (uint32_t)t;
+		st_set(s, c, ST_ONE);
+		return 1;
+	}
+	/* A full ring (a flood's, most of the time) drops its oldest. */
+	full = count == cap;
+	head += full;
+	head = head == cap ? 0 : head;
+	count -= full;
+	rg->head = head;
+	pos = head + count < cap ? head + count : head + count - cap;
+	e[pos] = (uint32_t)t;
+	rg->count = ++count;
+	rg->newest = t;
+	return count;
+}
+
 /* Pool exhausted earlier: count coarsely and ask again each time the count
  * doubles. A ring granted to a counting class starts with the events so far
  * stamped at the run's first, the earliest they can be: they leave the
@@ -529,29 +609,43 @@ static uint32_t cls_over(struct detect *d, struct pool *pl, uint32_t si,
 	return pl->ring[r].count;
 }
 
-/* Counts one event of pl's class for slot si; returns the count in the
- * window, 0 while the class has no ring to count exactly. */
-static uint32_t cls_event(struct detect *d, struct pool *pl, uint32_t si,
-			  uint64_t t, uint32_t aux)
+/* Counts one event of class c (mode mode, pool pl) for slot si (at s);
+ * returns the count in the window, 0 while the class has no ring to count
+ * exactly. Inlined with c and mode known, the cases most packets take
+ * cost a few instructions; the others are calls. */
+static inline __attribute__((always_inline)) uint32_t
+cls_event(struct detect *d, struct pool *pl, struct slot *s, uint32_t si,
+	  unsigned c, unsigned mode, uint64_t t, uint32_t aux)
 {
-	struct slot *s = &pl->tab->slot[si];
-	unsigned c = pl->cls;
+	uint32_t n;
 
-	switch (st_get(s, c)) {
+	switch ((s->flags >> (2 * c)) & 3u) {
 	case ST_ONE:
 		if ((uint32_t)t - s->v[c] >= pl->win_us)
 			break;
-		if (pl->mode == M_SCAN && s->aux[1] == aux) {
+		if (mode == M_SCAN && s->aux[1] == aux) {
 			s->v[c] = (uint32_t)t;
 			return 1;
 		}
 		return cls_grow(d, pl, si, t, aux);
 	case ST_RING:
+		if (mode == M_COUNT)
+			return cls_ring_count(pl, s, t);
 		return cls_ring(pl, si, t, aux);
 	case ST_OVER:
+		/* Most of an over-run: not yet a power of two to ask at. */
+		n = s->n[c] + 1u;
+		if (((uint32_t)t - s->v[c] < pl->win_us) & ((n & (n - 1)) != 0) &
+		    (n <= UINT16_MAX)) {
+			s->n[c] = (uint16_t)n;
+			return 0;
+		}
 		return cls_over(d, pl, si, t, aux);
 	}
-	one_set(s, pl, (uint32_t)t, aux);
+	s->v[c] = (uint32_t)t;
+	if (mode != M_COUNT)
+		s->aux[mode == M_SCAN] = aux;
+	s->flags = (uint16_t)((s->flags & ~(3u << (2 * c))) | ST_ONE << (2 * c));
 	return 1;
 }
 
@@ -582,11 +676,15 @@ static void syn_complete(struct pool *pl, uint32_t si, uint64_t t, uint32_t aux)
 
 /* ---- table ---- */
 
+/* The high bit of every class's state: set for ST_RING and ST_OVER. */
+#define ST_HIGH_BITS	0x2aau
+
 static void slot_clear(struct table *tb, struct slot *s)
 {
-	for (unsigned c = 0; c < NCLS; c++)
-		if (st_get(s, c) == ST_RING)
-			pool_put(tb->pool[c], s->v[c]);
+	if (s->flags & ST_HIGH_BITS)
+		for (unsigned c = 0; c < NCLS; c++)
+			if (st_get(s, c) == ST_RING)
+				pool_put(tb->pool[c], s->v[c]);
 	s->flags = 0;
 }
 
@@ -614,18 +712,24 @@ static void slot_sweep(const struct detect *d, struct table *tb, uint32_t si,
 			s->flags &= (uint16_t)~(1u << (COOL_SHIFT + k));
 }
 
-static void tab_touch(const struct detect *d, struct table *tb, struct bucket *bk,
-		      unsigned w, uint32_t si, uint64_t t)
+/* A slot idle for the whole horizon starts a new activity. */
+static __attribute__((noinline)) void tab_renew(struct table *tb, struct bucket *bk,
+						unsigned w, struct slot *s)
+{
+	slot_clear(tb, s);
+	bk->score[w] = 1;
+}
+
+static inline void tab_touch(const struct detect *d, struct table *tb,
+			     struct bucket *bk, unsigned w, uint32_t si, uint64_t t)
 {
 	struct slot *s = &tb->slot[si];
 
-	if (t - s->last_us >= tb->horizon_us) {
-		slot_clear(tb, s);	/* all stale: a new activity begins */
-		bk->score[w] = 1;
+	if (__builtin_expect(t - s->last_us >= tb->horizon_us, 0)) {
+		tab_renew(tb, bk, w, s);
 	} else {
-		if (bk->score[w] != UINT16_MAX)
-			bk->score[w]++;
-		if ((t ^ s->last_us) >> EPOCH_SHIFT)
+		bk->score[w] += bk->score[w] != UINT16_MAX;
+		if (__builtin_expect((t ^ s->last_us) >> EPOCH_SHIFT, 0))
 			slot_sweep(d, tb, si, t);
 	}
 	bk->seen[w] = (uint32_t)(t >> TICK_SHIFT);
@@ -635,43 +739,167 @@ static void tab_touch(const struct detect *d, struct table *tb, struct bucket *b
 /* The way a new key takes in a full bucket. First one idle for the whole
  * horizon: its windows and cooldowns are empty, nothing is lost. Else the
  * one with the fewest packets in its current activity, the least recently
- * seen among equals: under a spoofed flood of one packet per source that is
- * always another spoofed source, never an attacker or a client already seen
- * many times, who keep their slots and their counts. */
+ * seen among equals (the first of those): under a spoofed flood of one
+ * packet per source that is always another spoofed source, never an
+ * attacker or a client already seen many times, who keep their slots and
+ * their counts. */
+#ifdef __SSE2__
+/* Signed 32-bit lanes: the larger of a and b (SSE2 has no pmaxsd). */
+static inline __m128i max_epi32(__m128i a, __m128i b)
+{
+	return _mm_xor_si128(a, _mm_and_si128(_mm_xor_si128(a, b), _mm_cmpgt_epi32(b, a)));
+}
+
+/* The eight ways side by side: the fewest packets, then among those the
+ * longest idle. Unsigned lanes are compared as signed with the sign bit
+ * flipped. */
+static unsigned tab_victim(const struct table *tb, const struct bucket *bk,
+			   uint32_t now)
+{
+	const __m128i b32 = _mm_set1_epi32(INT32_MIN), b16 = _mm_set1_epi16(INT16_MIN);
+	__m128i nowv = _mm_set1_epi32((int)now);
+	__m128i hor = _mm_set1_epi32((int)(tb->horizon_ticks ^ 0x80000000u));
+	__m128i i0 = _mm_sub_epi32(nowv, _mm_loadu_si128((const __m128i *)bk->seen));
+	__m128i i1 = _mm_sub_epi32(nowv, _mm_loadu_si128((const __m128i *)(bk->seen + 4)));
+	__m128i k0 = _mm_xor_si128(i0, b32), k1 = _mm_xor_si128(i1, b32);
+	__m128i live = _mm_packs_epi32(_mm_cmpgt_epi32(hor, k0), _mm_cmpgt_epi32(hor, k1));
+	__m128i sc = _mm_xor_si128(_mm_and_si128(live, _mm_loadu_si128((const __m128i *)bk->score)),
+				   b16);
+	__m128i m = _mm_min_epi16(sc, _mm_shuffle_epi32(sc, 0x4e));
+	__m128i c, c0, c1, mx;
+
+	m = _mm_min_epi16(m, _mm_shuffle_epi32(m, 0xb1));
+	m = _mm_min_epi16(m, _mm_shufflelo_epi16(m, 0xb1));
+	c = _mm_cmpeq_epi16(sc, _mm_shuffle_epi32(_mm_unpacklo_epi16(m, m), 0));
+	c0 = _mm_unpacklo_epi16(c, c);
+	c1 = _mm_unpackhi_epi16(c, c);
+	/* Ways with more packets drop to the least idle time there is. */
+	k0 = _mm_or_si128(_mm_and_si128(c0, k0), _mm_andnot_si128(c0, b32));
+	k1 = _mm_or_si128(_mm_and_si128(c1, k1), _mm_andnot_si128(c1, b32));
+	mx = max_epi32(k0, k1);
+	mx = max_epi32(mx, _mm_shuffle_epi32(mx, 0x4e));
+	mx = max_epi32(mx, _mm_shuffle_epi32(mx, 0xb1));
+	c0 = _mm_and_si128(c0, _mm_cmpeq_epi32(k0, mx));
+	c1 = _mm_and_si128(c1, _mm_cmpeq_epi32(k1, mx));
+	c = _mm_packs_epi16(_mm_packs_epi32(c0, c1), _mm_setzero_si128());
+	return (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(c));
+}
+
+/* About the way of bk seen least recently, most often tab_victim's choice:
+ * idle times saturated to 16 bits (0.5 s of ticks), a prefetch hint for a
+ * fraction of tab_victim's work. */
+static inline unsigned tab_lru(const struct bucket *bk, uint32_t now)
+{
+	__m128i nowv = _mm_set1_epi32((int)now);
+	__m128i i0 = _mm_sub_epi32(nowv, _mm_loadu_si128((const __m128i *)bk->seen));
+	__m128i i1 = _mm_sub_epi32(nowv, _mm_loadu_si128((const __m128i *)(bk->seen + 4)));
+	__m128i idle = _mm_packs_epi32(_mm_srli_epi32(i0, 1), _mm_srli_epi32(i1, 1));
+	__m128i mx = _mm_max_epi16(idle, _mm_shuffle_epi32(idle, 0x4e));
+
+	mx = _mm_max_epi16(mx, _mm_shuffle_epi32(mx, 0xb1));
+	mx = _mm_max_epi16(mx, _mm_shufflelo_epi16(mx, 0xb1));
+	mx = _mm_shuffle_epi32(_mm_unpacklo_epi16(mx, mx), 0);
+	idle = _mm_packs_epi16(_mm_cmpeq_epi16(idle, mx), _mm_setzero_si128());
+	return (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(idle) | 0x100);
+}
+
+/* Bits 0-7: the ways of bk tagged tag; bits 8-15: its free ways. */
+static inline unsigned tags_scan(const struct bucket *bk, uint16_t tag)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)bk->tag);
+	__m128i eq = _mm_cmpeq_epi16(v, _mm_set1_epi16((short)tag));
+	__m128i fr = _mm_cmpeq_epi16(v, _mm_setzero_si128());
+
+	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(eq, fr));
+}
+#else
 static unsigned tab_victim(const struct table *tb, const struct bucket *bk,
 			   uint32_t now)
 {
 	unsigned best = 0;
-	uint32_t best_score = UINT32_MAX, best_idle = 0;
+	uint64_t best_rank = UINT64_MAX;
 
+	/* Fewest packets first, then longest idle: one 64-bit rank. */
 	for (unsigned w = 0; w < WAYS; w++) {
 		uint32_t idle = now - bk->seen[w];
-		uint32_t score = idle >= tb->horizon_ticks ? 0 : bk->score[w];
+		uint64_t score = idle >= tb->horizon_ticks ? 0 : bk->score[w];
+		uint64_t rank = score << 32 | (uint32_t)~idle;
 
-		if (score < best_score || (score == best_score && idle > best_idle)) {
+		if (rank < best_rank) {
 			best = w;
-			best_score = score;
-			best_idle = idle;
+			best_rank = rank;
 		}
 	}
 	return best;
 }
 
-static uint32_t tab_insert(struct table *tb, struct bucket *bk, uint32_t base,
-			   uint16_t tag, const struct ip_addr *key, uint64_t t)
+/* One bit per 16-bit lane of x that is zero, in the lane's top bit. */
+static inline uint64_t lanes_zero(uint64_t x)
+{
+	const uint64_t low = 0x7fff7fff7fff7fffull;
+
+	return ~(((x & low) + low) | x | low);
+}
+
+/* The lane flags of lanes_zero gathered into bits 0-3, lane 0 first. */
+static inline unsigned lanes_bits(uint64_t z)
+{
+	return (unsigned)(((z >> 15) * 0x0001000200040008ull) >> 48) & 0xfu;
+}
+
+static inline uint64_t tags_word(const uint16_t *t)
+{
+	return (uint64_t)t[0] | (uint64_t)t[1] << 16 | (uint64_t)t[2] << 32 |
+	       (uint64_t)t[3] << 48;
+}
+
+static inline unsigned tags_equal(const struct bucket *bk, uint16_t tag)
+{
+	uint64_t pat = tag * 0x0001000100010001ull;
+
+	return lanes_bits(lanes_zero(tags_word(bk->tag) ^ pat)) |
+	       lanes_bits(lanes_zero(tags_word(bk->tag + 4) ^ pat)) << 4;
+}
+
+/* Bits 0-7: the ways of bk tagged tag; bits 8-15: its free ways. */
+static inline unsigned tags_scan(const struct bucket *bk, uint16_t tag)
+{
+	return tags_equal(bk, tag) | tags_equal(bk, 0) << 8;
+}
+
+/* The way of bk seen least recently: a prefetch hint (see above). */
+static inline unsigned tab_lru(const struct bucket *bk, uint32_t now)
+{
+	unsigned best = 0;
+	uint32_t best_idle = 0;
+
+	for (unsigned w = 0; w < WAYS; w++) {
+		uint32_t idle = now - bk->seen[w];
+
+		best = idle > best_idle ? w : best;
+		best_idle = idle > best_idle ? idle : best_idle;
+	}
+	return best;
+}
+#endif
+
+/* key's slot in a bucket that has none for it: the first free way, else
+ * tab_victim's. */
+static inline __attribute__((always_inline)) uint32_t
+tab_insert(struct table *tb, struct bucket *bk, uint32_t base, unsigned empty,
+	   uint16_t tag, const struct ip_addr *key, uint64_t t)
 {
 	uint32_t now = (uint32_t)(t >> TICK_SHIFT);
 	unsigned w;
 	struct slot *s;
 
-	for (w = 0; w < WAYS && bk->tag[w]; w++)
-		;
-	if (w == WAYS) {
+	if (empty) {
+		w = (unsigned)__builtin_ctz(empty);
+		tb->tracked++;
+	} else {
 		w = tab_victim(tb, bk, now);
 		slot_clear(tb, &tb->slot[base + w]);
 		tb->evictions++;
-	} else {
-		tb->tracked++;
 	}
 	s = &tb->slot[base + w];
 	s->key = *key;
@@ -683,23 +911,77 @@ static uint32_t tab_insert(struct table *tb, struct bucket *bk, uint32_t base,
 	return base + w;
 }
 
-/* The slot of key, taken (maybe from another key) if key had none. */
-static uint32_t tab_get(const struct detect *d, struct table *tb,
-			const struct ip_addr *key, uint64_t t)
+static inline uint64_t fmix64(uint64_t h)
 {
-	uint32_t h = addr_hash(key, tb->seed);
-	uint32_t b = (uint32_t)(((uint64_t)h * tb->nbuckets) >> 32);
-	uint16_t tag = (uint16_t)h ? (uint16_t)h : 1;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+#ifdef __SIZEOF_INT128__
+/* A keyed hash of a's two words, on every packet's path: each word offset
+ * by a secret, the two multiplied to 128 bits and the halves folded
+ * (wyhash's mum). The secrets are odd, so neither an IPv4 key (first word
+ * 0) nor a /64 one (second word 0) zeroes the product. */
+static inline uint32_t key_hash(const struct table *tb, const struct ip_addr *a)
+{
+	uint64_t w[2], x;
+	unsigned __int128 m;
+
+	memcpy(w, a->b, 16);
+	m = (unsigned __int128)(w[0] ^ tb->secret[0]) * (w[1] ^ tb->secret[1]);
+	x = (uint64_t)m ^ (uint64_t)(m >> 64);
+	return (uint32_t)(x ^ x >> 32);
+}
+#else
+static inline uint32_t key_hash(const struct table *tb, const struct ip_addr *a)
+{
+	uint64_t w[2];
+
+	memcpy(w, a->b, 16);
+	return (uint32_t)fmix64(fmix64(w[0] ^ tb->secret[0]) ^ w[1] ^ tb->secret[1]);
+}
+#endif
+
+/* Where key lives in tb: its bucket and the tag it leaves there. */
+static inline void tab_hash(const struct table *tb, const struct ip_addr *key,
+			    uint32_t *b, uint16_t *tag)
+{
+	uint32_t h = key_hash(tb, key);
+
+	*b = (uint32_t)(((uint64_t)h * tb->nbuckets) >> 32);
+	*tag = (uint16_t)h ? (uint16_t)h : 1;
+}
+
+/* The slot of key (bucket b, tag tag), taken, maybe from another key, if
+ * key had none. */
+static inline __attribute__((always_inline)) uint32_t
+tab_get(const struct detect *d, struct table *tb, uint32_t b, uint16_t tag,
+	const struct ip_addr *key, uint64_t t, unsigned hint)
+{
 	struct bucket *bk = &tb->bk[b];
 	uint32_t base = b * WAYS;
+	unsigned m;
 
-	for (unsigned w = 0; w < WAYS; w++) {
-		if (bk->tag[w] == tag && addr_eq(&tb->slot[base + w].key, key)) {
+	/* The way prep_slot saw: right for most known keys, and whatever
+	 * way holds key is its only one, whatever happened since. */
+	if (bk->tag[hint] == tag && addr_eq(&tb->slot[base + hint].key, key)) {
+		tab_touch(d, tb, bk, hint, base + hint, t);
+		return base + hint;
+	}
+	m = tags_scan(bk, tag);
+	for (unsigned h = m & 0xff; h; h &= h - 1) {
+		unsigned w = (unsigned)__builtin_ctz(h);
+
+		if (addr_eq(&tb->slot[base + w].key, key)) {
 			tab_touch(d, tb, bk, w, base + w, t);
 			return base + w;
 		}
 	}
-	return tab_insert(tb, bk, base, tag, key, t);
+	return tab_insert(tb, bk, base, m >> 8, tag, key, t);
 }
 
 /* ---- alerts ---- */
@@ -741,100 +1023,278 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 
 /* ---- packets ---- */
 
-static void detect_classify(const struct pkt *p, struct pkt_ev *pe)
+/* What p counts for: the source classes among src_ev, the ddos class. */
+static inline __attribute__((always_inline)) struct pkt_ev
+detect_classify(const struct pkt *p, unsigned src_ev)
 {
-	pe->ev = 1u << C_RATE;
-	pe->ack = false;
-	pe->dcls = -1;
-	if (!(p->flags & PKT_L4))
-		return;
-	switch (p->proto) {
-	case IPPROTO_TCP:
-		pe->aux[C_SYN] = (uint32_t)p->sport << 16 | p->dport;
-		if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-			pe->ev |= 1u << C_SYN | 1u << C_SCAN;
-			pe->aux[C_SCAN] = p->dport;
-			pe->dcls = C_SYN;
-		} else if ((p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK) {
-			pe->ack = true;
-		}
-		break;
-	case IPPROTO_UDP:
+	struct pkt_ev pe = { .ev = 1u << C_RATE, .ack = false, .dcls = -1 };
+
+	if (!(p->flags & PKT_L4)) {
+	} else if (p->proto == IPPROTO_TCP) {
+		/* Most packets: decided without a branch on the flags. */
+		bool syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+
+		pe.ev |= (uint8_t)((1u << C_SYN | 1u << C_SCAN) * syn);
+		pe.ack = (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK;
+		pe.dcls = (int8_t)(syn ? C_SYN : -1);
+	} else if (p->proto == IPPROTO_UDP) {
 		/* Every datagram counts against its destination (reflection
 		 * floods look like replies); a service's reply (low source
 		 * port to a high one) is no flood or probe by its sender. */
-		pe->dcls = C_UDP;
-		if (p->sport < 1024 && p->dport >= 1024)
-			break;
-		pe->ev |= 1u << C_UDP | 1u << C_SCAN;
-		pe->aux[C_SCAN] = 0x10000u | p->dport;
-		break;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		if ((p->family == AF_INET && p->proto == IPPROTO_ICMP && p->icmp_type == 8) ||
-		    (p->family == AF_INET6 && p->proto == IPPROTO_ICMPV6 && p->icmp_type == 128)) {
-			pe->ev |= 1u << C_ICMP;
-			pe->dcls = C_ICMP;
-		}
-		break;
+		pe.dcls = C_UDP;
+		if (p->sport >= 1024 || p->dport < 1024)
+			pe.ev |= 1u << C_UDP | 1u << C_SCAN;
+	} else if ((p->family == AF_INET && p->proto == IPPROTO_ICMP && p->icmp_type == 8) ||
+		   (p->family == AF_INET6 && p->proto == IPPROTO_ICMPV6 && p->icmp_type == 128)) {
+		pe.ev |= 1u << C_ICMP;
+		pe.dcls = C_ICMP;
 	}
+	pe.ev &= (uint8_t)src_ev;
+	return pe;
 }
 
-static void src_key(const struct detect *d, const struct ip_addr *a,
-		    struct ip_addr *key)
+/* a masked to its family's grouping prefix. The family test is done on
+ * words, without a branch: v4 and v6 sources come mixed. */
+static inline void src_key(const struct detect *d, const struct ip_addr *a,
+			   struct ip_addr *key)
 {
-	const uint64_t *m = addr_is_v4(a) ? d->mask4 : d->mask6;
-	uint64_t w[2];
+	static const uint8_t pfx[8] = { 0, 0, 0xff, 0xff, 0, 0, 0, 0 };
+	static const uint8_t pfx_mask[8] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
+	uint64_t w[2], p, pm;
+	const uint64_t *m;
 
 	memcpy(w, a->b, sizeof(w));
+	memcpy(&p, pfx, 8);
+	memcpy(&pm, pfx_mask, 8);
+	m = d->mask[(w[0] | ((w[1] & pm) ^ p)) == 0];
 	w[0] &= m[0];
 	w[1] &= m[1];
 	memcpy(key->b, w, sizeof(w));
 }
 
-static void src_packet(struct detect *d, const struct pkt *p, const struct pkt_ev *pe)
+/* A packet of a batch, looked at before its turn. */
+struct prep {
+	struct ip_addr key;	/* source masked to its grouping prefix */
+	uint32_t sb, db;	/* source and destination buckets */
+	uint16_t stag, dtag;	/* and their tags */
+	struct pkt_ev pe;
+	uint8_t way;		/* the source's way as prep_slot saw it */
+};
+_Static_assert(sizeof(struct prep) == 32, "a power of two: cheap to index");
+
+/* Floods aim at few destinations: their places are kept, which spares most
+ * ddos packets the hash. Looked up for every packet, filled only for those
+ * that count for ddos: the one branch is then seldom taken, where a test
+ * of the class first would go either way at random. */
+static inline void prep_dst(struct detect *d, const struct pkt *p, struct prep *x)
 {
-	struct table *tb = &d->src;
-	struct ip_addr key;
-	uint32_t si;
+	struct dst_memo *m = &d->dst_memo[(p->dst.b[15] ^ p->dst.b[11]) & (DST_MEMO - 1)];
 
-	src_key(d, &p->src, &key);
-	si = tab_get(d, tb, &key, d->now);
-	if (pe->ack && tb->pool[C_SYN])
-		syn_complete(tb->pool[C_SYN], si, d->now, pe->aux[C_SYN]);
-	for (unsigned c = 0; c < NCLS; c++) {
-		uint32_t n;
+	if (__builtin_expect(!addr_eq(&p->dst, &m->addr) && x->pe.dcls >= 0, 0)) {
+		m->addr = p->dst;
+		tab_hash(&d->dst, &p->dst, &m->b, &m->tag);
+		__builtin_prefetch(&d->dst.bk[m->b], 1);
+	}
+	x->db = m->b;
+	x->dtag = m->tag;
+}
 
-		if (!(pe->ev & 1u << c) || !tb->pool[c])
-			continue;
-		n = cls_event(d, tb->pool[c], si, d->now, pe->aux[c]);
-		if (n >= d->cfg.det[c].threshold)
-			detect_fire(d, tb, si, c, (enum detect_kind)c, n, p);
+/* First look: what p counts for and where its source and destination
+ * live; their bucket lines are asked for. Depends on p alone. */
+static inline __attribute__((always_inline)) void
+prep_packet(struct detect *d, const struct pkt *p, struct prep *x)
+{
+	x->pe = detect_classify(p, d->src_ev);
+	if (d->src.nbuckets) {
+		src_key(d, &p->src, &x->key);
+		tab_hash(&d->src, &x->key, &x->sb, &x->stag);
+		__builtin_prefetch(&d->src.bk[x->sb], 1);
+	}
+	if (d->dst.nbuckets)
+		prep_dst(d, p, x);
+}
+
+/* Second look, once the bucket line is near: asks for the slot the source
+ * will use as the bucket stands now, its own or the one it would take, and
+ * notes its way (a hint: the packets before it may still change the
+ * bucket). */
+static inline void prep_slot(const struct detect *d, struct prep *x)
+{
+	const struct table *tb = &d->src;
+	const struct bucket *bk;
+	unsigned m, w;
+
+	if (!tb->nbuckets)
+		return;
+	bk = &tb->bk[x->sb];
+	m = tags_scan(bk, x->stag);
+	/* Known or not is a coin toss for the predictor: no branch on it. */
+	w = tab_lru(bk, (uint32_t)(d->now >> TICK_SHIFT));
+	w = m >> 8 ? (unsigned)__builtin_ctz(m >> 8 | 0x100) : w;
+	w = m & 0xff ? (unsigned)__builtin_ctz(m | 0x10000) : w;
+	x->way = (uint8_t)w;
+	__builtin_prefetch(&tb->slot[x->sb * WAYS + w], 1);
+}
+
+/* The ST_ONE state of every class in ev (their 2-bit fields set to 01). */
+static inline unsigned st_ones(unsigned ev)
+{
+#define O(e) (((e) & 1) | ((e) & 2) << 1 | ((e) & 4) << 2 | ((e) & 8) << 3 | ((e) & 16) << 4)
+#define O4(e) O(e), O((e) + 1), O((e) + 2), O((e) + 3)
+	static const uint16_t ones[1u << NCLS] = {
+		O4(0), O4(4), O4(8), O4(12), O4(16), O4(20), O4(24), O4(28),
+	};
+#undef O4
+#undef O
+
+	return ones[ev];
+}
+
+/* First event of each class in ev, which all hold none (a new source, or
+ * one back after its windows emptied): one_set for each at once. */
+static inline __attribute__((always_inline)) void
+src_first(struct detect *d, struct table *tb, uint32_t si, const struct pkt_ev *pe,
+	  const struct pkt *p)
+{
+	struct slot *s = &tb->slot[si];
+	uint32_t t32 = (uint32_t)d->now;
+	unsigned ev = pe->ev;
+
+	for (unsigned m = ev; m; m &= m - 1)
+		s->v[__builtin_ctz(m)] = t32;
+	if (ev & 1u << C_SYN)
+		s->aux[0] = syn_aux(p);
+	if (ev & 1u << C_SCAN)
+		s->aux[1] = scan_aux(p);
+	s->flags |= (uint16_t)st_ones(ev);
+	for (unsigned m = ev & d->thr_one; __builtin_expect(m, 0); m &= m - 1) {
+		unsigned c = (unsigned)__builtin_ctz(m);
+
+		detect_fire(d, tb, si, c, (enum detect_kind)c, 1, p);
 	}
 }
 
-static void dst_packet(struct detect *d, const struct pkt *p, unsigned c)
+/* Hands a verdict on for a count at the threshold, unless the cooldown
+ * holds it back (checked here, inline: a flood reaches this at every
+ * packet). */
+static inline void detect_check(struct detect *d, struct table *tb, uint32_t si,
+				unsigned ci, enum detect_kind k, uint32_t n,
+				const struct pkt *p, uint64_t t)
+{
+	const struct slot *s = &tb->slot[si];
+
+	if (n < d->cfg.det[k].threshold)
+		return;
+	if ((s->flags & 1u << (COOL_SHIFT + ci)) &&
+	    (uint32_t)t - tb->cool[(size_t)si * tb->ncool + ci] < d->cool_us) {
+		d->st.suppressed++;
+		return;
+	}
+	detect_fire(d, tb, si, ci, k, n, p);
+}
+
+/* Class c of a source's packet, c known where this is inlined. */
+static inline __attribute__((always_inline)) void
+src_class(struct detect *d, struct slot *s, uint32_t si, unsigned c,
+	  unsigned mode, uint32_t aux, const struct pkt *p, uint64_t t)
+{
+	uint32_t n = cls_event(d, &d->pool[c], s, si, c, mode, t, aux);
+
+	detect_check(d, &d->src, si, c, (enum detect_kind)c, n, p, t);
+}
+
+static inline __attribute__((always_inline)) void
+src_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t t)
+{
+	struct table *tb = &d->src;
+	const struct pkt_ev *pe = &x->pe;
+	uint32_t si = tab_get(d, tb, x->sb, x->stag, &x->key, t, x->way);
+	struct slot *s = &tb->slot[si];
+	unsigned ev = pe->ev;
+
+	/* SYN's state is never set when its detector is off. One test, and
+	 * seldom true, where testing ack first would go either way. */
+	if (s->flags & 3u & -(unsigned)pe->ack)
+		syn_complete(tb->pool[C_SYN], si, t, syn_aux(p));
+	if (!(s->flags & st_ones(ev) * 3)) {
+		src_first(d, tb, si, pe, p);
+		return;
+	}
+	if (ev & 1u << C_SYN)
+		src_class(d, s, si, C_SYN, M_SYN, syn_aux(p), p, t);
+	if (ev & 1u << C_UDP)
+		src_class(d, s, si, C_UDP, M_COUNT, 0, p, t);
+	if (ev & 1u << C_ICMP)
+		src_class(d, s, si, C_ICMP, M_COUNT, 0, p, t);
+	if (ev & 1u << C_SCAN)
+		src_class(d, s, si, C_SCAN, M_SCAN, scan_aux(p), p, t);
+	if (ev & 1u << C_RATE)
+		src_class(d, s, si, C_RATE, M_COUNT, 0, p, t);
+}
+
+static inline __attribute__((always_inline)) void
+dst_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t t)
 {
 	struct table *tb = &d->dst;
-	uint32_t si = tab_get(d, tb, &p->dst, d->now);
-	uint32_t n = cls_event(d, tb->pool[c], si, d->now, 0);
+	unsigned c = (unsigned)x->pe.dcls;
+	uint32_t si = tab_get(d, tb, x->db, x->dtag, &p->dst, t, 0);
+	uint32_t n = cls_event(d, &d->pool[NCLS + c], &tb->slot[si], si, c, M_COUNT, t, 0);
 
-	if (n >= d->cfg.det[KIND_DDOS].threshold)
-		detect_fire(d, tb, si, 0, KIND_DDOS, n, p);
+	detect_check(d, tb, si, 0, KIND_DDOS, n, p, t);
+}
+
+/* Counts p, whose first and second looks are in x. */
+static inline __attribute__((always_inline)) void
+run_packet(struct detect *d, const struct pkt *p, const struct prep *x)
+{
+	/* An earlier stamp counts as the latest. */
+	uint64_t t = p->ts_us > d->now ? p->ts_us : d->now;
+
+	d->now = t;
+	d->st.packets++;
+	if (d->src.nbuckets)
+		src_packet(d, p, x, t);
+	if (d->dst.nbuckets && x->pe.dcls >= 0)
+		dst_packet(d, p, x, t);
+}
+
+/* run_packet out of line, for the few packets not in the main loop. */
+static __attribute__((noinline)) void run_one(struct detect *d, const struct pkt *p,
+					      const struct prep *x)
+{
+	run_packet(d, p, x);
 }
 
 void detect_packet(struct detect *d, const struct pkt *p)
 {
-	struct pkt_ev pe;
+	struct prep x;
 
-	if (p->ts_us > d->now)
-		d->now = p->ts_us;	/* an earlier stamp counts as the latest */
-	d->st.packets++;
-	detect_classify(p, &pe);
-	if (d->src.nbuckets)
-		src_packet(d, p, &pe);
-	if (d->dst.nbuckets && pe.dcls >= 0)
-		dst_packet(d, p, (unsigned)pe.dcls);
+	prep_packet(d, p, &x);
+	prep_slot(d, &x);	/* too late to fetch anything, but it sets x.way */
+	run_one(d, p, &x);
+}
+
+/* Packets are taken in order; what is looked at ahead only asks for cache
+ * lines, so the verdicts are those of detect_packet on each in turn. The
+ * lines of packet i + 2 AHEAD are asked for while packet i is counted:
+ * sources spread over megabytes of table, and waiting for each line in
+ * turn is what would bound the rate. */
+void detect_batch(struct detect *d, const struct pkt *p, size_t n)
+{
+	struct prep x[PREP_RING];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		prep_packet(d, &p[i], &x[i % PREP_RING]);
+		if (i >= AHEAD)
+			prep_slot(d, &x[(i - AHEAD) % PREP_RING]);
+		if (i >= 2 * AHEAD)
+			run_packet(d, &p[i - 2 * AHEAD], &x[(i - 2 * AHEAD) % PREP_RING]);
+	}
+	for (i = n > AHEAD ? n - AHEAD : 0; i < n; i++)
+		prep_slot(d, &x[i % PREP_RING]);
+	for (i = n > 2 * AHEAD ? n - 2 * AHEAD : 0; i < n; i++)
+		run_one(d, &p[i], &x[i % PREP_RING]);
 }
 
 void detect_get_stats(const struct detect *d, struct detect_stats *st)
@@ -903,7 +1363,8 @@ static int tab_init(struct table *tb, uint32_t capacity, uint32_t seed,
 		    uint32_t ncool, uint64_t horizon_us)
 {
 	tb->nbuckets = (capacity + WAYS - 1) / WAYS;
-	tb->seed = seed;
+	tb->secret[0] = fmix64(seed ^ 0x9e3779b97f4a7c15ull) | 1;
+	tb->secret[1] = fmix64(tb->secret[0] ^ 0xc4ceb9fe1a85ec53ull) | 1;
 	tb->ncool = ncool;
 	tb->horizon_us = horizon_us ? horizon_us : 1;
 	/* Two ticks of margin: a way that many ticks idle is idle for the
@@ -991,6 +1452,9 @@ static int dst_init(struct detect *d, uint32_t seed)
 		horizon = d->cool_us;
 	if ((r = tab_init(&d->dst, d->cfg.dst_capacity, seed, 1, horizon)) < 0)
 		return r;
+	for (int i = 0; i < DST_MEMO; i++)	/* each holds :: */
+		tab_hash(&d->dst, &d->dst_memo[i].addr, &d->dst_memo[i].b,
+			 &d->dst_memo[i].tag);
 	slots = d->dst.nbuckets * WAYS;
 	for (unsigned c = 0; c < DCLS; c++) {
 		d->dst.win_us[c] = dc->window_ms * 1000u;
@@ -1023,11 +1487,16 @@ int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
 	d->cool_us = cfg->cooldown_ms * 1000u;
 	d->len4 = (uint8_t)(96 + cfg->v4_prefix);
 	d->len6 = cfg->v6_prefix;
-	make_mask(d->mask4, d->len4);
-	make_mask(d->mask6, d->len6);
+	make_mask(d->mask[1], d->len4);
+	make_mask(d->mask[0], d->len6);
 	seed = pick_seed(cfg->seed);
-	for (int c = 0; c < NCLS; c++)
-		any_src |= cfg->det[c].enabled;
+	for (int c = 0; c < NCLS; c++) {
+		if (cfg->det[c].enabled)
+			d->src_ev |= (uint8_t)(1u << c);
+		if (cfg->det[c].enabled && cfg->det[c].threshold == 1)
+			d->thr_one |= (uint8_t)(1u << c);
+	}
+	any_src = d->src_ev != 0;
 	r = any_src ? src_init(d, seed) : 0;
 	if (r == 0 && cfg->det[KIND_DDOS].enabled)
 		r = dst_init(d, seed * 0x9e3779b1u + 1);

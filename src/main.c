@@ -264,11 +264,11 @@ static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static void on_packet(const struct pkt *p, void *ctx)
+static void on_packets(const struct pkt *p, size_t n, void *ctx)
 {
 	struct daemon *d = ctx;
 
-	detect_packet(d->det, p);
+	detect_batch(d->det, p, n);
 }
 
 static void on_eof(void *ctx)
@@ -312,10 +312,12 @@ static int open_capture(struct daemon *d)
 		.iface = d->cfg.iface, .file = d->opts->replay, .snaplen = d->cfg.snaplen,
 		.buffer_kb = d->cfg.buffer_kb, .inbound_only = 1,
 	};
-	int r = capture_open(d->loop, &cc, on_packet, on_eof, d, &d->cap, err, sizeof(err));
+	int r = capture_open(d->loop, &cc, NULL, on_eof, d, &d->cap, err, sizeof(err));
 
 	if (r < 0)
 		log_err("%s", err);
+	else
+		capture_set_batch(d->cap, on_packets);
 	return r;
 }
 

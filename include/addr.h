@@ -35,11 +35,21 @@ static inline bool addr_eq(const struct ip_addr *a, const struct ip_addr *b)
 	return memcmp(a->b, b->b, 16) == 0;
 }
 
-/* Stores the IPv4 address at v4 (4 bytes, network order) in a. */
-void addr_from_v4(struct ip_addr *a, const void *v4);
+/* Stores the IPv4 address at v4 (4 bytes, network order) in a. Inline:
+ * decode calls it twice per packet. */
+static inline void addr_from_v4(struct ip_addr *a, const void *v4)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memcpy(a->b, mapped, 12);
+	memcpy(a->b + 12, v4, 4);
+}
 
 /* Stores the IPv6 address at v6 (16 bytes) in a. */
-void addr_from_v6(struct ip_addr *a, const void *v6);
+static inline void addr_from_v6(struct ip_addr *a, const void *v6)
+{
+	memcpy(a->b, v6, 16);
+}
 
 /* Parses a textual IPv4 or IPv6 address; 0 or -EINVAL. */
 int addr_parse(const char *s, struct ip_addr *a);

@@ -6,19 +6,6 @@
 
 #include "addr.h"
 
-void addr_from_v4(struct ip_addr *a, const void *v4)
-{
-	memset(a->b, 0, 10);
-	a->b[10] = 0xff;
-	a->b[11] = 0xff;
-	memcpy(a->b + 12, v4, 4);
-}
-
-void addr_from_v6(struct ip_addr *a, const void *v6)
-{
-	memcpy(a->b, v6, 16);
-}
-
 int addr_parse(const char *s, struct ip_addr *a)
 {
 	uint8_t buf[16];

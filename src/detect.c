@@ -1203,7 +1203,9 @@ src_class(struct detect *d, struct slot *s, uint32_t si, unsigned c,
 	detect_check(d, &d->src, si, c, (enum detect_kind)c, n, p, t);
 }
 
-static inline __attribute__((always_inline)) void
+/* Counts p against its source; true when that source has alerted within
+ * about a cooldown (a sweep clears the bits late, never early). */
+static inline __attribute__((always_inline)) bool
 src_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t t)
 {
 	struct table *tb = &d->src;
@@ -1218,7 +1220,7 @@ src_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t
 		syn_complete(tb->pool[C_SYN], si, t, syn_aux(p));
 	if (!(s->flags & st_ones(ev) * 3)) {
 		src_first(d, tb, si, pe, p);
-		return;
+		return s->flags >> COOL_SHIFT;
 	}
 	if (ev & 1u << C_SYN)
 		src_class(d, s, si, C_SYN, M_SYN, syn_aux(p), p, t);
@@ -1230,6 +1232,7 @@ src_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t
 		src_class(d, s, si, C_SCAN, M_SCAN, scan_aux(p), p, t);
 	if (ev & 1u << C_RATE)
 		src_class(d, s, si, C_RATE, M_COUNT, 0, p, t);
+	return s->flags >> COOL_SHIFT;
 }
 
 static inline __attribute__((always_inline)) void
@@ -1250,11 +1253,16 @@ run_packet(struct detect *d, const struct pkt *p, const struct prep *x)
 	/* An earlier stamp counts as the latest. */
 	uint64_t t = p->ts_us > d->now ? p->ts_us : d->now;
 
+	bool offender = false;
+
 	d->now = t;
 	d->st.packets++;
 	if (d->src.nbuckets)
-		src_packet(d, p, x, t);
-	if (d->dst.nbuckets && x->pe.dcls >= 0)
+		offender = src_packet(d, p, x, t);
+	/* A source that alerted is its own alert (and soon banned, though the
+	 * capture still sees it): its packets do not make a distributed
+	 * flood of what is one flood. */
+	if (d->dst.nbuckets && x->pe.dcls >= 0 && !offender)
 		dst_packet(d, p, x, t);
 }
 

@@ -722,6 +722,28 @@ static void test_ddos_no_source(void **state)
 	free(r);
 }
 
+/* One source sends 6000 SYNs in 0.6 s: one syn_flood, no ddos, although
+ * its destination sees past the ddos threshold. */
+static void test_ddos_not_one_flooder(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&s, 198, 18, 31, 1);
+	for (int j = 0; j < 6000; j++, ts += 100) {
+		p = mk_tcp(&s, &t, (uint16_t)(1024 + j), 80, F_SYN, ts);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].kind, KIND_SYN_FLOOD);
+	assert_int_equal(r->kind_n[KIND_DDOS], 0);
+	detect_free(d);
+	free(r);
+}
+
 /* A mixed stream from a fixed PRNG, with table pressure. */
 static void mixed_run(struct rec *r, uint32_t seed, uint32_t capacity)
 {
@@ -1075,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_eviction_spoofed),
 		cmocka_unit_test(test_pool_exhausted),
 		cmocka_unit_test(test_ddos_no_source),
+		cmocka_unit_test(test_ddos_not_one_flooder),
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_time_backwards),
 		cmocka_unit_test(test_stamp_wrap),

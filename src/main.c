@@ -269,6 +269,10 @@ static void on_packets(const struct pkt *p, size_t n, void *ctx)
 	struct daemon *d = ctx;
 
 	detect_batch(d->det, p, n);
+	/* A ban decided in this batch goes out now, not after the rest of a
+	 * busy wake-up's rounds: at 70 kpps that saves milliseconds. A commit
+	 * with nothing queued costs nothing. */
+	mitigate_flush(d->mit);
 }
 
 static void on_eof(void *ctx)

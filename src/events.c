@@ -20,6 +20,11 @@ struct events {
 	struct hooks *hooks;
 };
 
+const char *event_kind_name(enum detect_kind k)
+{
+	return k == KIND__MAX ? "manual" : detect_kind_name(k);
+}
+
 const char *event_type_name(enum event_type t)
 {
 	static const char *const names[] = {
@@ -167,7 +172,7 @@ int events_json(const struct event *e, char *buf, size_t len)
 	if (e->v)
 		json_verdict(e->v, buf, len, &n);
 	else if (e->type != EV_BAN_CAP)
-		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
+		put(buf, len, &n, ",\"kind\":\"%s\"", event_kind_name(e->kind));
 	if (e->type == EV_BAN)
 		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
@@ -194,7 +199,7 @@ static void events_log(const struct event *e)
 		break;
 	case EV_BAN:
 		log_info("ban %s for %us (%s, offence %u)", who, e->duration_s,
-			 detect_kind_name(e->kind), e->offences);
+			 event_kind_name(e->kind), e->offences);
 		break;
 	case EV_UNBAN:
 		log_info("unban %s (%s)", who, e->reason ? e->reason : "expired");

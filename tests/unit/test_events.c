@@ -47,6 +47,9 @@ static void test_ban_unban_json(void **state)
 	assert_true(events_json(&e, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "\"event\":\"ban\",\"src\":\"2001:db8:1:2::/64\","
 				    "\"kind\":\"port_scan\",\"duration_s\":120,\"offences\":2}"));
+	e.kind = KIND__MAX; /* by hand or adopted */
+	assert_true(events_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"kind\":\"manual\""));
 	e.type = EV_UNBAN;
 	e.reason = "expired";
 	assert_true(events_json(&e, buf, sizeof(buf)) > 0);

@@ -200,6 +200,7 @@ static void report(struct daemon *d)
 {
 	struct capture_stats cs;
 	struct detect_stats ds;
+	struct mitigate_stats ms;
 	char line[1024];
 	size_t n = 0;
 
@@ -224,6 +225,11 @@ static void report(struct daemon *d)
 	log_info("report: alerts:%s", line);
 	log_info("report: sources tracked=%" PRIu64 " evicted=%" PRIu64 " bans active=%u",
 		 ds.tracked, ds.evictions, mitigate_count(d->mit));
+	mitigate_get_stats(d->mit, &ms);
+	log_info("report: bans made=%" PRIu64 " whitelisted=%" PRIu64 " refused_cap=%" PRIu64
+		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
+		 " max=%" PRIu64, ms.bans, ms.whitelisted, ms.refused_cap,
+		 ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)

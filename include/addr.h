@@ -85,6 +85,17 @@ void prefix_last(const struct ip_prefix *p, struct ip_addr *last);
  * which has room for n. */
 size_t prefix_ranges(const struct ip_prefix *p, size_t n, struct ip_range *out);
 
+/* murmur3's 64-bit finaliser: every input bit reaches every output bit. */
+static inline uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
 /* A fast 32-bit hash of a, salted with seed. */
 uint32_t addr_hash(const struct ip_addr *a, uint32_t seed);
 

@@ -141,17 +141,6 @@ size_t prefix_ranges(const struct ip_prefix *p, size_t n, struct ip_range *out)
 	return k;
 }
 
-/* murmur3's 64-bit finaliser: every input bit reaches every output bit. */
-static inline uint64_t fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
 /* Both 64-bit halves go through a full finaliser, so callers may use any
  * bits of the result (IPv4 sits in the top half of the second word); the
  * random seed keeps an attacker from aiming sources at one bucket. */
@@ -160,5 +149,5 @@ uint32_t addr_hash(const struct ip_addr *a, uint32_t seed)
 	uint64_t w[2];
 
 	memcpy(w, a->b, 16);
-	return (uint32_t)fmix64(fmix64(w[0] ^ seed ^ 0x9e3779b97f4a7c15ull) ^ w[1]);
+	return (uint32_t)mix64(mix64(w[0] ^ seed ^ 0x9e3779b97f4a7c15ull) ^ w[1]);
 }

@@ -911,16 +911,6 @@ tab_insert(struct table *tb, struct bucket *bk, uint32_t base, unsigned empty,
 	return base + w;
 }
 
-static inline uint64_t fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
 #ifdef __SIZEOF_INT128__
 /* A keyed hash of a's two words, on every packet's path: each word offset
  * by a secret, the two multiplied to 128 bits and the halves folded
@@ -942,7 +932,7 @@ static inline uint32_t key_hash(const struct table *tb, const struct ip_addr *a)
 	uint64_t w[2];
 
 	memcpy(w, a->b, 16);
-	return (uint32_t)fmix64(fmix64(w[0] ^ tb->secret[0]) ^ w[1] ^ tb->secret[1]);
+	return (uint32_t)mix64(mix64(w[0] ^ tb->secret[0]) ^ w[1] ^ tb->secret[1]);
 }
 #endif
 
@@ -1371,8 +1361,8 @@ static int tab_init(struct table *tb, uint32_t capacity, uint32_t seed,
 		    uint32_t ncool, uint64_t horizon_us)
 {
 	tb->nbuckets = (capacity + WAYS - 1) / WAYS;
-	tb->secret[0] = fmix64(seed ^ 0x9e3779b97f4a7c15ull) | 1;
-	tb->secret[1] = fmix64(tb->secret[0] ^ 0xc4ceb9fe1a85ec53ull) | 1;
+	tb->secret[0] = mix64(seed ^ 0x9e3779b97f4a7c15ull) | 1;
+	tb->secret[1] = mix64(tb->secret[0] ^ 0xc4ceb9fe1a85ec53ull) | 1;
 	tb->ncool = ncool;
 	tb->horizon_us = horizon_us ? horizon_us : 1;
 	/* Two ticks of margin: a way that many ticks idle is idle for the

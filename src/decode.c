@@ -62,7 +62,8 @@ static inline void l4_none(struct pkt *out, uint8_t flags)
  * which avail bytes are both captured and inside the IP packet. A TCP
  * header cut after the ports is still DEC_TRUNC_L4: without its flags
  * byte a SYN cannot be told from an ACK. */
-static enum decode_result l4_decode(const uint8_t *p, uint32_t avail,
+static inline __attribute__((always_inline)) enum decode_result
+l4_decode(const uint8_t *p, uint32_t avail,
 				    struct pkt *out)
 {
 	switch (out->proto) {
@@ -104,7 +105,8 @@ static enum decode_result l4_decode(const uint8_t *p, uint32_t avail,
 }
 
 /* IPv4 at p: avail captured bytes, wire bytes on the wire. */
-static enum decode_result ip4_decode(const uint8_t *p, uint32_t avail,
+static inline __attribute__((always_inline)) enum decode_result
+ip4_decode(const uint8_t *p, uint32_t avail,
 				     uint32_t wire, struct pkt *out)
 {
 	uint32_t hl, tot, end;
@@ -238,7 +240,8 @@ static enum decode_result ip6_decode(const uint8_t *p, uint32_t avail,
 
 /* The IP packet at p (avail > 0); want is 4 or 6 when the link said
  * which, else 0. */
-static enum decode_result ip_decode(const uint8_t *p, uint32_t avail,
+static inline __attribute__((always_inline)) enum decode_result
+ip_decode(const uint8_t *p, uint32_t avail,
 				    uint32_t wire, unsigned want,
 				    struct pkt *out)
 {
@@ -260,7 +263,8 @@ static inline int is_vlan_tpid(uint16_t type)
 
 /* From an ethertype type whose payload starts at *off, steps over VLAN
  * tags (TCI, inner type) to the IP version it announces, in *want. */
-static enum decode_result ether_walk(const uint8_t *d, uint32_t caplen,
+static inline __attribute__((always_inline)) enum decode_result
+ether_walk(const uint8_t *d, uint32_t caplen,
 				     uint16_t type, uint32_t *off,
 				     unsigned *want)
 {
@@ -319,7 +323,8 @@ static enum decode_result null_link(const uint8_t *d, uint32_t caplen,
 
 /* Finds where IP starts behind the link header, and which version the
  * link announces (0: the version nibble decides). */
-static enum decode_result link_decode(int dlt, const uint8_t *d,
+static inline __attribute__((always_inline)) enum decode_result
+link_decode(int dlt, const uint8_t *d,
 				      uint32_t caplen, uint32_t *off,
 				      unsigned *want)
 {

@@ -2,6 +2,7 @@
 # Runs every test layer of `make check` and closes with "N passed, M failed".
 #   1. unit tests (cmocka), release and ASan+UBSan builds
 #   2. replay tests: captures through `dosips -r ... --dry-run`
+#   2b. man pages lint clean, README and dosips(8) cover the options
 #   3. the tcpdump corpus replayed under ASan+UBSan: no crash, no report
 #   4. fuzzers (libFuzzer) for a short bounded run each
 #   5. lab tests in network namespaces (root only)
@@ -13,7 +14,7 @@ export TOP
 LOGDIR=$TOP/build/test-logs
 rm -rf "$LOGDIR"
 mkdir -p "$LOGDIR"
-LAYERS=${TESTS:-unit replay corpus fuzz lab}
+LAYERS=${TESTS:-unit replay docs corpus fuzz lab}
 pass=0 fail=0 skip=0 failed=""
 
 # run NAME CMD...: one test; its output goes to a log shown on failure.
@@ -47,6 +48,8 @@ for layer in $LAYERS; do
 		for t in tests/replay/*.sh; do
 			[ -e "$t" ] && run "replay/$(basename "$t" .sh)" sh "$t"
 		done ;;
+	docs)
+		run docs/man-readme sh tests/docs.sh ;;
 	corpus)
 		run corpus/tcpdump-tests sh tests/corpus.sh ;;
 	fuzz)

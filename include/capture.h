@@ -31,7 +31,7 @@ typedef void (*capture_cb)(const struct pkt *p, void *ctx);
 /* Receives decoded packets n at a time, in capture order. */
 typedef void (*capture_batch_cb)(const struct pkt *p, size_t n, void *ctx);
 
-/* Called once when a replayed file ends. */
+/* Called once when a replayed file ends, or live capture breaks. */
 typedef void (*capture_eof_cb)(void *ctx);
 
 struct capture;
@@ -50,6 +50,10 @@ void capture_set_batch(struct capture *c, capture_batch_cb cb);
 
 /* Refreshes kernel counters and copies the stats. */
 void capture_get_stats(struct capture *c, struct capture_stats *st);
+
+/* True once live capture broke (device gone or down); the eof callback
+ * has been called. */
+int capture_failed(const struct capture *c);
 
 /* The pcap link type (DLT_ value). */
 int capture_dlt(const struct capture *c);

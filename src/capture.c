@@ -34,6 +34,7 @@ struct capture {
 	struct capture_stats st;	/* but the per-family and protocol counts: */
 	uint64_t fam[2];		/* IPv4, IPv6 */
 	uint64_t proto[5];		/* see proto_slot */
+	int failed;         /* live capture broke (see capture_failed) */
 	unsigned nbatch;
 	struct pkt batch[PKT_BATCH];
 };
@@ -90,6 +91,17 @@ static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int n = pcap_dispatch(c->p, -1, capture_frame, (u_char *)c);
 
 		capture_flush(c);
+		if (n == PCAP_ERROR) {
+			/* The device went away or down: its fd would stay readable
+			 * and spin the loop. Stop, and let a supervisor restart us
+			 * (the bans live on in the kernel meanwhile). */
+			fprintf(stderr, "dosips: capture: %s\n", pcap_geterr(c->p));
+			c->failed = 1;
+			ev_io_stop(loop, w);
+			if (c->eof)
+				c->eof(c->ctx);
+			return;
+		}
 		if (n <= 0)
 			break;
 	}
@@ -214,6 +226,11 @@ fail:
 void capture_set_batch(struct capture *c, capture_batch_cb cb)
 {
 	c->batch_cb = cb;
+}
+
+int capture_failed(const struct capture *c)
+{
+	return c->failed;
 }
 
 int capture_dlt(const struct capture *c)

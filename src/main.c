@@ -685,7 +685,7 @@ int main(int argc, char **argv)
 		ev_run(d.loop, 0);
 		mitigate_flush(d.mit);
 		report(&d);
-		status = 0;
+		status = capture_failed(d.cap) ? 1 : 0;
 	}
 	daemon_teardown(&d);
 	return status;

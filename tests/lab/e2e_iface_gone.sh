@@ -1,0 +1,32 @@
+#!/bin/sh
+# e2e_iface_gone.sh - the watched interface disappears: dosips says why and
+# exits with status 1 within a second (for its supervisor to restart it),
+# instead of spinning on a dead descriptor.
+set -u
+[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespaces)"; exit 77; }
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+NS=dg$$-gone
+LOG=$(mktemp)
+trap 'ip netns del "$NS" 2>/dev/null; rm -f "$LOG"' EXIT
+ip netns add "$NS" || exit 1
+ip -n "$NS" link add v0 type veth peer name v1 && ip -n "$NS" link set v0 up &&
+	ip -n "$NS" link set v1 up || exit 1
+ip netns exec "$NS" "$TOP/build/release/dosips" -i v0 --dry-run -c /dev/null -w /dev/null \
+	>"$LOG" 2>&1 </dev/null &
+pid=$!
+i=0
+until grep -q "watching v0" "$LOG" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "watching v0" "$LOG" || { echo "FAIL dosips did not start"; cat "$LOG"; kill "$pid"; exit 1; }
+ip -n "$NS" link del v0
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.05; i=$((i + 1)); done
+if kill -0 "$pid" 2>/dev/null; then
+	echo "FAIL dosips still running 1 s after its interface disappeared"
+	kill -KILL "$pid"; exit 1
+fi
+wait "$pid"
+st=$?
+cat "$LOG"
+[ "$st" -eq 1 ] || { echo "FAIL exit status $st, want 1"; exit 1; }
+grep -q "capture: The interface disappeared" "$LOG" || { echo "FAIL no reason given"; exit 1; }
+echo "PASS iface_gone: exited with status 1 after $((i * 50)) ms"

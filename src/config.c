@@ -94,7 +94,13 @@ int config_parse_duration_ms(const char *s, uint64_t *ms)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].sfx) == 0) {
-			*ms = (uint64_t)(v * (double)units[i].mul + 0.5);
+			double r = v * (double)units[i].mul + 0.5;
+
+			/* Past 2^53 ms (285,000 years) a double no longer holds
+			 * whole milliseconds, and far past it no uint64_t. */
+			if (r >= 9007199254740992.0)
+				return -EINVAL;
+			*ms = (uint64_t)r;
 			return 0;
 		}
 	}

@@ -25,4 +25,5 @@ clang $CFLAGS $SAN -fsanitize=fuzzer "$src" $objs -o "$O/$name" \
 seeds=$TOP/tests/fuzz/$name
 [ -d "$seeds" ] || seeds=
 "$O/$name" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=5 -rss_limit_mb=2048 \
+	-artifact_prefix="$O/$name-" \
 	-print_final_stats=1 "$O/$name.corpus" $seeds

@@ -79,6 +79,8 @@ static void test_errors_name_file_and_line(void **state)
 		{ "[]\n", ":1: bad section header" },
 		{ "ban = 1.5\n", ":1: expected whole seconds" },
 		{ "ban = soon\n", ":1: expected a duration" },
+		{ "ban = 604444444444d\n", ":1: expected a duration" }, /* found by fuzzing */
+		{ "ban = 400d\n", ":1: out of range" },
 		{ "snaplen = 10\n", ":1: out of range (96 to 65535)" },
 		{ "hook = sideways\n", ":1: expected ingress" },
 		{ "= 5\n", ":1: missing key" },

@@ -52,8 +52,6 @@ struct daemon {
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
 	ev_io monitor;
-	ev_tstamp started;
-	int stopping;
 };
 
 static void usage(FILE *f)
@@ -234,10 +232,7 @@ static void report(struct daemon *d)
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct daemon *d = w->data;
-
 	log_info("signal %d: stopping", w->signum);
-	d->stopping = 1;
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -672,7 +667,6 @@ int main(int argc, char **argv)
 	if (!(d.loop = ev_default_loop(EVFLAG_AUTO)))
 		log_fatal("cannot initialise the event loop");
 	if (daemon_setup(&d) == 0) {
-		d.started = ev_time();
 		if (o.replay)
 			log_info("replaying %s (%s%s)%s", o.replay, capture_link_name(d.cap),
 				 decode_link_supported(capture_dlt(d.cap)) ? "" :

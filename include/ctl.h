@@ -52,6 +52,10 @@ int ctl_open(struct ev_loop *loop, const char *path, const char *group,
 char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
 		 size_t *len);
 
+/* Finds the gid of control_group group; 0, or -errno with
+ * "control_group NAME: why" in err. */
+int ctl_group_id(const char *group, gid_t *gid, char *err, size_t errlen);
+
 /* Drops clients, stops listening and removes the socket; NULL is fine. */
 void ctl_close(struct ctl *c);
 

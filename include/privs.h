@@ -3,6 +3,11 @@
 #define DOSIPS_PRIVS_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+/* Finds user's uid and primary gid; 0, or -errno with "user NAME: why"
+ * in err. */
+int privs_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
 
 /* Drops every capability but CAP_NET_ADMIN and CAP_NET_RAW (kept for the
  * nftables socket and the capture) and empties the bounding set, so hooks

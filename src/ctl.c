@@ -632,7 +632,7 @@ static int clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
 	return unlink(sun->sun_path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-static int group_id(const char *group, gid_t *gid, char *err, size_t errlen)
+int ctl_group_id(const char *group, gid_t *gid, char *err, size_t errlen)
 {
 	struct group gr, *res = NULL;
 	char buf[4096];
@@ -699,7 +699,7 @@ int ctl_open(struct ev_loop *loop, const char *path, const char *group,
 	c->fd = -1;
 	c->loop = loop;
 	c->view = view;
-	if (*group && (r = group_id(group, &c->gid, err, errlen)) < 0)
+	if (*group && (r = ctl_group_id(group, &c->gid, err, errlen)) < 0)
 		goto fail;
 	c->has_group = *group;
 	if (!(c->path = strdup(path))) {

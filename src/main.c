@@ -1,9 +1,7 @@
 /* main.c - the command line, the wiring of the modules, and the loop. */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -597,12 +595,16 @@ static int check_hook(const char *key, const char *cmd)
  * must run. */
 static int check_runtime(const struct config *cfg)
 {
+	char err[256];
+	uid_t uid;
+	gid_t gid;
 	int bad = 0;
 
-	if (*cfg->user && !getpwnam(cfg->user))
-		bad = fprintf(stderr, "dosips: user %s: no such user\n", cfg->user);
-	if (*cfg->ctl_group && !getgrnam(cfg->ctl_group))
-		bad = fprintf(stderr, "dosips: control_group %s: no such group\n", cfg->ctl_group);
+	/* The very lookups set-up makes, so -n fails where start-up would. */
+	if (*cfg->user && privs_lookup_user(cfg->user, &uid, &gid, err, sizeof(err)) < 0)
+		bad = fprintf(stderr, "dosips: %s\n", err);
+	if (*cfg->ctl_group && ctl_group_id(cfg->ctl_group, &gid, err, sizeof(err)) < 0)
+		bad = fprintf(stderr, "dosips: %s\n", err);
 	bad |= check_hook("on_ban", cfg->on_ban) | check_hook("on_unban", cfg->on_unban);
 	return bad ? -EINVAL : 0;
 }

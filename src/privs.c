@@ -8,7 +8,7 @@
 
 #include "privs.h"
 
-static int lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+int privs_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
@@ -44,7 +44,7 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	gid_t gid = getegid();
 	int r, setpcap, change;
 
-	if (*user && (r = lookup_user(user, &uid, &gid, err, errlen)) < 0)
+	if (*user && (r = privs_lookup_user(user, &uid, &gid, err, errlen)) < 0)
 		return r;
 	if (capng_get_caps_process() < 0) {
 		snprintf(err, errlen, "cannot read this process's capabilities: %s",

@@ -25,10 +25,8 @@ struct capture_stats {
 	int have_kernel;                  /* pcap_stats answered */
 };
 
-/* Receives each decoded packet. */
-typedef void (*capture_cb)(const struct pkt *p, void *ctx);
-
-/* Receives decoded packets n at a time, in capture order. */
+/* Receives decoded packets n at a time, in capture order: up to a
+ * thousand or so, each batch handed on before capture returns to the loop. */
 typedef void (*capture_batch_cb)(const struct pkt *p, size_t n, void *ctx);
 
 /* Called once when a replayed file ends, or live capture breaks. */
@@ -37,16 +35,11 @@ typedef void (*capture_eof_cb)(void *ctx);
 struct capture;
 
 /* Opens the source and arms its watcher on loop. On failure returns
- * -errno and a sentence for a person in err. cb may be NULL when
- * capture_set_batch follows. */
-int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb cb,
+ * -errno and a sentence for a person in err. */
+int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_batch_cb cb,
 		 capture_eof_cb eof, void *ctx, struct capture **out,
 		 char *err, size_t errlen);
 
-/* From now on hands packets to cb in batches (up to a thousand or so, each
- * handed on before capture returns to the loop) instead of one by one to
- * capture_open's cb: the same packets in the same order, fewer calls. */
-void capture_set_batch(struct capture *c, capture_batch_cb cb);
 
 /* Refreshes kernel counters and copies the stats. */
 void capture_get_stats(struct capture *c, struct capture_stats *st);

@@ -27,7 +27,6 @@ struct capture {
 	int dlt;
 	ev_io io;           /* live */
 	ev_idle idle;       /* file replay */
-	capture_cb cb;
 	capture_batch_cb batch_cb;
 	capture_eof_cb eof;
 	void *ctx;
@@ -77,9 +76,7 @@ static void capture_frame(u_char *user, const struct pcap_pkthdr *h, const u_cha
 	if (r != DEC_OK)
 		return;
 	capture_count(c, p);
-	if (!c->batch_cb)
-		c->cb(p, c->ctx);
-	else if (++c->nbatch == PKT_BATCH)
+	if (++c->nbatch == PKT_BATCH)
 		capture_flush(c);
 }
 
@@ -191,7 +188,7 @@ static int capture_file(struct capture *c, const struct capture_cfg *cfg, char *
 	return 0;
 }
 
-int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb cb,
+int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_batch_cb cb,
 		 capture_eof_cb eof, void *ctx, struct capture **out,
 		 char *err, size_t errlen)
 {
@@ -201,7 +198,7 @@ int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb
 	if (!c)
 		return -ENOMEM;
 	c->loop = loop;
-	c->cb = cb;
+	c->batch_cb = cb;
 	c->eof = eof;
 	c->ctx = ctx;
 	r = cfg->file ? capture_file(c, cfg, err, errlen) : capture_live(c, cfg, err, errlen);
@@ -221,11 +218,6 @@ int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_cb
 fail:
 	capture_close(c);
 	return r;
-}
-
-void capture_set_batch(struct capture *c, capture_batch_cb cb)
-{
-	c->batch_cb = cb;
 }
 
 int capture_failed(const struct capture *c)

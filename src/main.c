@@ -315,12 +315,10 @@ static int open_capture(struct daemon *d)
 		.iface = d->cfg.iface, .file = d->opts->replay, .snaplen = d->cfg.snaplen,
 		.buffer_kb = d->cfg.buffer_kb, .inbound_only = 1,
 	};
-	int r = capture_open(d->loop, &cc, NULL, on_eof, d, &d->cap, err, sizeof(err));
+	int r = capture_open(d->loop, &cc, on_packets, on_eof, d, &d->cap, err, sizeof(err));
 
 	if (r < 0)
 		log_err("%s", err);
-	else
-		capture_set_batch(d->cap, on_packets);
 	return r;
 }
 

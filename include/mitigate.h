@@ -45,7 +45,8 @@ struct ban_info {
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg);
 
-/* Uses loop for unban timers; fw, wl, ev stay owned by the caller. */
+/* Uses loop for unban timers and publishes on the bus ev; fw, wl, ev stay
+ * owned by the caller. */
 int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg,
 		 struct fw *fw, const struct whitelist *wl, struct events *ev,
 		 struct mitigate **out);
@@ -86,10 +87,6 @@ unsigned mitigate_count(const struct mitigate *m);
 
 /* Copies the counters. */
 void mitigate_get_stats(const struct mitigate *m, struct mitigate_stats *st);
-
-/* Also hands every event to fn (a control socket, tests); NULL stops. */
-void mitigate_set_observer(struct mitigate *m,
-			   void (*fn)(const struct event *e, void *ctx), void *ctx);
 
 /* Stops the timers and frees m; bans stay in the kernel. NULL is fine. */
 void mitigate_free(struct mitigate *m);

@@ -218,6 +218,14 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 	return -ENOENT;
 }
 
+/* The first non-blank of s. */
+static const char *trim_const(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -230,9 +238,89 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * Named sections. Each type is owned by a module, whose check reads every
+ * entry of that type (all its sections) and returns 0, or -EINVAL with
+ * "file:line: message" in err. A type not in this table is an error at
+ * the section header, so a typo never passes silently.
+ */
+struct named_type {
+	const char *type;
+	int (*check)(const struct config *cfg, char *err, size_t errlen);
+};
+
+static const struct named_type named_types[] = {
+	{ NULL, NULL },
+};
+
+static const struct named_type *named_type_find(const char *type)
+{
+	for (size_t i = 0; named_types[i].type; i++)
+		if (strcmp(named_types[i].type, type) == 0)
+			return &named_types[i];
+	return NULL;
+}
+
+const char *config_named_get(const struct config *cfg, const char *type, const char *name,
+			     const char *key)
+{
+	const char *v = NULL;
+
+	/* The last of repeated lines wins, as for top-level keys. */
+	for (uint32_t i = 0; i < cfg->nnamed; i++) {
+		const struct config_entry *c = &cfg->named[i];
+
+		if (!strcmp(c->type, type) && !strcmp(c->name, name) && !strcmp(c->key, key))
+			v = c->value;
+	}
+	return v;
+}
+
+/* "[type name]": checks the type and the name's length. */
+static int named_header(const char *header, const char **why)
+{
+	char type[sizeof(((struct config_entry *)0)->type)];
+	const char *sp = strchr(header, ' ');
+	size_t tl = (size_t)(sp - header);
+
+	if (tl >= sizeof(type))
+		return *why = "unknown section type", -EINVAL;
+	memcpy(type, header, tl);
+	type[tl] = '\0';
+	if (!named_type_find(type))
+		return *why = "unknown section type", -EINVAL;
+	if (strlen(trim_const(sp)) >= sizeof(((struct config_entry *)0)->name))
+		return *why = "section name too long", -EINVAL;
+	return 0;
+}
+
+/* Keeps key = value of section "type name" in cfg->named. */
+static int named_line(struct config *cfg, const char *section, const char *key,
+		      const char *value, uint32_t lineno, const char **why)
+{
+	struct config_entry *c;
+	const char *sp = strchr(section, ' ');
+
+	if (cfg->nnamed == CONFIG_NAMED_MAX)
+		return *why = "too many lines in named sections", -EINVAL;
+	c = &cfg->named[cfg->nnamed];
+	memset(c, 0, sizeof(*c));
+	if (strlen(key) >= sizeof(c->key))
+		return *why = "key too long", -EINVAL;
+	if (strlen(value) >= sizeof(c->value))
+		return *why = "value too long", -EINVAL;
+	snprintf(c->type, sizeof(c->type), "%.*s", (int)(sp - section), section);
+	snprintf(c->name, sizeof(c->name), "%s", trim_const(sp));
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	snprintf(c->value, sizeof(c->value), "%s", value);
+	c->line = lineno;
+	cfg->nnamed++;
+	return 0;
+}
+
 /* Handles one line; section is the current "[name]" ("" at top level). */
 static int config_line(struct config *cfg, char *line, char *section, size_t seclen,
-		       const char **why)
+		       uint32_t lineno, const char **why)
 {
 	char key[128], *eq, *s = trim(line);
 
@@ -245,7 +333,12 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 			return *why = "bad section header", -EINVAL;
 		*close = '\0';
 		snprintf(section, seclen, "%s", trim(s + 1));
-		return 0;
+		/* Blanks inside make it "[type name]"; squeeze them to one. */
+		for (char *b = section; (b = strpbrk(b, " \t")); ) {
+			*b++ = ' ';
+			memmove(b, trim_const(b), strlen(trim_const(b)) + 1);
+		}
+		return strchr(section, ' ') ? named_header(section, why) : 0;
 	}
 	if (!(eq = strchr(s, '=')))
 		return *why = "expected key = value", -EINVAL;
@@ -258,6 +351,8 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 	val = trim(val);
 	if (*s == '\0')
 		return *why = "missing key", -EINVAL;
+	if (strchr(section, ' '))
+		return named_line(cfg, section, s, val, lineno, why);
 	if (snprintf(key, sizeof(key), "%s%s%s", section, *section ? "." : "", s) >= (int)sizeof(key))
 		return *why = "key too long", -EINVAL;
 	return config_set(cfg, key, val, why);
@@ -265,7 +360,7 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	char line[4352], section[64] = "";
+	char line[4352], section[96] = "";
 	const char *why = NULL;
 	unsigned lineno = 0;
 	int r = 0;
@@ -276,13 +371,14 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
+	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
 			why = "line too long";
 			r = -EINVAL;
 		} else {
-			r = config_line(cfg, line, section, sizeof(section), &why);
+			r = config_line(cfg, line, section, sizeof(section), lineno, &why);
 		}
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
@@ -312,6 +408,9 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 			 cfg->mitigate.max_bans, cfg->set_size);
 		return -EINVAL;
 	}
+	for (size_t i = 0; named_types[i].type; i++)
+		if (named_types[i].check(cfg, err, errlen) < 0)
+			return -EINVAL;
 	return 0;
 }
 

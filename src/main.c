@@ -15,6 +15,7 @@
 #include "events.h"
 #include "fw.h"
 #include "hooks.h"
+#include "jsonl.h"
 #include "log.h"
 #include "mitigate.h"
 #include "privs.h"
@@ -42,7 +43,8 @@ struct daemon {
 	struct detect *det;
 	struct mitigate *mit;
 	struct whitelist *wl;
-	struct events *ev;
+	struct events *ev;          /* the bus */
+	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
@@ -349,13 +351,18 @@ static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
 	};
 }
 
-/* The JSON sink, and the hooks it hands bans and unbans to. */
+/* The bus and its subscribers, in the order they hear an event: the log,
+ * the JSON-lines file, the hooks. */
 static int open_events(struct daemon *d)
 {
 	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
 	int r;
 
-	if ((r = events_open(d->cfg.events, &d->ev)) < 0) {
+	if ((r = events_new(&d->ev)) < 0) {
+		log_err("events: %s", strerror(-r));
+		return r;
+	}
+	if ((r = jsonl_open(d->cfg.events, &d->jsonl)) < 0) {
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
@@ -363,7 +370,9 @@ static int open_events(struct daemon *d)
 		log_err("hooks: %s", strerror(-r));
 		return r;
 	}
-	events_set_hooks(d->ev, d->hooks);
+	events_subscribe(d->ev, events_log, NULL);
+	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
+	events_subscribe(d->ev, hooks_on_event, d->hooks);
 	return 0;
 }
 
@@ -417,11 +426,11 @@ static void reload_events(struct daemon *d, struct config *next)
 	int r;
 
 	if (strcmp(next->events, d->cfg.events) == 0) {
-		if ((r = events_reopen(d->ev)) < 0)
+		if ((r = jsonl_reopen(d->jsonl)) < 0)
 			log_err("events: cannot reopen %s: %s", d->cfg.events, strerror(-r));
 		return;
 	}
-	if ((r = events_set_path(d->ev, next->events)) < 0) {
+	if ((r = jsonl_set_path(d->jsonl, next->events)) < 0) {
 		log_err("events: cannot open %s: %s; still writing to %s", next->events,
 			strerror(-r), *d->cfg.events ? d->cfg.events : "nowhere");
 		memcpy(next->events, d->cfg.events, sizeof(next->events));
@@ -571,10 +580,9 @@ static void daemon_teardown(struct daemon *d)
 	detect_free(d->det);
 	mitigate_free(d->mit);
 	fw_close(d->fw);
-	if (d->ev)
-		events_set_hooks(d->ev, NULL);
+	events_free(d->ev);
 	hooks_free(d->hooks);
-	events_close(d->ev);
+	jsonl_close(d->jsonl);
 	whitelist_free(d->wl);
 }
 

@@ -38,8 +38,6 @@ struct mitigate {
 	struct fw *fw;
 	const struct whitelist *wl;
 	struct events *ev;
-	void (*observer)(const struct event *e, void *ctx);
-	void *observer_ctx;
 	uint32_t seed;
 	struct ban **bans;
 	uint32_t bmask;
@@ -78,9 +76,7 @@ static uint64_t wall_us(const struct mitigate *m)
 
 static void emit(struct mitigate *m, const struct event *e)
 {
-	events_emit(m->ev, e);
-	if (m->observer)
-		m->observer(e, m->observer_ctx);
+	events_publish(m->ev, e);
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -282,7 +278,7 @@ static void note_pending(struct mitigate *m, const struct verdict *v)
 static void ban_event(struct mitigate *m, const struct ban *b, uint64_t ts_us)
 {
 	emit(m, &(struct event){
-		.type = EV_BAN, .ts_us = ts_us, .src = b->src, .kind = b->kind,
+		.type = EVT_BAN, .ts_us = ts_us, .src = b->src, .kind = b->kind,
 		.duration_s = b->duration_s, .offences = b->offences,
 	});
 }
@@ -290,7 +286,7 @@ static void ban_event(struct mitigate *m, const struct ban *b, uint64_t ts_us)
 static void unban_event(struct mitigate *m, const struct ban *b, const char *reason)
 {
 	emit(m, &(struct event){
-		.type = EV_UNBAN, .ts_us = wall_us(m), .src = b->src, .kind = b->kind,
+		.type = EVT_UNBAN, .ts_us = wall_us(m), .src = b->src, .kind = b->kind,
 		.reason = reason,
 	});
 }
@@ -351,7 +347,7 @@ static int cap_refuse(struct mitigate *m, const struct ip_prefix *p, uint64_t ts
 	m->capped = true;
 	snprintf(reason, sizeof(reason), "%u active bans, max_bans: no new ban until one ends",
 		 m->nbans);
-	emit(m, &(struct event){ .type = EV_BAN_CAP, .ts_us = ts_us, .src = *p, .reason = reason });
+	emit(m, &(struct event){ .type = EVT_BAN_CAP, .ts_us = ts_us, .src = *p, .reason = reason });
 	return -ENOSPC;
 }
 
@@ -428,13 +424,13 @@ void mitigate_verdict(const struct verdict *v, void *ctx)
 		ban_escalate(m, b, v);
 		return;
 	}
-	emit(m, &(struct event){ .type = EV_ALERT, .ts_us = v->ts_us, .src = v->src, .v = v,
+	emit(m, &(struct event){ .type = EVT_ALERT, .ts_us = v->ts_us, .src = v->src, .v = v,
 				 .kind = v->kind });
 	if (v->kind == KIND_DDOS || v->src.len == 0)
 		return;  /* no single source to ban */
 	if (wl_covers(m, &v->src)) {
 		m->st.whitelisted++;
-		emit(m, &(struct event){ .type = EV_WHITELISTED, .ts_us = v->ts_us,
+		emit(m, &(struct event){ .type = EVT_WHITELISTED, .ts_us = v->ts_us,
 					 .src = v->src, .v = v, .kind = v->kind });
 		return;
 	}
@@ -606,13 +602,6 @@ unsigned mitigate_count(const struct mitigate *m)
 void mitigate_get_stats(const struct mitigate *m, struct mitigate_stats *st)
 {
 	*st = m->st;
-}
-
-void mitigate_set_observer(struct mitigate *m, void (*fn)(const struct event *e, void *ctx),
-			   void *ctx)
-{
-	m->observer = fn;
-	m->observer_ctx = ctx;
 }
 
 int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw *fw,

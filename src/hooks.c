@@ -1,20 +1,14 @@
 /* hooks.c - on_ban/on_unban programs: spawned, fed, timed and reaped in
  * the loop, so a slow hook holds up neither capture nor the next ban. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "hooks.h"
 #include "log.h"
+#include "child.h"
 
 #define HOOK_WORDS 32
 #define HOOK_VARS 7
@@ -29,14 +23,10 @@ struct hook_cmd {
 
 /* One running hook. */
 struct hook_proc {
-	ev_child child;
-	ev_timer timer;
+	struct child *sp;
 	struct hooks *h;
 	struct hook_proc *next;
 	const char *name;     /* "on_ban" or "on_unban" */
-	double deadline;      /* ev_now() at which it is killed */
-	pid_t pid;
-	int killed;
 };
 
 struct hooks {
@@ -118,36 +108,25 @@ static void proc_unlink(struct hook_proc *p)
 	p->h->st.running--;
 }
 
-static void on_exit_cb(struct ev_loop *loop, ev_child *w, int revents)
+static void on_done(struct child *sp, int st, bool killed, void *ctx)
 {
-	struct hook_proc *p = w->data;
-	int st = w->rstatus;
+	struct hook_proc *p = ctx;
+	pid_t pid = child_pid(sp);
 
-	ev_child_stop(loop, &p->child);
-	ev_timer_stop(loop, &p->timer);
-	if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+	if (killed) {
+		p->h->st.killed++;
+		log_warn("hook %s (pid %d) still running after %gs: killed", p->name, (int)pid,
+			 p->h->timeout_ms / 1000.0);
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		p->h->st.failed++;
-		log_warn("hook %s (pid %d) exited with status %d", p->name, (int)p->pid,
+		log_warn("hook %s (pid %d) exited with status %d", p->name, (int)pid,
 			 WEXITSTATUS(st));
-	} else if (WIFSIGNALED(st) && !p->killed) {
+	} else if (WIFSIGNALED(st)) {
 		p->h->st.failed++;
-		log_warn("hook %s (pid %d) died of signal %d", p->name, (int)p->pid,
-			 WTERMSIG(st));
+		log_warn("hook %s (pid %d) died of signal %d", p->name, (int)pid, WTERMSIG(st));
 	}
 	proc_unlink(p);
 	free(p);
-}
-
-/* The whole process group goes, so a hook's own children cannot linger. */
-static void on_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct hook_proc *p = w->data;
-
-	p->killed = 1;
-	p->h->st.killed++;
-	kill(-p->pid, SIGKILL);
-	log_warn("hook %s (pid %d) still running after %gs: killed", p->name, (int)p->pid,
-		 p->h->timeout_ms / 1000.0);
 }
 
 /* The DOSIPS_* variables of e, in vars (HOOK_VARS slots of 128). */
@@ -198,72 +177,10 @@ static char **build_env(char vars[][128], int nvars)
 	return env;
 }
 
-/* A pipe already holding the line: it fits the pipe buffer, so the write
- * neither blocks nor meets a reader that is gone. Returns the read end. */
-static int stdin_pipe(const char *json, size_t len)
-{
-	struct iovec iov[2] = { { (void *)json, len }, { "\n", 1 } };
-	int p[2];
-
-	if (len + 1 > PIPE_BUF)
-		return -EMSGSIZE;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	if (fcntl(p[1], F_SETFL, O_NONBLOCK) < 0 || writev(p[1], iov, 2) != (ssize_t)len + 1) {
-		int r = -errno;
-
-		close(p[0]);
-		close(p[1]);
-		return r ? r : -EIO;
-	}
-	close(p[1]);
-	return p[0];
-}
-
-/* Attributes for a clean child: own process group (the timeout kills it
- * whole), default signal dispositions, nothing blocked. */
-static void spawn_attr(posix_spawnattr_t *at)
-{
-	sigset_t none, all;
-
-	sigemptyset(&none);
-	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	posix_spawnattr_init(at);
-	posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-				     POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(at, 0);
-	posix_spawnattr_setsigmask(at, &none);
-	posix_spawnattr_setsigdefault(at, &all);
-}
-
-/* Spawns cmd with the line on stdin, its stdout joined to our stderr (so
- * it cannot interleave with JSON lines on stdout) and no other descriptor. */
-static int spawn(const struct hook_cmd *cmd, char **env, const char *json, size_t len,
-		 pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	int in, r;
-
-	if ((in = stdin_pipe(json, len)) < 0)
-		return in;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-	spawn_attr(&at);
-	r = -posix_spawn(pid, cmd->argv[0], &fa, &at, cmd->argv, env);
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in);
-	return r;
-}
-
 static int hook_start(struct hooks *h, const struct hook_cmd *cmd, const char *name,
 		      const struct event *e, const char *json, size_t len)
 {
+	struct iovec in[2] = { { (void *)json, len }, { "\n", 1 } };
 	char vars[HOOK_VARS][128];
 	struct hook_proc *p;
 	char **env;
@@ -273,18 +190,14 @@ static int hook_start(struct hooks *h, const struct hook_cmd *cmd, const char *n
 		return -ENOMEM;
 	if (!(env = build_env(vars, event_vars(e, vars))))
 		goto fail;
-	r = spawn(cmd, env, json, len, &p->pid);
+	r = child_start(h->loop, &(struct child_req){
+		.argv = cmd->argv, .env = env, .in = in, .nin = 2,
+		.timeout_ms = h->timeout_ms, .done = on_done, .ctx = p }, &p->sp);
 	free(env);
 	if (r < 0)
 		goto fail;
 	p->h = h;
 	p->name = name;
-	p->deadline = ev_now(h->loop) + h->timeout_ms / 1000.0;
-	ev_child_init(&p->child, on_exit_cb, p->pid, 0);
-	ev_timer_init(&p->timer, on_timeout_cb, h->timeout_ms / 1000.0, 0);
-	p->child.data = p->timer.data = p;
-	ev_child_start(h->loop, &p->child);
-	ev_timer_start(h->loop, &p->timer);
 	p->next = h->procs;
 	h->procs = p;
 	h->st.running++;
@@ -323,22 +236,6 @@ void hooks_get_stats(const struct hooks *h, struct hooks_stats *st)
 	*st = h->st;
 }
 
-/* Blocks until p exits or its deadline passes, then kills its group. */
-static void proc_wait(struct hook_proc *p)
-{
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	int st;
-
-	while (waitpid(p->pid, &st, WNOHANG) == 0) {
-		if (ev_time() >= p->deadline) {
-			kill(-p->pid, SIGKILL);
-			waitpid(p->pid, &st, 0);
-			break;
-		}
-		nanosleep(&tick, NULL);
-	}
-}
-
 void hooks_free(struct hooks *h)
 {
 	struct hook_proc *p, *next;
@@ -349,9 +246,7 @@ void hooks_free(struct hooks *h)
 		log_info("waiting for %u hooks to finish", h->st.running);
 	for (p = h->procs; p; p = next) {
 		next = p->next;
-		ev_child_stop(h->loop, &p->child);
-		ev_timer_stop(h->loop, &p->timer);
-		proc_wait(p);
+		child_finish(p->sp);
 		free(p);
 	}
 	free(h->ban.buf);

@@ -18,6 +18,7 @@
 
 struct capture;
 struct hooks;
+struct notify;
 
 /* The daemon as the control socket sees it. The caller owns everything
  * and keeps the pointers current (a reload may replace det); none may be
@@ -28,6 +29,7 @@ struct ctl_view {
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;
+	struct notify *notify;
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

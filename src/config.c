@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "notify.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
 
@@ -250,6 +251,7 @@ struct named_type {
 };
 
 static const struct named_type named_types[] = {
+	{ "notify", notify_cfg_check },
 	{ NULL, NULL },
 };
 

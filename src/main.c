@@ -18,7 +18,9 @@
 #include "jsonl.h"
 #include "log.h"
 #include "mitigate.h"
+#include "notify.h"
 #include "privs.h"
+#include "webclient.h"
 #include "whitelist.h"
 
 #define EXIT_USAGE 2
@@ -47,6 +49,8 @@ struct daemon {
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct fw *fw;
 	struct hooks *hooks;
+	struct webclient *wc;       /* HTTP for notifiers (and others) */
+	struct notify *notify;      /* the notifiers, a subscriber */
 	struct ctl *ctl;
 	struct ctl_view view;
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
@@ -351,8 +355,20 @@ static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
 	};
 }
 
+/* The notifiers and the HTTP client they post through. */
+static int open_notify(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 128];
+	int r;
+
+	if ((r = webclient_new(d->loop, &d->wc, err, sizeof(err))) < 0 ||
+	    (r = notify_new(d->loop, d->wc, &d->cfg, &d->notify, err, sizeof(err))) < 0)
+		log_err("%s", err);
+	return r;
+}
+
 /* The bus and its subscribers, in the order they hear an event: the log,
- * the JSON-lines file, the hooks. */
+ * the JSON-lines file, the hooks, the notifiers. */
 static int open_events(struct daemon *d)
 {
 	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
@@ -372,7 +388,10 @@ static int open_events(struct daemon *d)
 	}
 	events_subscribe(d->ev, events_log, NULL);
 	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
+	if ((r = open_notify(d)) < 0)
+		return r;
 	events_subscribe(d->ev, hooks_on_event, d->hooks);
+	events_subscribe(d->ev, notify_on_event, d->notify);
 	return 0;
 }
 
@@ -442,6 +461,7 @@ static void reload_events(struct daemon *d, struct config *next)
 static void reload_commit(struct daemon *d, struct reload *nx)
 {
 	struct hooks_cfg hc = hooks_cfg_of(nx->cfg);
+	char err[CONFIG_PATH_MAX + 128];
 	struct detect_stats ds;
 
 	mitigate_set_cfg(d->mit, &nx->cfg->mitigate);
@@ -459,6 +479,8 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	reload_events(d, nx->cfg);
 	if (hooks_set_cfg(d->hooks, &hc) < 0)
 		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
+	if (notify_set_cfg(d->notify, nx->cfg, err, sizeof(err)) < 0)
+		log_err("reload: notifiers not changed: %s", err);
 	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
 	if (*nx->restart)
 		log_warn("reload: %s changed: takes effect at restart", nx->restart);
@@ -499,7 +521,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
-		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
+		.notify = d->notify, .cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
 	if (d->opts->replay || !*d->cfg.ctl_socket)
@@ -582,6 +604,8 @@ static void daemon_teardown(struct daemon *d)
 	fw_close(d->fw);
 	events_free(d->ev);
 	hooks_free(d->hooks);
+	notify_free(d->notify);      /* after ctl_close: it cancels its tests */
+	webclient_free(d->wc);
 	jsonl_close(d->jsonl);
 	whitelist_free(d->wl);
 }

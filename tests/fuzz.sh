@@ -21,7 +21,7 @@ for c in "$TOP"/src/*.c; do
 done
 # shellcheck disable=SC2086
 clang $CFLAGS $SAN -fsanitize=fuzzer "$src" $objs -o "$O/$name" \
-	$(pkg-config --libs libpcap libmnl libnftnl libcap-ng) -lev
+	$(pkg-config --libs libpcap libmnl libnftnl libcap-ng libcurl json-c) -lev
 seeds=$TOP/tests/fuzz/$name
 [ -d "$seeds" ] || seeds=
 "$O/$name" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=5 -rss_limit_mb=2048 \

@@ -302,9 +302,13 @@ static void digest_sentence(const struct digest *d, unsigned secs, char *buf, si
 		    event_kind_name(k));
 		first = 0;
 	}
-	for (int i = 0; i < ntop; i++)
-		cat(buf, len, &at, "%s%s (%u)", i ? ", " : "; top sources ",
-		    prefix_fmt(&d->src[top[i]].src, a), d->src[top[i]].n);
+	/* Counts only where a source stands out: "(1)" after each says nothing. */
+	for (int i = 0; i < ntop; i++) {
+		cat(buf, len, &at, "%s%s", i ? ", " : "; top sources ",
+		    prefix_fmt(&d->src[top[i]].src, a));
+		if (d->src[top[i]].n > 1)
+			cat(buf, len, &at, " (%u)", d->src[top[i]].n);
+	}
 	if (d->nsrc > (uint32_t)ntop || d->untracked)
 		cat(buf, len, &at, " and %u more", d->nsrc - (uint32_t)ntop + d->untracked);
 	cat(buf, len, &at, "; %s", SEE_ALSO);
@@ -367,7 +371,7 @@ static char *json_take(json_object *o, size_t *len)
 
 int note_digest(struct note *n, const struct digest *d, uint64_t now_us, const char *host)
 {
-	unsigned secs = (unsigned)((now_us - d->start_us + 999999) / 1000000);
+	unsigned secs = (unsigned)((now_us - d->start_us + 500000) / 1000000);
 	size_t at = 0;
 
 	memset(n, 0, sizeof(*n));

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
 libcap-ng-dev libcmocka-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd clang libclang-rt-dev mandoc procps curl libjson-c-dev msmtp python3
+netcat-openbsd clang libclang-rt-dev mandoc procps curl libjson-c-dev msmtp msmtp-mta python3
 python3-aiosmtpd"
 
 missing=""

@@ -163,6 +163,18 @@ static void stats_mitigate(const struct ctl_view *v, struct reply *r)
 	    ms.last_pkt_latency_us, ms.max_pkt_latency_us);
 }
 
+static void stats_notify(const struct ctl_view *v, struct reply *r)
+{
+	struct notify_stats ns;
+
+	notify_get_stats(v->notify, NULL, &ns);
+	say(r, "notify_messages=%" PRIu64 "\nnotify_digests=%" PRIu64 "\nnotify_events=%" PRIu64
+	    "\nnotify_folded=%" PRIu64 "\nnotify_retries=%" PRIu64 "\nnotify_failed=%" PRIu64
+	    "\nnotify_failed_events=%" PRIu64 "\nnotify_queued=%u\nnotify_pending=%u\n",
+	    ns.messages, ns.digests, ns.events, ns.folded, ns.retries, ns.failed,
+	    ns.failed_events, ns.queued, ns.pending);
+}
+
 static int cmd_stats(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		     char *err, size_t errlen)
 {
@@ -189,6 +201,7 @@ static int cmd_stats(const struct ctl_view *v, int argc, char **argv, struct rep
 	say(r, "hooks_started=%" PRIu64 "\nhooks_failed=%" PRIu64 "\nhooks_killed=%" PRIu64
 	    "\nhooks_dropped=%" PRIu64 "\nhooks_running=%u\n", hs.started, hs.failed,
 	    hs.killed, hs.dropped, hs.running);
+	stats_notify(v, r);
 	return 0;
 }
 

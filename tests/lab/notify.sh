@@ -68,7 +68,7 @@ wait_for "ip netns exec $V curl -s -m 1 -d '{}' $URL/ok/probe >/dev/null" ||
 	{ cat "$T/sink.log"; echo "FAIL the sink does not answer"; exit 1; }
 
 for n in slack discord mattermost teams webhook; do echo "$URL/ok/$n" > "$T/$n.url"; done
-for n in flood flaky gone hang; do echo "$URL/$n/$n" > "$T/$n.url"; done
+for n in flood flaky busy gone hang; do echo "$URL/$n/$n" > "$T/$n.url"; done
 sed -i "s|/flood/flood|/ok/flood|" "$T/flood.url"
 cat > "$T/msmtprc" <<EOF
 account default
@@ -163,6 +163,7 @@ stop
 	conf_head
 	notifier flood webhook "rate=5" "digest=3s"
 	notifier flaky webhook "events=unban"
+	notifier busy webhook "events=unban"
 	notifier gone webhook "events=unban"
 } > "$T/dosips.conf"
 start
@@ -194,9 +195,17 @@ check "  exactly once" [ "$(lines "$T/flaky.posts")" = 1 ]
 a429=$(awk '$2 == "flaky" && $3 == 429 { print $1 }' "$T/attempts")
 a200=$(awk '$2 == "flaky" && $3 == 200 { print $1 }' "$T/attempts")
 check "  after Retry-After: 2 ($a429 -> $a200)" awk "BEGIN { exit !($a200 - $a429 >= 1.9) }"
+check "503 then 200: delivered once" wait_for "[ \$(wc -l < $T/busy.posts) = 1 ]"
+a503=$(awk '$2 == "busy" && $3 == 503 { print $1 }' "$T/attempts")
+a200=$(awk '$2 == "busy" && $3 == 200 { print $1 }' "$T/attempts")
+check "  after a backoff of 1 s ($a503 -> $a200)" awk "BEGIN { exit !($a200 - $a503 >= 0.9) }"
 check "400: tried once, not again" [ "$(awk '$2 == "gone"' "$T/attempts" | wc -l)" = 1 ]
 check "  and the log says what was lost" \
 	grep -q 'notify gone: message of 1 event not delivered after 1 attempt: HTTP 400' "$T/log"
+out=$(ctl stats)
+check "stats: 1000 + 2 events delivered, 995 folded, 2 retries, 1 event lost" \
+	[ "$(printf '%s\n' "$out" | grep -E '^notify_(events|folded|retries|failed_events)=' |
+	     tr '\n' ' ')" = "notify_events=1002 notify_folded=995 notify_retries=2 notify_failed_events=1 " ]
 stop
 
 # ---- an endpoint that never answers delays no ban ----------------------------

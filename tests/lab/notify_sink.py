@@ -7,6 +7,7 @@ its service documents.
 HTTP paths (POST):
   /ok/NAME      200 "ok"; each post is one JSON line in DIR/NAME.posts
   /flaky/NAME   first post 429 with Retry-After: 2, later ones 200
+  /busy/NAME    first post 503 (no Retry-After), later ones 200
   /gone/NAME    400, always
   /hang/NAME    reads the request and never answers
 Every attempt is logged to DIR/attempts as "unix-time NAME status".
@@ -157,9 +158,9 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "gone":
             status = 400
         with Handler.lock:
-            if kind == "flaky" and name not in Handler.seen:
+            if kind in ("flaky", "busy") and name not in Handler.seen:
                 Handler.seen.add(name)
-                status = 429
+                status = 429 if kind == "flaky" else 503
             self.log(name, status)
             if status == 200:
                 with open(os.path.join(DIR, name + ".posts"), "a") as f:

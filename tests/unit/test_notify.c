@@ -445,6 +445,82 @@ static void test_filters(void **state)
 	notify_free(n);
 }
 
+/* sendmail's temporary failure (75) is retried after a backoff, any other
+ * failure is not, and the log-and-count path accounts for every event. */
+static void test_mail_retry(void **state)
+{
+	static struct config cfg;
+	struct event e = ban("198.18.0.5", KIND_SYN_FLOOD);
+	struct notify_stats st;
+	struct notify *n;
+	char path[128], err[256];
+	unsigned events, digests;
+	FILE *f;
+
+	mail_config(&cfg, "retries = 2\n");
+	/* First run: exit 75; then deliver. */
+	snprintf(path, sizeof(path), "%s/sendmail", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\nif [ ! -e %s/tried ]; then touch %s/tried; exit 75; fi\n"
+		"{ echo \"ARGS $*\"; cat; } >> %s/mails\n", dir, dir, dir);
+	fclose(f);
+	assert_int_equal(notify_new(ev_default_loop(0), NULL, &cfg, &n, err, sizeof(err)), 0);
+	notify_on_event(&e, "{}", 2, n);
+	run_for(0.5);
+	assert_int_equal(mails(&events, &digests), 0);      /* backing off */
+	run_for(1.2);
+	assert_int_equal(mails(&events, &digests), 1);
+	assert_int_equal(notify_get_stats(n, NULL, &st), 0);
+	assert_int_equal(st.retries, 1);
+	assert_int_equal(st.messages, 1);
+	/* exit 1: final at once */
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\nexit 1\n");
+	fclose(f);
+	notify_on_event(&e, "{}", 2, n);
+	run_for(0.5);
+	assert_int_equal(notify_get_stats(n, NULL, &st), 0);
+	assert_int_equal(st.retries, 1);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.failed_events, 1);
+	assert_int_equal(st.queued, 0);
+	notify_free(n);
+}
+
+/* A reload keeps a notifier that stays (its digest goes on gathering)
+ * and makes one that goes send what it gathered, then fall silent. */
+static void test_reload(void **state)
+{
+	static struct config cfg, next;
+	struct event e = ban("198.18.0.5", KIND_SYN_FLOOD);
+	struct notify_stats st;
+	struct notify *n;
+	char err[256];
+
+	mail_config(&cfg, "rate = 1\ndigest = 1h\n");
+	assert_int_equal(notify_new(ev_default_loop(0), NULL, &cfg, &n, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++)
+		notify_on_event(&e, "{}", 2, n);
+	run_for(0.3);
+	assert_int_equal(notify_get_stats(n, "ops", &st), 0);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(st.pending, 2);
+	mail_config(&next, "rate = 1\ndigest = 1h\nseverity = notice\n");
+	assert_int_equal(notify_set_cfg(n, &next, err, sizeof(err)), 0);
+	notify_on_event(&e, "{}", 2, n);
+	assert_int_equal(notify_get_stats(n, "ops", &st), 0);
+	assert_int_equal(st.pending, 3);       /* kept, and still folding */
+	config_defaults(&next);                /* no [notify] left */
+	assert_int_equal(notify_set_cfg(n, &next, err, sizeof(err)), 0);
+	notify_on_event(&e, "{}", 2, n);       /* not taken any more */
+	run_for(0.3);
+	assert_int_equal(notify_get_stats(n, "ops", &st), 0);
+	assert_int_equal(st.messages, 2);      /* the digest went out */
+	assert_int_equal(st.events, 4);
+	assert_int_equal(st.pending, 0);
+	notify_free(n);
+}
+
 /* ---- configuration --------------------------------------------------------- */
 
 static const char *check(const char *text)
@@ -514,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_digest_mixed),
 		cmocka_unit_test_setup_teardown(test_rate_and_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mail_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
 	};
 

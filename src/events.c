@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "events.h"
+#include "fmt.h"
 #include "log.h"
 
 #define EVENTS_SUBS 16
@@ -97,29 +97,14 @@ static const char *proto_name(uint8_t proto)
 	}
 }
 
-/* Appends to buf at *n; sets *n past len on overflow so the caller fails. */
-__attribute__((format(printf, 4, 5)))
-static void put(char *buf, size_t len, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (*n >= len)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *n, len - *n, fmt, ap);
-	va_end(ap);
-	*n += w < 0 ? len : (size_t)w;
-}
-
 /* The detail fields of an alert (or whitelisted report) in JSON. */
 static void json_verdict(const struct verdict *v, char *buf, size_t len, size_t *n)
 {
 	char dst[ADDR_STRLEN];
 
-	put(buf, len, n, ",\"kind\":\"%s\",\"count\":%u,\"threshold\":%u,\"window_s\":%g",
+	fmt_append(buf, len, n, ",\"kind\":\"%s\",\"count\":%u,\"threshold\":%u,\"window_s\":%g",
 	    detect_kind_name(v->kind), v->count, v->threshold, v->window_ms / 1000.0);
-	put(buf, len, n, ",\"dst\":\"%s\",\"proto\":\"%s\"", addr_fmt(&v->dst, dst),
+	fmt_append(buf, len, n, ",\"dst\":\"%s\",\"proto\":\"%s\"", addr_fmt(&v->dst, dst),
 	    proto_name(v->proto));
 }
 
@@ -129,20 +114,20 @@ int events_json(const struct event *e, char *buf, size_t len)
 	size_t n = 0;
 
 	events_fmt_ts(e->ts_us, ts, sizeof(ts));
-	put(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_type_name(e->type));
+	fmt_append(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_type_name(e->type));
 	if (e->src.len)
-		put(buf, len, &n, ",\"src\":\"%s\"", prefix_fmt(&e->src, src));
+		fmt_append(buf, len, &n, ",\"src\":\"%s\"", prefix_fmt(&e->src, src));
 	else
-		put(buf, len, &n, ",\"src\":null");
+		fmt_append(buf, len, &n, ",\"src\":null");
 	if (e->v)
 		json_verdict(e->v, buf, len, &n);
 	else if (e->type != EVT_BAN_CAP)
-		put(buf, len, &n, ",\"kind\":\"%s\"", event_kind_name(e->kind));
+		fmt_append(buf, len, &n, ",\"kind\":\"%s\"", event_kind_name(e->kind));
 	if (e->type == EVT_BAN)
-		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
+		fmt_append(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
-		put(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
-	put(buf, len, &n, "}");
+		fmt_append(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
+	fmt_append(buf, len, &n, "}");
 	return n < len ? (int)n : -1;
 }
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "notify_msg.h"
 
 #define SEE_ALSO "see dosipsctl history"
@@ -245,21 +246,6 @@ static const char *plural(const char *word, uint32_t n, char *buf, size_t len)
 	return buf;
 }
 
-/* Appends with snprintf semantics, never past len. */
-__attribute__((format(printf, 4, 5)))
-static void cat(char *buf, size_t len, size_t *at, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (*at >= len)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *at, len - *at, fmt, ap);
-	va_end(ap);
-	*at = w < 0 ? len : *at + (size_t)w;
-}
-
 /* "37 bans" or "40 events (37 bans, 3 alerts)" */
 static void digest_head(const struct digest *d, char *buf, size_t len, size_t *at)
 {
@@ -270,19 +256,19 @@ static void digest_head(const struct digest *d, char *buf, size_t len, size_t *a
 		if (d->by_type[t])
 			types++, only = t;
 	if (types == 1) {
-		cat(buf, len, at, "%u %s", d->count,
+		fmt_append(buf, len, at, "%u %s", d->count,
 		    plural(event_type_name(only), d->count, pl, sizeof(pl)));
 		return;
 	}
-	cat(buf, len, at, "%u events (", d->count);
+	fmt_append(buf, len, at, "%u events (", d->count);
 	for (int t = 0, first = 1; t < DIGEST_TYPES; t++) {
 		if (!d->by_type[t])
 			continue;
-		cat(buf, len, at, "%s%u %s", first ? "" : ", ", d->by_type[t],
+		fmt_append(buf, len, at, "%s%u %s", first ? "" : ", ", d->by_type[t],
 		    plural(event_type_name(t), d->by_type[t], pl, sizeof(pl)));
 		first = 0;
 	}
-	cat(buf, len, at, ")");
+	fmt_append(buf, len, at, ")");
 }
 
 /* The digest's sentence: counts, kinds, busiest sources, where to look. */
@@ -294,24 +280,24 @@ static void digest_sentence(const struct digest *d, unsigned secs, char *buf, si
 	int ntop = digest_top(d, top);
 
 	digest_head(d, buf, len, &at);
-	cat(buf, len, &at, " in the last %u s", secs);
+	fmt_append(buf, len, &at, " in the last %u s", secs);
 	for (int k = 0, first = 1; k <= KIND__MAX; k++) {
 		if (!d->by_kind[k])
 			continue;
-		cat(buf, len, &at, "%s%u %s", first ? ": " : ", ", d->by_kind[k],
+		fmt_append(buf, len, &at, "%s%u %s", first ? ": " : ", ", d->by_kind[k],
 		    event_kind_name(k));
 		first = 0;
 	}
 	/* Counts only where a source stands out: "(1)" after each says nothing. */
 	for (int i = 0; i < ntop; i++) {
-		cat(buf, len, &at, "%s%s", i ? ", " : "; top sources ",
+		fmt_append(buf, len, &at, "%s%s", i ? ", " : "; top sources ",
 		    prefix_fmt(&d->src[top[i]].src, a));
 		if (d->src[top[i]].n > 1)
-			cat(buf, len, &at, " (%u)", d->src[top[i]].n);
+			fmt_append(buf, len, &at, " (%u)", d->src[top[i]].n);
 	}
 	if (d->nsrc > (uint32_t)ntop || d->untracked)
-		cat(buf, len, &at, " and %u more", d->nsrc - (uint32_t)ntop + d->untracked);
-	cat(buf, len, &at, "; %s", SEE_ALSO);
+		fmt_append(buf, len, &at, " and %u more", d->nsrc - (uint32_t)ntop + d->untracked);
+	fmt_append(buf, len, &at, "; %s", SEE_ALSO);
 }
 
 static json_object *digest_json(const struct digest *d, unsigned secs, uint64_t now_us,
@@ -378,7 +364,7 @@ int note_digest(struct note *n, const struct digest *d, uint64_t now_us, const c
 	n->ts_us = now_us;
 	n->sev = d->by_type[EVT_BAN] == d->count ? SEV_WARNING : SEV_CRITICAL;
 	digest_head(d, n->title, sizeof(n->title), &at);
-	cat(n->title, sizeof(n->title), &at, " in the last %u s", secs);
+	fmt_append(n->title, sizeof(n->title), &at, " in the last %u s", secs);
 	digest_sentence(d, secs, n->text, sizeof(n->text));
 	field(n, "events", "%u", d->count);
 	field(n, "host", "%s", host);
@@ -514,13 +500,13 @@ static void markdown(const struct note *n, char *buf, size_t len)
 {
 	size_t at = 0;
 
-	cat(buf, len, &at, "**dosips: %s**\n", n->title);
+	fmt_append(buf, len, &at, "**dosips: %s**\n", n->title);
 	if (*n->text)
-		cat(buf, len, &at, "%s\n", n->text);
+		fmt_append(buf, len, &at, "%s\n", n->text);
 	if (n->nfield)
-		cat(buf, len, &at, "\n| | |\n|:--|:--|\n");
+		fmt_append(buf, len, &at, "\n| | |\n|:--|:--|\n");
 	for (int i = 0; i < n->nfield; i++)
-		cat(buf, len, &at, "| %s | %s |\n", n->field[i].name, n->field[i].value);
+		fmt_append(buf, len, &at, "| %s | %s |\n", n->field[i].name, n->field[i].value);
 }
 
 /* Incoming webhook: `text` in Markdown, under the sender's name. */
@@ -619,21 +605,21 @@ char *note_mail(const struct note *n, const char *from, const char *to, const ch
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	if (*from)
-		cat(buf, cap, &at, "From: dosips <%s>\n", from);
-	cat(buf, cap, &at, "To: %s\nSubject: [dosips %s] %s\nDate: %s\n", to, host, n->title,
+		fmt_append(buf, cap, &at, "From: dosips <%s>\n", from);
+	fmt_append(buf, cap, &at, "To: %s\nSubject: [dosips %s] %s\nDate: %s\n", to, host, n->title,
 	    date);
-	cat(buf, cap, &at, "Message-ID: <dosips.%" PRIu64 ".%d.%" PRIu64 "@%s>\n", n->ts_us,
+	fmt_append(buf, cap, &at, "Message-ID: <dosips.%" PRIu64 ".%d.%" PRIu64 "@%s>\n", n->ts_us,
 	    (int)getpid(), seq, host);
-	cat(buf, cap, &at, "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+	fmt_append(buf, cap, &at, "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
 	    "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n"
 	    "X-Dosips-Severity: %s\n\n%s\n\n", notify_sev_name(n->sev), n->title);
 	if (*n->text)
-		cat(buf, cap, &at, "%s\n\n", n->text);
+		fmt_append(buf, cap, &at, "%s\n\n", n->text);
 	for (int i = 0; i < n->nfield; i++)
-		cat(buf, cap, &at, "%-10s %s\n", n->field[i].name, n->field[i].value);
+		fmt_append(buf, cap, &at, "%-10s %s\n", n->field[i].name, n->field[i].value);
 	/* The machine-readable line, if it keeps to SMTP's 998 bytes a line. */
 	if (n->json && strlen(n->json) < 990)
-		cat(buf, cap, &at, "\n-- \n%s\n", n->json);
+		fmt_append(buf, cap, &at, "\n-- \n%s\n", n->json);
 	*len = at < cap ? at : cap - 1;
 	return buf;
 }

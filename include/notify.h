@@ -25,11 +25,6 @@ struct notify_stats {
 	uint32_t pending;       /* events in the digest being gathered */
 };
 
-/* The check of every [notify NAME] section for config_check: known keys
- * and values, url_file/to_file readable and well-formed. 0 or -EINVAL
- * with "file:line: message" in err. */
-int notify_cfg_check(const struct config *cfg, char *err, size_t errlen);
-
 /* Notifiers of cfg on loop (libev's default: mail spawns sendmail),
  * posting through wc; hook_timeout bounds sendmail. 0 or -errno with a
  * sentence in err. */

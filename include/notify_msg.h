@@ -7,13 +7,7 @@
 #include <stdint.h>
 #include "addr.h"
 #include "events.h"
-
-enum notify_type {
-	NOTIFY_SLACK, NOTIFY_DISCORD, NOTIFY_MATTERMOST, NOTIFY_TEAMS, NOTIFY_WEBHOOK,
-	NOTIFY_MAIL, NOTIFY__MAX
-};
-
-enum notify_sev { SEV_INFO, SEV_NOTICE, SEV_WARNING, SEV_CRITICAL, SEV__MAX };
+#include "notify_cfg.h"
 
 #define NOTE_FIELDS 8
 #define DIGEST_TYPES 16         /* event types counted apart */
@@ -36,19 +30,11 @@ struct digest {
 	uint64_t start_us;          /* clock at the first folded event */
 	uint32_t count;             /* events folded */
 	uint32_t by_type[DIGEST_TYPES];
-	uint32_t by_kind[KIND__MAX + 1];    /* [KIND__MAX]: manual */
+	uint32_t by_kind[KIND__ALL];    /* KIND_MANUAL included */
 	struct { struct ip_prefix src; uint32_t n; } src[DIGEST_SRCS];
 	uint32_t nsrc;
 	uint32_t untracked;         /* events of sources past DIGEST_SRCS */
 };
-
-/* "slack", ...; NULL past the last. */
-const char *notify_type_name(enum notify_type t);
-/* The type named s, or -1. */
-int notify_type_parse(const char *s);
-/* "info", "notice", "warning", "critical"; parse gives -1 when unknown. */
-const char *notify_sev_name(enum notify_sev s);
-int notify_sev_parse(const char *s);
 
 /* How much an event matters: a ban is a warning, a ddos alert or a ban
  * that could not be made is critical, an unban is news. */

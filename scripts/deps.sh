@@ -4,9 +4,9 @@
 set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
-libcap-ng-dev libcmocka-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd clang libclang-rt-dev mandoc procps curl libjson-c-dev msmtp msmtp-mta python3
-python3-aiosmtpd"
+libcap-ng-dev libcmocka-dev libcurl4-openssl-dev nftables iproute2 tcpdump hping3 nmap
+netcat-openbsd clang libclang-rt-dev mandoc procps curl libjson-c-dev msmtp msmtp-mta
+python3 python3-aiosmtpd"
 
 missing=""
 for p in $PKGS; do

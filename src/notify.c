@@ -20,11 +20,9 @@
  * answer is final. The queue is bounded (`queue`): when it is full, new
  * events go into the digest, which waits for room. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,29 +33,12 @@
 #include "notify_msg.h"
 #include "webclient.h"
 
-#define RATE_MAX 60             /* messages a minute, at most */
-#define URL_MAX 1024
 #define MAIL_WORDS 16
 #define BACKOFF_MAX_S 60.0
 #define RETRY_AFTER_MAX_S 600.0
 #define ANSWER_MAX 200          /* of an endpoint's reply, in a test's answer */
 
 extern char **environ;
-
-/* One notifier's settings, from its section. */
-struct nconf {
-	char name[64];
-	int type;                   /* enum notify_type, -1 unset */
-	char url[URL_MAX];          /* read from url_file */
-	char to[512], from[256];
-	char sendmail[512];
-	char cainfo[512];
-	uint64_t types;             /* event types wanted, a bit each */
-	uint64_t alert_kinds;       /* alerts of these kinds wanted */
-	uint64_t kinds;             /* kinds let through */
-	enum notify_sev sev;
-	uint32_t rate, digest_ms, timeout_ms, retries, queue;
-};
 
 struct msg {
 	struct msg *next;
@@ -70,9 +51,9 @@ struct msg {
 
 struct notifier {
 	struct notify *n;
-	struct nconf c;
+	struct notify_cfg c;
 	bool gone;                  /* removed by a reload: drains, takes nothing */
-	double sent[RATE_MAX];      /* ev_now() of the latest messages, a ring */
+	double sent[NOTIFY_RATE_MAX];      /* ev_now() of the latest messages, a ring */
 	uint32_t nsent, sent_at;
 	struct digest dg;
 	ev_timer digest_timer, retry;
@@ -102,262 +83,6 @@ struct notify {
 	size_t nv;
 	struct test *tests;
 };
-
-/* ---- settings --------------------------------------------------------------- */
-
-/* The first line of path that is neither blank nor a comment, trimmed. */
-static int first_line(const char *path, char *out, size_t len, const char **why)
-{
-	char line[URL_MAX + 2], *s, *e;
-	FILE *f = fopen(path, "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return *why = strerror(errno), -errno;
-	while (r < 0 && fgets(line, sizeof(line), f)) {
-		for (s = line; *s == ' ' || *s == '\t'; s++)
-			;
-		for (e = s + strlen(s); e > s && strchr(" \t\r\n", e[-1]); e--)
-			;
-		*e = '\0';
-		if (!*s || *s == '#')
-			continue;
-		if ((size_t)(e - s) >= len)
-			*why = "line too long", r = -EINVAL;
-		else
-			snprintf(out, len, "%s", s), r = 0;
-	}
-	fclose(f);
-	if (r == -ENOENT)
-		*why = "holds no line";
-	return r;
-}
-
-static bool addr_ok(const char *s)
-{
-	return strchr(s, '@') && !strpbrk(s, "\r\n<>\"");
-}
-
-/* "ban, ddos" into bits: event types, and alert kinds. */
-static int parse_events(struct nconf *c, const char *v, uint64_t *types, uint64_t *alerts,
-			bool kinds_only, const char **why)
-{
-	char buf[512], *save, *w;
-
-	*types = *alerts = 0;
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (w = strtok_r(buf, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save)) {
-		int t, k;
-
-		for (t = 0; !kinds_only && t < 64; t++)
-			if (!strcmp(event_type_name(t), w))
-				break;
-		for (k = 0; k <= KIND__MAX; k++)
-			if (!strcmp(event_kind_name(k), w))
-				break;
-		if (!kinds_only && t < 64)
-			*types |= 1ull << t;
-		else if (k <= KIND__MAX)
-			*alerts |= 1ull << k;
-		else
-			return *why = kinds_only ? "unknown kind" : "unknown event or kind", -EINVAL;
-	}
-	return 0;
-}
-
-static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(v, &end, 10);
-	if (errno || end == v || *end || x < min || x > max || *v == '-')
-		return -EINVAL;
-	*out = (uint32_t)x;
-	return 0;
-}
-
-static int parse_ms(const char *v, uint32_t min, uint32_t max, uint32_t *out)
-{
-	uint64_t ms;
-
-	if (config_parse_duration_ms(v, &ms) < 0 || ms < min || ms > max)
-		return -EINVAL;
-	*out = (uint32_t)ms;
-	return 0;
-}
-
-/* Applies one "key = value" of the section; why says what is wrong. */
-static int nconf_key(struct nconf *c, const char *k, const char *v, char *why, size_t len)
-{
-	const char *w = NULL;
-	uint64_t unused;
-
-	if (!strcmp(k, "type")) {
-		if ((c->type = notify_type_parse(v)) < 0)
-			w = "type: expected slack, discord, mattermost, teams, webhook or mail";
-	} else if (!strcmp(k, "url_file")) {
-		if (first_line(v, c->url, sizeof(c->url), &w) == 0 &&
-		    strncmp(c->url, "https://", 8) && strncmp(c->url, "http://", 7))
-			w = "does not hold an http:// or https:// URL";
-		if (w)
-			return snprintf(why, len, "url_file %s: %s", v, w), -EINVAL;
-	} else if (!strcmp(k, "to_file")) {
-		if (first_line(v, c->to, sizeof(c->to), &w) < 0)
-			return snprintf(why, len, "to_file %s: %s", v, w), -EINVAL;
-		w = addr_ok(c->to) ? NULL : "to_file: expected mail addresses (name@domain)";
-	} else if (!strcmp(k, "to")) {
-		snprintf(c->to, sizeof(c->to), "%s", v);
-		w = addr_ok(v) ? NULL : "to: expected mail addresses (name@domain, comma-separated)";
-	} else if (!strcmp(k, "from")) {
-		snprintf(c->from, sizeof(c->from), "%s", v);
-		w = addr_ok(v) ? NULL : "from: expected a mail address (name@domain)";
-	} else if (!strcmp(k, "sendmail")) {
-		snprintf(c->sendmail, sizeof(c->sendmail), "%s", v);
-		w = *v == '/' ? NULL : "sendmail: expected an absolute path and arguments";
-	} else if (!strcmp(k, "cainfo")) {
-		snprintf(c->cainfo, sizeof(c->cainfo), "%s", v);
-	} else if (!strcmp(k, "events")) {
-		if (parse_events(c, v, &c->types, &c->alert_kinds, false, &w) == 0 &&
-		    !c->types && !c->alert_kinds)
-			w = "events: name at least one event or kind";
-	} else if (!strcmp(k, "kinds")) {
-		if (parse_events(c, v, &unused, &c->kinds, true, &w) == 0 && !c->kinds)
-			w = "kinds: name at least one kind";
-	} else if (!strcmp(k, "severity")) {
-		int s = notify_sev_parse(v);
-
-		c->sev = s < 0 ? SEV_INFO : (enum notify_sev)s;
-		w = s < 0 ? "severity: expected info, notice, warning or critical" : NULL;
-	} else if (!strcmp(k, "rate")) {
-		w = parse_u32(v, 1, RATE_MAX, &c->rate) ? "rate: expected 1 to 60 messages a minute" : NULL;
-	} else if (!strcmp(k, "digest")) {
-		w = parse_ms(v, 1000, 3600000, &c->digest_ms) ? "digest: expected 1s to 1h" : NULL;
-	} else if (!strcmp(k, "timeout")) {
-		w = parse_ms(v, 100, 300000, &c->timeout_ms) ? "timeout: expected 100ms to 5m" : NULL;
-	} else if (!strcmp(k, "retries")) {
-		w = parse_u32(v, 0, 10, &c->retries) ? "retries: expected 0 to 10" : NULL;
-	} else if (!strcmp(k, "queue")) {
-		w = parse_u32(v, 1, 1000, &c->queue) ? "queue: expected 1 to 1000" : NULL;
-	} else {
-		w = "unknown key in a [notify] section";
-	}
-	if (w)
-		snprintf(why, len, "%s", w);
-	return w ? -EINVAL : 0;
-}
-
-static void nconf_defaults(struct nconf *c, const char *name)
-{
-	memset(c, 0, sizeof(*c));
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	c->type = -1;
-	c->types = 1ull << EVT_BAN | 1ull << EVT_BAN_CAP;
-	for (int t = 0; t < 64; t++)     /* and ban_failed, where there is one */
-		if (!strcmp(event_type_name(t), "ban_failed"))
-			c->types |= 1ull << t;
-	c->alert_kinds = 1ull << KIND_DDOS;
-	c->kinds = ~0ull;
-	c->rate = 10;
-	c->digest_ms = 60000;
-	c->timeout_ms = 10000;
-	c->retries = 3;
-	c->queue = 32;
-	snprintf(c->sendmail, sizeof(c->sendmail), "/usr/sbin/sendmail");
-}
-
-/* What the section as a whole needs, once every line is read. */
-static const char *nconf_whole(const struct nconf *c)
-{
-	char prog[512];
-
-	if (c->type < 0)
-		return "needs a type";
-	if (c->type == NOTIFY_MAIL && !*c->to)
-		return "type mail needs to = or to_file =";
-	if (c->type != NOTIFY_MAIL && !*c->url)
-		return "needs url_file = (a file holding the webhook URL)";
-	if (c->type == NOTIFY_MAIL && sscanf(c->sendmail, "%511s", prog) == 1 &&
-	    access(prog, X_OK) < 0)
-		return "sendmail cannot be run (install exim4, postfix or msmtp-mta, "
-		       "or set sendmail =)";
-	return NULL;
-}
-
-/* Reads section [notify name] of cfg into c; err as "file:line: ...". */
-static int nconf_parse(const struct config *cfg, const char *name, struct nconf *c,
-		       char *err, size_t errlen)
-{
-	char why[CONFIG_PATH_MAX + 64];
-	const struct config_entry *last = NULL;
-	const char *w;
-
-	nconf_defaults(c, name);
-	for (uint32_t i = 0; i < cfg->nnamed; i++) {
-		const struct config_entry *e = &cfg->named[i];
-
-		if (strcmp(e->type, "notify") || strcmp(e->name, name))
-			continue;
-		last = e;
-		if (nconf_key(c, e->key, e->value, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s:%u: %s", cfg->file, e->line, why);
-			return -EINVAL;
-		}
-	}
-	if (last && (w = nconf_whole(c))) {
-		snprintf(err, errlen, "%s:%u: [notify %s] %s", cfg->file, last->line, name, w);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Calls fn for each distinct section name of type notify, in order. */
-static int foreach_name(const struct config *cfg, int (*fn)(const char *name, void *ctx),
-			void *ctx)
-{
-	int r;
-
-	for (uint32_t i = 0; i < cfg->nnamed; i++) {
-		const struct config_entry *e = &cfg->named[i];
-		uint32_t j;
-
-		if (strcmp(e->type, "notify"))
-			continue;
-		for (j = 0; j < i; j++)
-			if (!strcmp(cfg->named[j].type, "notify") && !strcmp(cfg->named[j].name, e->name))
-				break;
-		if (j == i && (r = fn(e->name, ctx)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-struct check_ctx {
-	const struct config *cfg;
-	char *err;
-	size_t errlen;
-};
-
-static int check_one(const char *name, void *ctx)
-{
-	struct check_ctx *k = ctx;
-	struct nconf *c = malloc(sizeof(*c));
-	int r;
-
-	if (!c)
-		return snprintf(k->err, k->errlen, "out of memory"), -ENOMEM;
-	r = nconf_parse(k->cfg, name, c, k->err, k->errlen);
-	free(c);
-	return r;
-}
-
-int notify_cfg_check(const struct config *cfg, char *err, size_t errlen)
-{
-	struct check_ctx k = { cfg, err, errlen };
-
-	return foreach_name(cfg, check_one, &k) < 0 ? -EINVAL : 0;
-}
 
 /* ---- sending ---------------------------------------------------------------- */
 
@@ -508,7 +233,7 @@ static int mail_start(struct notify *n, const char *cmd, const char *body, size_
 		.timeout_ms = n->hook_timeout_ms, .done = done, .ctx = ctx }, out);
 }
 
-static int64_t http_start(struct notify *n, const struct nconf *c, const char *body,
+static int64_t http_start(struct notify *n, const struct notify_cfg *c, const char *body,
 			  size_t len, web_done_fn done, void *ctx)
 {
 	static const char *const hdrs[] = { "Content-Type: application/json",
@@ -559,7 +284,7 @@ static char *body_of(struct notifier *nf, const struct note *note, size_t *len)
 
 static bool wants(const struct notifier *nf, const struct event *e)
 {
-	const struct nconf *c = &nf->c;
+	const struct notify_cfg *c = &nf->c;
 	bool has_kind = e->type != EVT_BAN_CAP;
 
 	if (nf->gone || (unsigned)e->type >= 64)
@@ -567,7 +292,7 @@ static bool wants(const struct notifier *nf, const struct event *e)
 	if (!(c->types & 1ull << e->type) &&
 	    !(e->type == EVT_ALERT && c->alert_kinds & 1ull << e->kind))
 		return false;
-	if (has_kind && (unsigned)e->kind <= KIND__MAX && !(c->kinds & 1ull << e->kind))
+	if (has_kind && (unsigned)e->kind < KIND__ALL && !(c->kinds & 1ull << e->kind))
 		return false;
 	return notify_event_sev(e) >= c->sev;
 }
@@ -578,14 +303,14 @@ static bool rate_ok(const struct notifier *nf, double now)
 	uint32_t rate = nf->c.rate;
 
 	return nf->nsent < rate ||
-	       now - nf->sent[(nf->sent_at + RATE_MAX - rate) % RATE_MAX] >= 60.0;
+	       now - nf->sent[(nf->sent_at + NOTIFY_RATE_MAX - rate) % NOTIFY_RATE_MAX] >= 60.0;
 }
 
 static void rate_note(struct notifier *nf, double now)
 {
 	nf->sent[nf->sent_at] = now;
-	nf->sent_at = (nf->sent_at + 1) % RATE_MAX;
-	if (nf->nsent < RATE_MAX)
+	nf->sent_at = (nf->sent_at + 1) % NOTIFY_RATE_MAX;
+	if (nf->nsent < NOTIFY_RATE_MAX)
 		nf->nsent++;
 }
 
@@ -683,7 +408,7 @@ static struct notifier *notifier_find(const struct notify *n, const char *name)
 	return NULL;
 }
 
-static int notifier_add(struct notify *n, const struct nconf *c)
+static int notifier_add(struct notify *n, const struct notify_cfg *c)
 {
 	struct notifier **v = realloc(n->v, (n->nv + 1) * sizeof(*v)), *nf;
 
@@ -701,38 +426,20 @@ static int notifier_add(struct notify *n, const struct nconf *c)
 	return 0;
 }
 
-struct parse_ctx {
-	const struct config *cfg;
-	struct nconf *v;
-	size_t n;
-	char *err;
-	size_t errlen;
-};
-
-static int parse_one(const char *name, void *ctx)
-{
-	struct parse_ctx *k = ctx;
-	struct nconf *v = realloc(k->v, (k->n + 1) * sizeof(*v));
-
-	if (!v)
-		return snprintf(k->err, k->errlen, "out of memory"), -ENOMEM;
-	k->v = v;
-	return nconf_parse(k->cfg, name, &v[k->n++], k->err, k->errlen);
-}
-
 int notify_set_cfg(struct notify *n, const struct config *cfg, char *err, size_t errlen)
 {
-	struct parse_ctx k = { cfg, NULL, 0, err, errlen };
+	struct notify_cfg *v = NULL;
 	struct notifier *nf;
-	int r = foreach_name(cfg, parse_one, &k);
+	size_t nv = 0;
+	int r = notify_cfg_parse(cfg, &v, &nv, err, errlen);
 
 	for (size_t i = 0; r == 0 && i < n->nv; i++)
 		n->v[i]->gone = true;
-	for (size_t i = 0; r == 0 && i < k.n; i++) {
-		if ((nf = notifier_find(n, k.v[i].name))) {
-			nf->c = k.v[i];
+	for (size_t i = 0; r == 0 && i < nv; i++) {
+		if ((nf = notifier_find(n, v[i].name))) {
+			nf->c = v[i];
 			nf->gone = false;
-		} else if ((r = notifier_add(n, &k.v[i])) < 0) {
+		} else if ((r = notifier_add(n, &v[i])) < 0) {
 			snprintf(err, errlen, "notify: out of memory");
 		}
 	}
@@ -741,7 +448,7 @@ int notify_set_cfg(struct notify *n, const struct config *cfg, char *err, size_t
 		if (n->v[i]->gone)
 			digest_flush(n->v[i]);
 	n->hook_timeout_ms = cfg->hook_timeout_ms;
-	free(k.v);
+	free(v);
 	return r;
 }
 
@@ -811,7 +518,7 @@ static void on_test_mail(struct child *s, int st, bool killed, void *ctx)
 
 static int test_send(struct notify *n, struct notifier *nf, struct test *t)
 {
-	struct nconf c = nf->c;
+	struct notify_cfg c = nf->c;
 	struct note note;
 	size_t len = 0;
 	char *body = NULL;

@@ -27,40 +27,6 @@
 
 #define SEE_ALSO "see dosipsctl history"
 
-static const char *const type_names[NOTIFY__MAX] = {
-	[NOTIFY_SLACK] = "slack", [NOTIFY_DISCORD] = "discord",
-	[NOTIFY_MATTERMOST] = "mattermost", [NOTIFY_TEAMS] = "teams",
-	[NOTIFY_WEBHOOK] = "webhook", [NOTIFY_MAIL] = "mail",
-};
-
-static const char *const sev_names[SEV__MAX] = { "info", "notice", "warning", "critical" };
-
-const char *notify_type_name(enum notify_type t)
-{
-	return (unsigned)t < NOTIFY__MAX ? type_names[t] : NULL;
-}
-
-int notify_type_parse(const char *s)
-{
-	for (int i = 0; i < NOTIFY__MAX; i++)
-		if (strcmp(type_names[i], s) == 0)
-			return i;
-	return -1;
-}
-
-const char *notify_sev_name(enum notify_sev s)
-{
-	return (unsigned)s < SEV__MAX ? sev_names[s] : "info";
-}
-
-int notify_sev_parse(const char *s)
-{
-	for (int i = 0; i < SEV__MAX; i++)
-		if (strcmp(sev_names[i], s) == 0)
-			return i;
-	return -1;
-}
-
 enum notify_sev notify_event_sev(const struct event *e)
 {
 	const char *t = event_type_name(e->type);
@@ -105,7 +71,7 @@ static void note_alert(struct note *n, const struct event *e, const char *src)
 
 	if (!v) {
 		snprintf(n->title, sizeof(n->title), "%s alert from %s",
-			 event_kind_name(e->kind), src);
+			 detect_kind_name(e->kind), src);
 		return;
 	}
 	addr_fmt(&v->dst, dst);
@@ -176,7 +142,7 @@ int note_event(struct note *n, const struct event *e, const char *json, size_t l
 	n->sev = notify_event_sev(e);
 	n->ts_us = e->ts_us;
 	note_text(n, e, e->src.len ? prefix_fmt(&e->src, src) : "many sources",
-		  event_kind_name(e->kind));
+		  detect_kind_name(e->kind));
 	events_fmt_ts(e->ts_us, ts, sizeof(ts));
 	field(n, "time", "%s", ts);
 	field(n, "host", "%s", host);
@@ -203,7 +169,7 @@ void digest_add(struct digest *d, const struct event *e, uint64_t now_us)
 		d->start_us = now_us;
 	if ((unsigned)e->type < DIGEST_TYPES)
 		d->by_type[e->type]++;
-	if (e->type != EVT_BAN_CAP && (unsigned)e->kind <= KIND__MAX)
+	if (e->type != EVT_BAN_CAP && (unsigned)e->kind < KIND__ALL)
 		d->by_kind[e->kind]++;
 	if (!e->src.len)
 		return;
@@ -281,11 +247,11 @@ static void digest_sentence(const struct digest *d, unsigned secs, char *buf, si
 
 	digest_head(d, buf, len, &at);
 	fmt_append(buf, len, &at, " in the last %u s", secs);
-	for (int k = 0, first = 1; k <= KIND__MAX; k++) {
+	for (int k = 0, first = 1; k < KIND__ALL; k++) {
 		if (!d->by_kind[k])
 			continue;
 		fmt_append(buf, len, &at, "%s%u %s", first ? ": " : ", ", d->by_kind[k],
-		    event_kind_name(k));
+		    detect_kind_name(k));
 		first = 0;
 	}
 	/* Counts only where a source stands out: "(1)" after each says nothing. */
@@ -319,9 +285,9 @@ static json_object *digest_json(const struct digest *d, unsigned secs, uint64_t 
 		if (d->by_type[t])
 			json_object_object_add(types, event_type_name(t),
 					       json_object_new_int64(d->by_type[t]));
-	for (int k = 0; k <= KIND__MAX; k++)
+	for (int k = 0; k < KIND__ALL; k++)
 		if (d->by_kind[k])
-			json_object_object_add(kinds, event_kind_name(k),
+			json_object_object_add(kinds, detect_kind_name(k),
 					       json_object_new_int64(d->by_kind[k]));
 	for (int i = 0; i < ntop; i++) {
 		json_object *s = json_object_new_object();

@@ -60,9 +60,17 @@ void digest_add(struct digest *d, const struct event *e, uint64_t now_us);
  * in *len), or NULL without memory. Not for NOTIFY_MAIL. */
 char *note_payload(enum notify_type t, const struct note *n, size_t *len);
 
+/* Who a mail is from and to, and when it is made. */
+struct mail_hdr {
+	const char *from;           /* "" leaves it to the MTA */
+	const char *to;
+	const char *host;           /* in the subject and the Message-ID */
+	uint64_t now_us;            /* its Date */
+	uint64_t seq;               /* makes the Message-ID unique */
+};
+
 /* n as an RFC 5322 message for `sendmail -t -i`: From, To, Subject, Date,
- * Message-ID (unique per seq), then the text. malloc'd, or NULL. */
-char *note_mail(const struct note *n, const char *from, const char *to, const char *host,
-		uint64_t seq, size_t *len);
+ * Message-ID, then the text. malloc'd, or NULL. */
+char *note_mail(const struct note *n, const struct mail_hdr *h, size_t *len);
 
 #endif

@@ -274,11 +274,17 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- events, rate and digests ------------------------------------------------ */
 
+static uint64_t now_us(const struct notify *n)
+{
+	return (uint64_t)(ev_now(n->loop) * 1e6);
+}
+
 /* The body of note for nf: a service's JSON, or a whole mail. */
 static char *body_of(struct notifier *nf, const struct note *note, size_t *len)
 {
 	if (nf->c.type == NOTIFY_MAIL)
-		return note_mail(note, nf->c.from, nf->c.to, nf->n->host, ++nf->seq, len);
+		return note_mail(note, &(struct mail_hdr){ nf->c.from, nf->c.to, nf->n->host,
+							   now_us(nf->n), ++nf->seq }, len);
 	return note_payload(nf->c.type, note, len);
 }
 
@@ -314,10 +320,6 @@ static void rate_note(struct notifier *nf, double now)
 		nf->nsent++;
 }
 
-static uint64_t now_us(const struct notify *n)
-{
-	return (uint64_t)(ev_now(n->loop) * 1e6);
-}
 
 /* Sends the digest gathered so far, if the queue has room; else it keeps
  * gathering until the next interval. */

@@ -223,7 +223,7 @@ static void digest_head(const struct digest *d, char *buf, size_t len, size_t *a
 			types++, only = t;
 	if (types == 1) {
 		fmt_append(buf, len, at, "%u %s", d->count,
-		    plural(event_type_name(only), d->count, pl, sizeof(pl)));
+			   plural(event_type_name(only), d->count, pl, sizeof(pl)));
 		return;
 	}
 	fmt_append(buf, len, at, "%u events (", d->count);
@@ -231,7 +231,7 @@ static void digest_head(const struct digest *d, char *buf, size_t len, size_t *a
 		if (!d->by_type[t])
 			continue;
 		fmt_append(buf, len, at, "%s%u %s", first ? "" : ", ", d->by_type[t],
-		    plural(event_type_name(t), d->by_type[t], pl, sizeof(pl)));
+			   plural(event_type_name(t), d->by_type[t], pl, sizeof(pl)));
 		first = 0;
 	}
 	fmt_append(buf, len, at, ")");
@@ -251,13 +251,13 @@ static void digest_sentence(const struct digest *d, unsigned secs, char *buf, si
 		if (!d->by_kind[k])
 			continue;
 		fmt_append(buf, len, &at, "%s%u %s", first ? ": " : ", ", d->by_kind[k],
-		    detect_kind_name(k));
+			   detect_kind_name(k));
 		first = 0;
 	}
 	/* Counts only where a source stands out: "(1)" after each says nothing. */
 	for (int i = 0; i < ntop; i++) {
 		fmt_append(buf, len, &at, "%s%s", i ? ", " : "; top sources ",
-		    prefix_fmt(&d->src[top[i]].src, a));
+			   prefix_fmt(&d->src[top[i]].src, a));
 		if (d->src[top[i]].n > 1)
 			fmt_append(buf, len, &at, " (%u)", d->src[top[i]].n);
 	}
@@ -406,7 +406,8 @@ static json_object *shape_slack(const struct note *n)
 	slack_escape(line, fallback, sizeof(fallback));
 	add_str(o, "text", fallback);
 	add_str(head, "type", "header");
-	json_object_object_add(head, "text", slack_text("plain_text", n->title));
+	snprintf(line, sizeof(line), "%.150s", n->title);    /* a header holds 150 */
+	json_object_object_add(head, "text", slack_text("plain_text", line));
 	add_str(sec, "type", "section");
 	json_object_object_add(sec, "text", slack_text("mrkdwn", *n->text ? n->text : n->title));
 	for (int i = 0; i < n->nfield; i++) {
@@ -558,11 +559,10 @@ char *note_payload(enum notify_type t, const struct note *n, size_t *len)
 
 /* ---- mail ------------------------------------------------------------------ */
 
-char *note_mail(const struct note *n, const char *from, const char *to, const char *host,
-		uint64_t seq, size_t *len)
+char *note_mail(const struct note *n, const struct mail_hdr *h, size_t *len)
 {
 	size_t cap = 8192, at = 0;
-	time_t now = (time_t)(n->ts_us / 1000000);
+	time_t now = (time_t)(h->now_us / 1000000);
 	char date[64], *buf = malloc(cap);
 	struct tm tm;
 
@@ -570,15 +570,15 @@ char *note_mail(const struct note *n, const char *from, const char *to, const ch
 		return NULL;
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	if (*from)
-		fmt_append(buf, cap, &at, "From: dosips <%s>\n", from);
-	fmt_append(buf, cap, &at, "To: %s\nSubject: [dosips %s] %s\nDate: %s\n", to, host, n->title,
-	    date);
-	fmt_append(buf, cap, &at, "Message-ID: <dosips.%" PRIu64 ".%d.%" PRIu64 "@%s>\n", n->ts_us,
-	    (int)getpid(), seq, host);
+	if (*h->from)
+		fmt_append(buf, cap, &at, "From: dosips <%s>\n", h->from);
+	fmt_append(buf, cap, &at, "To: %s\nSubject: [dosips %s] %s\nDate: %s\n", h->to, h->host,
+		   n->title, date);
+	fmt_append(buf, cap, &at, "Message-ID: <dosips.%" PRIu64 ".%d.%" PRIu64 "@%s>\n",
+		   h->now_us, (int)getpid(), h->seq, h->host);
 	fmt_append(buf, cap, &at, "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
-	    "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n"
-	    "X-Dosips-Severity: %s\n\n%s\n\n", notify_sev_name(n->sev), n->title);
+		   "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n"
+		   "X-Dosips-Severity: %s\n\n%s\n\n", notify_sev_name(n->sev), n->title);
 	if (*n->text)
 		fmt_append(buf, cap, &at, "%s\n\n", n->text);
 	for (int i = 0; i < n->nfield; i++)

@@ -234,15 +234,18 @@ static void test_mail(void **state)
 	int jl = events_json(&e, json, sizeof(json));
 
 	assert_int_equal(note_event(&n, &e, json, (size_t)jl, "edge1"), 0);
-	assert_non_null(m1 = note_mail(&n, "dosips@edge1.example", "ops@example.org", "edge1", 1, &len));
-	assert_non_null(m2 = note_mail(&n, "dosips@edge1.example", "ops@example.org", "edge1", 2, &len));
+	struct mail_hdr h = { "dosips@edge1.example", "ops@example.org", "edge1", TS + 2000000, 1 };
+
+	assert_non_null(m1 = note_mail(&n, &h, &len));
+	h.seq = 2;
+	assert_non_null(m2 = note_mail(&n, &h, &len));
 	assert_non_null(body = strstr(m1, "\n\n"));
 	*body = '\0';
 	assert_non_null(strstr(m1, "From: dosips <dosips@edge1.example>\n"));
 	assert_non_null(strstr(m1, "To: ops@example.org\n"));
 	assert_non_null(strstr(m1, "Subject: [dosips edge1] banned 198.18.0.66 (syn_flood)\n"));
 	assert_non_null(strptime(strstr(m1, "Date: ") + 6, "%a, %d %b %Y %H:%M:%S +0000", &tm));
-	assert_int_equal(timegm(&tm), (time_t)(TS / 1000000));
+	assert_int_equal(timegm(&tm), (time_t)(TS / 1000000) + 2);   /* made, not seen */
 	assert_int_equal(sscanf(strstr(m1, "Message-ID: "), "Message-ID: <%127[^>]>", id1), 1);
 	assert_int_equal(sscanf(strstr(m2, "Message-ID: "), "Message-ID: <%127[^>]>", id2), 1);
 	assert_non_null(strchr(id1, '@'));

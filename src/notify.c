@@ -53,7 +53,7 @@ struct notifier {
 	struct notify *n;
 	struct notify_cfg c;
 	bool gone;                  /* removed by a reload: drains, takes nothing */
-	double sent[NOTIFY_RATE_MAX];      /* ev_now() of the latest messages, a ring */
+	double sent[NOTIFY_RATE_MAX]; /* ev_now() of the latest messages, a ring */
 	uint32_t nsent, sent_at;
 	struct digest dg;
 	ev_timer digest_timer, retry;

@@ -13,7 +13,8 @@
  * against the size.
  *
  * One commit is one batch (split only when it would not fit the socket's
- * send buffer). Each ban goes as add, delete, add of the same element: the
+ * send buffer), built, sent and answered through nlbatch.c; this file
+ * decides what goes in it and what an error means for each queued change. Each ban goes as add, delete, add of the same element: the
  * first add (no NLM_F_EXCL) makes sure the element exists so that the delete
  * cannot fail with ENOENT if it just expired, and delete-then-add restarts
  * its timeout on every kernel (re-adding alone refreshes it only since 6.12).
@@ -28,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <linux/netfilter.h>
@@ -47,19 +47,15 @@
 
 #include "fw_backend.h"
 #include "log.h"
+#include "nlbatch.h"
 
-#define NFT_RBUF (64 * 1024)        /* large enough for any dump message */
-#define NFT_ELEMS_MAX (60 * 1024)   /* element bytes per message (nest < 64 KiB) */
-#define NFT_MSG_ROOM (NFT_ELEMS_MAX + 4096)
 #define NFT_SNDBUF (8 * 1024 * 1024)
 #define NFT_RCVBUF (4 * 1024 * 1024)
 #define NFT_ENTRY_BYTES 256         /* worst case of one ban's three phases */
 #define NFT_TRIES 4                 /* attempts per batch, each drops what failed */
-#define NFT_MAX_ERRS 16
 #define NFT_PROBE_MS 1000           /* timeout of the add that precedes an unban */
 #define NFT_RULES 4
 #define NFT_MON_READS 256           /* reads per monitor wake-up */
-#define OWNER_NONE SIZE_MAX
 #define OWNER_ALLOW ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
 enum { SET_BAN4, SET_BAN6, SET_ALLOW4, SET_ALLOW6, SET__MAX };
@@ -87,36 +83,6 @@ struct nft_qent {
 	uint8_t op, state;
 };
 
-/* One message of the batch being built, to tell what an error is about. */
-struct nft_msg {
-	size_t off;
-	uint16_t type;
-	int8_t set;
-	const char *what;
-	size_t first, count;        /* its elements' owners in nft_batch.owner */
-};
-
-struct nft_err {
-	size_t msg;
-	int err;
-	bool has_offs;
-	uint32_t offs;
-	char text[160];
-};
-
-struct nft_batch {
-	char *buf;
-	size_t len, cap;
-	struct nft_msg *msgs;
-	size_t nmsgs, mcap;
-	size_t *owner;              /* per element: queue index, OWNER_ALLOW|i */
-	size_t nowner, ocap;
-	uint32_t seq0;
-	struct nft_err errs[NFT_MAX_ERRS];
-	size_t nerrs;
-	int rejected;               /* an error on the batch as a whole */
-};
-
 struct nft {
 	struct fw base;
 	char table[NFT_TABLE_MAXNAMELEN];
@@ -126,7 +92,7 @@ struct nft {
 	uint32_t set_size;
 	int priority;
 	struct mnl_socket *nl, *mon;
-	uint32_t seq, set_id;
+	uint32_t set_id;
 	size_t sndbuf;
 	struct nft_setinfo sets[SET__MAX];
 	struct nft_qent *q;
@@ -136,9 +102,8 @@ struct nft {
 	struct ip_range *allow[2];
 	size_t nallow[2];
 	bool allow_dirty, allow_skip, recreated, flushed;
-	struct nft_batch b;
+	struct nlbatch b;
 	struct nftnl_set_elem *elem;  /* scratch, reused for every element */
-	char *rbuf;
 };
 
 static struct nft *to_nft(struct fw *fw)
@@ -158,83 +123,11 @@ static const char *nft_chain_name(const struct nft *n)
 
 /* ---- batch building ---- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap ? *cap : 16;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	if (!(np = realloc(*p, c * size)))
-		return -ENOMEM;
-	*p = np;
-	*cap = c;
-	return 0;
-}
-
-static int nft_reserve(struct nft_batch *b)
-{
-	if (b->cap - b->len < NFT_MSG_ROOM &&
-	    grow((void **)&b->buf, &b->cap, b->len + NFT_MSG_ROOM, 1) < 0)
-		return -ENOMEM;
-	return grow((void **)&b->msgs, &b->mcap, b->nmsgs + 1, sizeof(*b->msgs));
-}
-
-static int nft_batch_begin(struct nft *n)
-{
-	struct nft_batch *b = &n->b;
-
-	b->len = b->nmsgs = b->nowner = b->nerrs = 0;
-	b->rejected = 0;
-	if (nft_reserve(b) < 0)
-		return -ENOMEM;
-	b->seq0 = ++n->seq;
-	b->len += NLMSG_ALIGN(nftnl_batch_begin(b->buf, b->seq0)->nlmsg_len);
-	return 0;
-}
-
-static int nft_batch_end(struct nft *n)
-{
-	struct nft_batch *b = &n->b;
-
-	if (nft_reserve(b) < 0)
-		return -ENOMEM;
-	b->len += NLMSG_ALIGN(nftnl_batch_end(b->buf + b->len, ++n->seq)->nlmsg_len);
-	return 0;
-}
-
-/* Starts message type of the batch; its ack tells about what/set. */
-static struct nlmsghdr *nft_msg_begin(struct nft *n, uint16_t type, uint16_t flags,
-				      int set, const char *what)
-{
-	struct nft_batch *b = &n->b;
-
-	if (nft_reserve(b) < 0)
-		return NULL;
-	b->msgs[b->nmsgs++] = (struct nft_msg){
-		.off = b->len, .type = type, .set = (int8_t)set, .what = what,
-		.first = b->nowner,
-	};
-	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET,
-				     flags | NLM_F_ACK, ++n->seq);
-}
-
-static void nft_msg_end(struct nft *n, struct nlmsghdr *nlh)
-{
-	struct nft_batch *b = &n->b;
-	struct nft_msg *m = &b->msgs[b->nmsgs - 1];
-
-	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
-	m->count = b->nowner - m->first;
-}
-
 /* Starts a set element message and opens its element list. */
 static struct nlmsghdr *nft_elems_begin(struct nft *n, uint16_t type, int set,
 					const char *what, struct nlattr **nest)
 {
-	struct nlmsghdr *nlh = nft_msg_begin(n, type,
+	struct nlmsghdr *nlh = nlb_msg_begin(&n->b, type,
 		type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, set, what);
 
 	if (!nlh)
@@ -249,11 +142,8 @@ static struct nlmsghdr *nft_elems_begin(struct nft *n, uint16_t type, int set,
 static int nft_put_elem(struct nft *n, struct nlmsghdr *nlh, const uint8_t *key,
 			size_t klen, uint64_t timeout_ms, bool end, size_t owner)
 {
-	struct nft_batch *b = &n->b;
 	struct nlattr *nest;
 
-	if (grow((void **)&b->owner, &b->ocap, b->nowner + 1, sizeof(*b->owner)) < 0)
-		return -ENOMEM;
 	nftnl_set_elem_set(n->elem, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
 	if (timeout_ms)
 		nftnl_set_elem_set_u64(n->elem, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
@@ -266,8 +156,7 @@ static int nft_put_elem(struct nft *n, struct nlmsghdr *nlh, const uint8_t *key,
 	nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	nftnl_set_elem_nlmsg_build_payload(nlh, n->elem);
 	mnl_attr_nest_end(nlh, nest);
-	b->owner[b->nowner++] = owner;
-	return 0;
+	return nlb_own(&n->b, owner);
 }
 
 /* Adds one to a big-endian number; false when it wraps past the top. */
@@ -310,7 +199,7 @@ static int nft_put_phase(struct nft *n, int set, uint16_t type, const size_t *id
 
 		if (!nlh)
 			return -ENOMEM;
-		for (; i < cnt && nlh->nlmsg_len < NFT_ELEMS_MAX; i++) {
+		for (; i < cnt && nlh->nlmsg_len < NLB_ELEMS_MAX; i++) {
 			const struct nft_qent *qe = &n->q[idx[i]];
 			uint64_t t = type != NFT_MSG_NEWSETELEM ? 0 :
 				     qe->op == Q_BAN ? qe->timeout_ms : NFT_PROBE_MS;
@@ -321,7 +210,7 @@ static int nft_put_phase(struct nft *n, int set, uint16_t type, const size_t *id
 				return -ENOMEM;
 		}
 		mnl_attr_nest_end(nlh, nest);
-		nft_msg_end(n, nlh);
+		nlb_msg_end(&n->b, nlh);
 	}
 	return 0;
 }
@@ -337,18 +226,18 @@ static int nft_put_allow(struct nft *n)
 
 		if (!nlh)
 			return -ENOMEM;
-		nft_msg_end(n, nlh);
+		nlb_msg_end(&n->b, nlh);
 		while (i < n->nallow[f]) {
 			struct nlattr *nest;
 
 			if (!(nlh = nft_elems_begin(n, NFT_MSG_NEWSETELEM, set, "add elements to",
 						    &nest)))
 				return -ENOMEM;
-			for (; i < n->nallow[f] && nlh->nlmsg_len < NFT_ELEMS_MAX; i++)
+			for (; i < n->nallow[f] && nlh->nlmsg_len < NLB_ELEMS_MAX; i++)
 				if (nft_put_range(n, nlh, set, &n->allow[f][i], 0, OWNER_ALLOW | i) < 0)
 					return -ENOMEM;
 			mnl_attr_nest_end(nlh, nest);
-			nft_msg_end(n, nlh);
+			nlb_msg_end(&n->b, nlh);
 		}
 	}
 	return 0;
@@ -387,90 +276,18 @@ static int nft_put_bans(struct nft *n, size_t lo, size_t hi)
 
 /* ---- talking to the kernel ---- */
 
-static int nft_recv(struct nft *n)
-{
-	ssize_t len = mnl_socket_recvfrom(n->nl, n->rbuf, NFT_RBUF);
-
-	if (len < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-	return (int)len;
-}
-
-/* Keeps the kernel's own words and the offset of the attribute it blames. */
-static void nft_note_err(struct nft_batch *b, size_t msg, const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-	struct nft_err *e;
-	const struct nlattr *attr;
-	size_t off = sizeof(*err);
-
-	if (b->nerrs == NFT_MAX_ERRS)
-		return;
-	e = &b->errs[b->nerrs++];
-	*e = (struct nft_err){ .msg = msg, .err = err->error };
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
-	mnl_attr_for_each(attr, nlh, off) {
-		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-			snprintf(e->text, sizeof(e->text), "%s", mnl_attr_get_str(attr));
-		else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS &&
-			 mnl_attr_validate(attr, MNL_TYPE_U32) == 0) {
-			e->offs = mnl_attr_get_u32(attr);
-			e->has_offs = true;
-		}
-	}
-}
-
-/* Handles one ack; returns 1 when it belongs to this batch. */
-static int nft_take_ack(struct nft_batch *b, const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-	uint32_t seq = nlh->nlmsg_seq;
-
-	if (nlh->nlmsg_type != NLMSG_ERROR ||
-	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*err)))
-		return 0;
-	if (seq == b->seq0) {
-		b->rejected = err->error ? err->error : -EPROTO;
-		return 1;
-	}
-	if (seq <= b->seq0 || seq > b->seq0 + b->nmsgs)
-		return 0;  /* a late reply to something older */
-	if (err->error)
-		nft_note_err(b, seq - b->seq0 - 1, nlh);
-	return 1;
-}
-
-/* Sends the batch and collects one ack per message (or the batch's error).
- * The kernel handles a batch inside sendmsg, so the acks are already queued
- * when it returns. */
+/* Sends the batch built in n->b and collects its acks; what went wrong
+ * with the sending itself is logged here. */
 static int nft_talk(struct nft *n)
 {
-	struct nft_batch *b = &n->b;
-	size_t acked = 0;
+	int r = nlb_send(&n->b, mnl_socket_get_fd(n->nl));
 
-	if (mnl_socket_sendto(n->nl, b->buf, b->len) < 0) {
-		int r = -errno;
-
-		log_err("nftables: sending a batch of %zu bytes: %s", b->len, strerror(-r));
-		return r;
-	}
 	n->base.st.batches++;
-	while (acked < b->nmsgs && !b->rejected) {
-		int len = nft_recv(n);
-		const struct nlmsghdr *nlh = (const void *)n->rbuf;
-
-		if (len < 0) {
-			log_err("nftables: reading acknowledgements: %s", strerror(-len));
-			return len;
-		}
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
-			acked += (size_t)nft_take_ack(b, nlh);
-	}
-	return 0;
+	if (r < 0)
+		log_err("nftables: sending a batch of %zu bytes and reading its "
+			"acknowledgements: %s%s", n->b.len, strerror(-r),
+			r == -ENODATA ? " (answers missing)" : "");
+	return r;
 }
 
 typedef int (*nft_reply_cb)(const struct nlmsghdr *nlh, void *data);
@@ -485,8 +302,8 @@ static int nft_query(struct nft *n, struct nlmsghdr *req, nft_reply_cb cb, void 
 	if (mnl_socket_sendto(n->nl, req, req->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		int len = nft_recv(n);
-		const struct nlmsghdr *nlh = (const void *)n->rbuf;
+		int len = nlb_recv(&n->b, mnl_socket_get_fd(n->nl));
+		const struct nlmsghdr *nlh = (const void *)n->b.rbuf;
 
 		if (len < 0)
 			return len;
@@ -510,36 +327,12 @@ static int nft_query(struct nft *n, struct nlmsghdr *req, nft_reply_cb cb, void 
 
 /* ---- errors, in words ---- */
 
-static const char *nft_meaning(uint16_t type, int err)
-{
-	switch (-err) {
-	case ENFILE:
-		return type == NFT_MSG_NEWSETELEM ? "the set is full: raise set_size" : NULL;
-	case ENOENT:
-		return type == NFT_MSG_DELSETELEM ? "no such element: it expired" :
-		       type == NFT_MSG_NEWCHAIN ? "no such interface" :
-		       "no such table, set or chain";
-	case EEXIST:
-	case ENOTEMPTY:
-		return type == NFT_MSG_NEWSETELEM ? "overlaps an element already in the set" :
-		       "exists with other properties";
-	case EINVAL: return "the kernel rejected it as invalid";
-	case EPERM: return "needs root or CAP_NET_ADMIN";
-	case EOPNOTSUPP: return "not supported by this kernel";
-	case ENODEV: return "no such interface";
-	case EBUSY: return "in use";
-	case EMSGSIZE: return "larger than the socket's send buffer";
-	case ENOBUFS: return "netlink socket buffer overrun";
-	default: return NULL;
-	}
-}
-
 /* One line per failure: what was tried on which object or element, the
  * errno's text, what it means here, and the kernel's own message if any. */
-static void nft_log(const struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static void nft_log(const struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 		    const char *elem)
 {
-	const char *mean = nft_meaning(m ? m->type : 0, e->err);
+	const char *mean = nlb_meaning(m ? m->type : 0, e->err);
 	char what[160];
 
 	if (!m)
@@ -547,33 +340,14 @@ static void nft_log(const struct nft *n, const struct nft_msg *m, const struct n
 	else if (elem)
 		snprintf(what, sizeof(what), "%s element %s in set %s",
 			 m->type == NFT_MSG_NEWSETELEM ? "add" : "delete", elem,
-			 nft_setdef[m->set].name);
-	else if (m->set >= 0)
-		snprintf(what, sizeof(what), "%s set %s", m->what, nft_setdef[m->set].name);
+			 nft_setdef[m->tag].name);
+	else if (m->tag >= 0)
+		snprintf(what, sizeof(what), "%s set %s", m->what, nft_setdef[m->tag].name);
 	else
 		snprintf(what, sizeof(what), "%s", m->what);
 	log_err("nftables: %s (table inet %s) failed: %s%s%s%s%s%s", what, n->table,
 		strerror(-e->err), mean ? " (" : "", mean ? mean : "", mean ? ")" : "",
 		*e->text ? ": " : "", e->text);
-}
-
-/* The owner of the element the kernel blames, found by its offset. */
-static size_t nft_owner_at(const struct nft *n, const struct nft_msg *m, uint32_t offs)
-{
-	const struct nlmsghdr *nlh = (const void *)(n->b.buf + m->off);
-	const struct nlattr *attr, *el;
-	size_t k = 0;
-
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS)
-			continue;
-		mnl_attr_for_each_nested(el, attr) {
-			if ((size_t)((const char *)el - (const char *)nlh) == offs)
-				return k < m->count ? n->b.owner[m->first + k] : OWNER_NONE;
-			k++;
-		}
-	}
-	return OWNER_NONE;
 }
 
 /* ---- the table, its sets and chain ---- */
@@ -634,7 +408,7 @@ static int nft_get_cb_count(const struct nlmsghdr *nlh, void *data)
 static int nft_get(struct nft *n, uint16_t type, const char *name, nft_reply_cb cb, void *data)
 {
 	char buf[1024];
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, ++n->seq);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, ++n->b.seq);
 	int r;
 
 	if (type == NFT_MSG_GETTABLE) {
@@ -654,7 +428,7 @@ static int nft_count_rules(struct nft *n, int *count)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
-						     NLM_F_DUMP, ++n->seq);
+						     NLM_F_DUMP, ++n->b.seq);
 
 	*count = 0;
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
@@ -713,7 +487,7 @@ static int nft_put_table(struct nft *n, uint16_t type, const char *what)
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 
-	if (!t || !(nlh = nft_msg_begin(n, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+	if (!t || !(nlh = nlb_msg_begin(&n->b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
 					-1, what))) {
 		nftnl_table_free(t);
 		return -ENOMEM;
@@ -721,7 +495,7 @@ static int nft_put_table(struct nft *n, uint16_t type, const char *what)
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_nlmsg_build_payload(nlh, t);
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	nftnl_table_free(t);
 	return 0;
 }
@@ -732,7 +506,7 @@ static int nft_put_set(struct nft *n, int i)
 	bool v6 = nft_setdef[i].v6, ban = nft_setdef[i].ban;
 	struct nlmsghdr *nlh;
 
-	if (!s || !(nlh = nft_msg_begin(n, NFT_MSG_NEWSET, NLM_F_CREATE, i, "create"))) {
+	if (!s || !(nlh = nlb_msg_begin(&n->b, NFT_MSG_NEWSET, NLM_F_CREATE, i, "create"))) {
 		nftnl_set_free(s);
 		return -ENOMEM;
 	}
@@ -746,7 +520,7 @@ static int nft_put_set(struct nft *n, int i)
 	if (ban)
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 2 * n->set_size);
 	nftnl_set_nlmsg_build_payload(nlh, s);
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	nftnl_set_free(s);
 	return 0;
 }
@@ -774,7 +548,7 @@ static int nft_put_chain(struct nft *n)
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
 
-	if (!c || !(nlh = nft_msg_begin(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, -1, n->chain_what))) {
+	if (!c || !(nlh = nlb_msg_begin(&n->b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, -1, n->chain_what))) {
 		nftnl_chain_free(c);
 		return -ENOMEM;
 	}
@@ -787,7 +561,7 @@ static int nft_put_chain(struct nft *n)
 	if (n->hook == FW_HOOK_INGRESS)
 		nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, n->iface);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	nftnl_chain_free(c);
 	return 0;
 }
@@ -849,13 +623,13 @@ static int nft_put_rules(struct nft *n, const uint32_t *set_ids)
 		int e = -ENOMEM;
 
 		if (r && nft_rule_exprs(r, order[i], set_ids[order[i]]) == 0 &&
-		    (nlh = nft_msg_begin(n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+		    (nlh = nlb_msg_begin(&n->b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
 					 order[i], "add rule for"))) {
 			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
 			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, nft_chain_name(n));
 			nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 			nftnl_rule_nlmsg_build_payload(nlh, r);
-			nft_msg_end(n, nlh);
+			nlb_msg_end(&n->b, nlh);
 			e = 0;
 		}
 		nftnl_rule_free(r);
@@ -868,13 +642,13 @@ static int nft_put_rules(struct nft *n, const uint32_t *set_ids)
 /* Removes every rule of our chain (they are re-added whole). */
 static int nft_put_chain_flush(struct nft *n)
 {
-	struct nlmsghdr *nlh = nft_msg_begin(n, NFT_MSG_DELRULE, 0, -1, "flush chain");
+	struct nlmsghdr *nlh = nlb_msg_begin(&n->b, NFT_MSG_DELRULE, 0, -1, "flush chain");
 
 	if (!nlh)
 		return -ENOMEM;
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, nft_chain_name(n));
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	return 0;
 }
 
@@ -932,14 +706,14 @@ static int nft_ensure(struct nft *n, bool repair, unsigned *made)
 		return r;
 	if (chain && !repair)
 		nft_check_chain(n, &ci);
-	if ((r = nft_batch_begin(n)) < 0 || (r = nft_put_missing(n, table, chain, rules, made)) < 0)
+	if ((r = nlb_begin(&n->b)) < 0 || (r = nft_put_missing(n, table, chain, rules, made)) < 0)
 		return r;
 	if (n->b.nmsgs == 0)
 		return 0;
-	if ((r = nft_batch_end(n)) < 0 || (r = nft_talk(n)) < 0)
+	if ((r = nlb_end(&n->b)) < 0 || (r = nft_talk(n)) < 0)
 		return r;
 	if (n->b.rejected || n->b.nerrs) {
-		const struct nft_err *e = n->b.rejected ? &(struct nft_err){ .err = n->b.rejected } :
+		const struct nlb_err *e = n->b.rejected ? &(struct nlb_err){ .err = n->b.rejected } :
 					  &n->b.errs[0];
 
 		nft_log(n, n->b.rejected ? NULL : &n->b.msgs[e->msg], e, NULL);
@@ -999,15 +773,15 @@ static void nft_coalesce(struct nft *n)
 
 static int nft_build(struct nft *n, size_t lo, size_t hi, bool with_allow)
 {
-	if (nft_batch_begin(n) < 0 || (with_allow && nft_put_allow(n) < 0) ||
-	    nft_put_bans(n, lo, hi) < 0 || nft_batch_end(n) < 0)
+	if (nlb_begin(&n->b) < 0 || (with_allow && nft_put_allow(n) < 0) ||
+	    nft_put_bans(n, lo, hi) < 0 || nlb_end(&n->b) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
 /* The set is full: every ban after this one would fail the same way, so
  * they all go, with one line for the lot instead of one batch each. */
-static int nft_set_full(struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static int nft_set_full(struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 			size_t from)
 {
 	char buf[ADDR_STRLEN];
@@ -1016,26 +790,26 @@ static int nft_set_full(struct nft *n, const struct nft_msg *m, const struct nft
 	for (size_t i = from; i < n->nq; i++) {
 		struct nft_qent *qe = &n->q[i];
 
-		if (qe->state == Q_LIVE && qe->op == Q_BAN && set_of(&qe->p, true) == m->set) {
+		if (qe->state == Q_LIVE && qe->op == Q_BAN && set_of(&qe->p, true) == m->tag) {
 			qe->state = Q_DROPPED;
 			k++;
 		}
 	}
 	nft_log(n, m, e, prefix_fmt(&n->q[from].p, buf));
-	log_err("nftables: set %s is full: %zu bans not installed", nft_setdef[m->set].name, k);
+	log_err("nftables: set %s is full: %zu bans not installed", nft_setdef[m->tag].name, k);
 	n->base.st.errors += k;
 	return e->err;
 }
 
 /* An error that names one element: drop that change and keep the rest. */
-static int nft_elem_failed(struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static int nft_elem_failed(struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 			   size_t owner)
 {
 	char buf[ADDR_STRLEN];
 	struct nft_qent *qe;
 
 	if (owner & OWNER_ALLOW) {
-		const struct ip_range *r = &n->allow[m->set - SET_ALLOW4][owner & ~OWNER_ALLOW];
+		const struct ip_range *r = &n->allow[m->tag - SET_ALLOW4][owner & ~OWNER_ALLOW];
 
 		nft_log(n, m, e, addr_fmt(&r->first, buf));
 		n->allow_skip = true;
@@ -1062,10 +836,10 @@ static int nft_elem_failed(struct nft *n, const struct nft_msg *m, const struct 
 
 /* An error of a whole message: the set is gone (re-create it and retry),
  * or drop every change the message carried. */
-static int nft_msg_failed(struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static int nft_msg_failed(struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 			  bool *lost)
 {
-	if (e->err == -ENOENT && m->set >= 0) {
+	if (e->err == -ENOENT && m->tag >= 0) {
 		*lost = true;
 		return 0;
 	}
@@ -1087,23 +861,23 @@ static int nft_msg_failed(struct nft *n, const struct nft_msg *m, const struct n
 /* Sorts out the errors of a failed batch; *fatal when retrying is useless. */
 static int nft_settle(struct nft *n, bool *ensured, bool *fatal)
 {
-	struct nft_err errs[NFT_MAX_ERRS];
+	struct nlb_err errs[NLB_MAX_ERRS];
 	size_t nerrs = n->b.nerrs;
 	bool lost = false;
 	unsigned made;
 	int first = 0, r;
 
 	if (n->b.rejected) {
-		nft_log(n, NULL, &(struct nft_err){ .err = n->b.rejected }, NULL);
+		nft_log(n, NULL, &(struct nlb_err){ .err = n->b.rejected }, NULL);
 		*fatal = true;
 		return n->b.rejected;
 	}
 	memcpy(errs, n->b.errs, nerrs * sizeof(errs[0]));
 	for (size_t i = 0; i < nerrs; i++) {
-		const struct nft_msg *m = &n->b.msgs[errs[i].msg];
-		size_t o = errs[i].has_offs ? nft_owner_at(n, m, errs[i].offs) : OWNER_NONE;
+		const struct nlb_msg *m = &n->b.msgs[errs[i].msg];
+		size_t o = errs[i].has_offs ? nlb_owner_at(&n->b, m, errs[i].offs) : NLB_NONE;
 
-		r = o == OWNER_NONE ? nft_msg_failed(n, m, &errs[i], &lost) :
+		r = o == NLB_NONE ? nft_msg_failed(n, m, &errs[i], &lost) :
 				      nft_elem_failed(n, m, &errs[i], o);
 		if (r < 0 && first == 0)
 			first = r;
@@ -1169,8 +943,8 @@ static int nft_commit(struct fw *fw)
 	nft_coalesce(n);
 	if (allow)
 		allow_bytes = (n->nallow[0] + n->nallow[1]) * 2 * 48 + 4096;
-	chunk = n->sndbuf > allow_bytes + NFT_MSG_ROOM * 2 ?
-		(n->sndbuf - allow_bytes - NFT_MSG_ROOM * 2) / NFT_ENTRY_BYTES : 64;
+	chunk = n->sndbuf > allow_bytes + NLB_MSG_ROOM * 2 ?
+		(n->sndbuf - allow_bytes - NLB_MSG_ROOM * 2) / NFT_ENTRY_BYTES : 64;
 	do {
 		size_t hi = n->nq - lo > chunk ? lo + chunk : n->nq;
 
@@ -1185,8 +959,8 @@ static int nft_commit(struct fw *fw)
 
 static int nft_queue(struct nft *n, int op, const struct ip_prefix *p, uint64_t timeout_ms)
 {
-	if (grow((void **)&n->q, &n->qcap, n->nq + 1, sizeof(*n->q)) < 0 ||
-	    grow((void **)&n->sel, &n->selcap, n->qcap, sizeof(*n->sel)) < 0)
+	if (nlb_grow((void **)&n->q, &n->qcap, n->nq + 1, sizeof(*n->q)) < 0 ||
+	    nlb_grow((void **)&n->sel, &n->selcap, n->qcap, sizeof(*n->sel)) < 0)
 		return -ENOMEM;
 	n->q[n->nq++] = (struct nft_qent){
 		.p = *p, .timeout_ms = timeout_ms, .order = n->order++, .op = (uint8_t)op,
@@ -1259,7 +1033,7 @@ static int nft_dump_elem(struct nftnl_set_elem *e, void *data)
 
 	if (!key || klen != (d->v6 ? 16u : 4u))
 		return 0;
-	if (grow((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v)) < 0) {
+	if (nlb_grow((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v)) < 0) {
 		d->err = -ENOMEM;
 		return -1;
 	}
@@ -1310,7 +1084,7 @@ static int nft_getgen(struct nft *n, uint32_t *gen)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC,
-						     NLM_F_ACK, ++n->seq);
+						     NLM_F_ACK, ++n->b.seq);
 
 	return nft_query(n, nlh, nft_gen_cb, gen);
 }
@@ -1319,7 +1093,7 @@ static int nft_dump_set(struct nft *n, int set, struct nft_dump *d)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
-						     NLM_F_DUMP, ++n->seq);
+						     NLM_F_DUMP, ++n->b.seq);
 
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, n->table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nft_setdef[set].name);
@@ -1455,9 +1229,9 @@ static bool nft_mon_hits(const struct nft *n, const struct nlmsghdr *nlh)
 static int nft_mon_drain(struct nft *n, bool *hit)
 {
 	for (int i = 0; i < NFT_MON_READS; i++) {
-		ssize_t got = recv(mnl_socket_get_fd(n->mon), n->rbuf, NFT_RBUF, MSG_DONTWAIT);
+		ssize_t got = recv(mnl_socket_get_fd(n->mon), n->b.rbuf, NLB_RBUF, MSG_DONTWAIT);
 		int len = (int)got;
-		const struct nlmsghdr *nlh = (const void *)n->rbuf;
+		const struct nlmsghdr *nlh = (const void *)n->b.rbuf;
 
 		if (got < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -1510,15 +1284,15 @@ static int nft_flush(struct fw *fw)
 
 	n->nq = 0;
 	n->flushed = true;
-	if ((r = nft_batch_begin(n)) < 0 || (r = nft_put_table(n, NFT_MSG_DELTABLE, "delete table")) < 0 ||
-	    (r = nft_batch_end(n)) < 0 || (r = nft_talk(n)) < 0)
+	if ((r = nlb_begin(&n->b)) < 0 || (r = nft_put_table(n, NFT_MSG_DELTABLE, "delete table")) < 0 ||
+	    (r = nlb_end(&n->b)) < 0 || (r = nft_talk(n)) < 0)
 		return r;
 	r = n->b.rejected ? n->b.rejected : n->b.nerrs ? n->b.errs[0].err : 0;
 	if (r == -ENOENT)
 		return 0;  /* nothing to delete */
 	if (r < 0) {
 		nft_log(n, n->b.rejected ? NULL : &n->b.msgs[0],
-			n->b.rejected ? &(struct nft_err){ .err = r } : &n->b.errs[0], NULL);
+			n->b.rejected ? &(struct nlb_err){ .err = r } : &n->b.errs[0], NULL);
 		n->base.st.errors++;
 	}
 	return r;
@@ -1538,10 +1312,7 @@ static void nft_close(struct fw *fw)
 	free(n->allow[1]);
 	free(n->q);
 	free(n->sel);
-	free(n->b.buf);
-	free(n->b.msgs);
-	free(n->b.owner);
-	free(n->rbuf);
+	nlb_free(&n->b);
 	free(n);
 }
 
@@ -1561,11 +1332,11 @@ static void nft_bufsize(int fd, int force, int plain, int size)
 
 static int nft_sockets(struct nft *n)
 {
-	struct timeval tv = { .tv_sec = 5 };
 	int one = 1, grp = NFNLGRP_NFTABLES, fd, sz = 0;
 	socklen_t len = sizeof(sz);
 
-	if (!(n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) ||
+	/* Non-blocking: the kernel answers inside our send (nlbatch.c). */
+	if (!(n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK)) ||
 	    mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    !(n->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK)) ||
 	    mnl_socket_bind(n->mon, 0, MNL_SOCKET_AUTOPID) < 0 ||
@@ -1575,7 +1346,6 @@ static int nft_sockets(struct nft *n)
 	/* Short acks that still say which attribute was wrong. */
 	mnl_socket_setsockopt(n->nl, NETLINK_CAP_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(n->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	nft_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, NFT_SNDBUF);
 	nft_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, NFT_RCVBUF);
 	nft_bufsize(mnl_socket_get_fd(n->mon), SO_RCVBUFFORCE, SO_RCVBUF, NFT_RCVBUF);
@@ -1616,7 +1386,7 @@ int fw_open_nft(const struct fw_cfg *cfg, struct fw **out)
 	if (!n)
 		return -ENOMEM;
 	n->base.ops = &nft_ops;
-	if (!(n->rbuf = malloc(NFT_RBUF)) || !(n->elem = nftnl_set_elem_alloc()))
+	if (!(n->b.rbuf = malloc(NLB_RBUF)) || !(n->elem = nftnl_set_elem_alloc()))
 		goto fail;
 	if ((r = nft_cfg_copy(n, cfg)) < 0)
 		goto fail;

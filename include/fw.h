@@ -20,6 +20,22 @@ struct fw;
 /* remaining_ms given by fw_adopt for an element without a timeout. */
 #define FW_NO_TIMEOUT UINT64_MAX
 
+/* What the null backend was asked to do, and what a result is about. */
+enum fw_op { FW_OP_BAN, FW_OP_UNBAN };
+
+/* The kernel's answer for one queued ban or unban. */
+struct fw_result {
+	enum fw_op op;
+	struct ip_prefix p;
+	int err;            /* 0: applied; -EEXIST, -ENFILE, ...: not applied */
+	const char *why;    /* err in nftables terms ("the set is full"), or NULL */
+};
+
+/* Gets the results of a commit, one per change that reached the kernel's
+ * answer (a change coalesced into a later one of the same prefix has
+ * none). Called after the commit's queue is emptied, so it may queue. */
+typedef void (*fw_result_cb)(const struct fw_result *r, void *ctx);
+
 /* Called once per element found by fw_adopt. */
 typedef void (*fw_elem_cb)(const struct ip_prefix *p, uint64_t remaining_ms,
 			   void *ctx);
@@ -41,8 +57,12 @@ int fw_unban(struct fw *fw, const struct ip_prefix *p);
 int fw_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n);
 
 /* Sends everything queued as one netlink batch; 0 or -errno (the batch's
- * first error). A no-op when nothing is queued. */
+ * first error). A no-op when nothing is queued. Each ban's and unban's
+ * outcome goes to the fw_on_result callback. */
 int fw_commit(struct fw *fw);
+
+/* Names the callback that gets every commit's per-change results. */
+void fw_on_result(struct fw *fw, fw_result_cb cb, void *ctx);
 
 /* Lists the bans in the kernel with their time left. 0 or -errno. */
 int fw_adopt(struct fw *fw, fw_elem_cb cb, void *ctx);
@@ -71,7 +91,6 @@ int fw_hook_parse(const char *s);
 const char *fw_hook_name(enum fw_hook h);
 
 /* What the null backend was asked to do (tests, --dry-run). */
-enum fw_op { FW_OP_BAN, FW_OP_UNBAN };
 struct fw_null_rec {
 	enum fw_op op;
 	struct ip_prefix p;
@@ -91,5 +110,9 @@ int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_
 
 /* Makes the next fw_commit drop its queue and fail with err (< 0). */
 void fw_null_fail_next(struct fw *fw, int err);
+
+/* Makes every later ban of exactly p fail with err (< 0) and why, as the
+ * kernel would refuse it; err 0 accepts it again. 0 or -ENOMEM/-EINVAL. */
+int fw_null_refuse(struct fw *fw, const struct ip_prefix *p, int err, const char *why);
 
 #endif

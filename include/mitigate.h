@@ -28,6 +28,7 @@ struct mitigate_stats {
 	uint64_t verdicts, bans, unbans, whitelisted, refused_cap, adopted;
 	uint64_t alerts_while_banned;  /* verdicts for banned sources, not reported */
 	uint64_t commits, commit_errors;
+	uint64_t ban_failed;           /* bans the kernel refused */
 	uint64_t last_latency_us, max_latency_us;
 	uint64_t last_pkt_latency_us, max_pkt_latency_us;
 };
@@ -55,9 +56,13 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg,
 void mitigate_verdict(const struct verdict *v, void *ctx);
 
 /* Bans p by hand for duration_s (0: the configured ban length), or
- * restarts its ban with that length; 0, -EPERM (whitelisted), -ENOSPC (cap),
- * -EEXIST (inside a larger active ban). */
+ * restarts its ban with that length, and commits at once; 0 once the
+ * kernel holds it, -EPERM (whitelisted), -ENOSPC (cap), -EEXIST (inside a
+ * larger active ban), or the kernel's refusal (mitigate_refusal says why). */
 int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s);
+
+/* Why the kernel refused the last refused ban, in words ("" if none). */
+const char *mitigate_refusal(const struct mitigate *m);
 
 /* Lifts a ban by hand; 0 or -ENOENT. */
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p);

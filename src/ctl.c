@@ -150,8 +150,8 @@ static void stats_mitigate(const struct ctl_view *v, struct reply *r)
 	    "\n", mitigate_count(v->mit), ms.verdicts, ms.bans, ms.unbans);
 	say(r, "whitelisted=%" PRIu64 "\nrefused_cap=%" PRIu64 "\nadopted=%" PRIu64 "\n",
 	    ms.whitelisted, ms.refused_cap, ms.adopted);
-	say(r, "commits=%" PRIu64 "\ncommit_errors=%" PRIu64 "\n", ms.commits,
-	    ms.commit_errors);
+	say(r, "commits=%" PRIu64 "\ncommit_errors=%" PRIu64 "\nbans_failed=%" PRIu64 "\n",
+	    ms.commits, ms.commit_errors, ms.ban_failed);
 	say(r, "ban_latency_us.last=%" PRIu64 "\nban_latency_us.max=%" PRIu64 "\n",
 	    ms.last_latency_us, ms.max_latency_us);
 	say(r, "packet_to_ban_us.last=%" PRIu64 "\npacket_to_ban_us.max=%" PRIu64 "\n",
@@ -247,6 +247,9 @@ static int cmd_ban(const struct ctl_view *v, int argc, char **argv, struct reply
 	else if (rc == -ENOSPC)
 		snprintf(err, errlen, "ban cap reached (max_bans %u): %s not banned",
 			 v->cfg->mitigate.max_bans, addr);
+	else if (rc < 0 && *mitigate_refusal(v->mit))
+		snprintf(err, errlen, "the kernel refused the ban of %s: %s", addr,
+			 mitigate_refusal(v->mit));
 	else if (rc < 0)
 		snprintf(err, errlen, "cannot ban %s: %s", addr, strerror(-rc));
 	else
@@ -428,8 +431,8 @@ static void conn_free(struct conn *k)
 	free(k);
 }
 
-/* Replies go out when the socket is writable, which is after the loop's
- * prepare step has sent the batch: an "ok" to a ban means it is in the
+/* A ban's reply is decided after its commit (mitigate_ban commits and
+ * waits for the kernel's answer): an "ok" to a ban means it is in the
  * kernel. */
 static void conn_reply(struct conn *k, char *out, size_t len)
 {

@@ -52,6 +52,19 @@ int fw_commit(struct fw *fw)
 	return fw->ops->commit(fw);
 }
 
+void fw_on_result(struct fw *fw, fw_result_cb cb, void *ctx)
+{
+	fw->result = cb;
+	fw->result_ctx = ctx;
+}
+
+void fw_report(struct fw *fw, enum fw_op op, const struct ip_prefix *p, int err,
+	       const char *why)
+{
+	if (fw->result)
+		fw->result(&(struct fw_result){ op, *p, err, why }, fw->result_ctx);
+}
+
 int fw_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)
 {
 	return fw->ops->adopt(fw, cb, ctx);

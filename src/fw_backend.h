@@ -21,7 +21,13 @@ struct fw_ops {
 struct fw {
 	const struct fw_ops *ops;
 	struct fw_stats st;
+	fw_result_cb result;        /* may be NULL */
+	void *result_ctx;
 };
+
+/* Hands one change's outcome to the result callback, if any. */
+void fw_report(struct fw *fw, enum fw_op op, const struct ip_prefix *p, int err,
+	       const char *why);
 
 extern const struct fw_ops fw_null_ops;
 

@@ -6,6 +6,13 @@
 #include "fw_backend.h"
 
 #define NULL_HISTORY 1024  /* a ring: a long dry run must not grow */
+#define NULL_REFUSE 16
+
+struct null_refusal {
+	struct ip_prefix p;
+	int err;
+	const char *why;
+};
 
 struct null_preset {
 	struct ip_prefix p;
@@ -22,6 +29,8 @@ struct fw_null {
 	size_t npreset;
 	size_t nallow;
 	int fail_next;
+	struct null_refusal refuse[NULL_REFUSE];
+	size_t nrefuse;
 };
 
 static struct fw_null *to_null(struct fw *fw)
@@ -61,24 +70,44 @@ static int null_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n)
 	return 0;
 }
 
+static const struct null_refusal *null_refused(const struct fw_null *n,
+					       const struct fw_null_rec *rec)
+{
+	for (size_t i = 0; rec->op == FW_OP_BAN && i < n->nrefuse; i++)
+		if (n->refuse[i].p.len == rec->p.len && addr_eq(&n->refuse[i].p.addr, &rec->p.addr))
+			return &n->refuse[i];
+	return NULL;
+}
+
+/* Like the kernel: each change applied or refused, then its result told
+ * (from a queue taken aside, as a result callback may queue again). */
 static int null_commit(struct fw *fw)
 {
 	struct fw_null *n = to_null(fw);
-	int r = n->fail_next;
+	struct fw_null_rec *q = n->queue;
+	size_t nq = n->nqueue;
+	int r = n->fail_next, first = 0;
 
-	if (n->nqueue == 0 && r == 0)
+	if (nq == 0 && r == 0)
 		return 0;
 	n->fail_next = 0;
 	fw->st.batches++;
-	if (r < 0) {
+	n->queue = NULL;
+	n->nqueue = n->qcap = 0;
+	if (r < 0)
 		fw->st.errors++;
-		n->nqueue = 0;
-		return r;
+	for (size_t i = 0; i < nq; i++) {
+		const struct null_refusal *no = r < 0 ? NULL : null_refused(n, &q[i]);
+
+		if (r == 0 && !no)
+			n->hist[n->nhist++ % NULL_HISTORY] = q[i];
+		if (no && first == 0)
+			first = no->err;
+		fw->st.errors += no != NULL;
+		fw_report(fw, q[i].op, &q[i].p, r < 0 ? r : no ? no->err : 0, no ? no->why : NULL);
 	}
-	for (size_t i = 0; i < n->nqueue; i++)
-		n->hist[n->nhist++ % NULL_HISTORY] = n->queue[i];
-	n->nqueue = 0;
-	return 0;
+	free(q);
+	return r < 0 ? r : first;
 }
 
 static int null_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)
@@ -177,4 +206,26 @@ void fw_null_fail_next(struct fw *fw, int err)
 
 	if (n)
 		n->fail_next = err;
+}
+
+int fw_null_refuse(struct fw *fw, const struct ip_prefix *p, int err, const char *why)
+{
+	struct fw_null *n = to_null(fw);
+	size_t i;
+
+	if (!n)
+		return -EINVAL;
+	for (i = 0; i < n->nrefuse; i++)
+		if (n->refuse[i].p.len == p->len && addr_eq(&n->refuse[i].p.addr, &p->addr))
+			break;
+	if (err == 0) {
+		if (i < n->nrefuse)
+			n->refuse[i] = n->refuse[--n->nrefuse];
+		return 0;
+	}
+	if (i == NULL_REFUSE)
+		return -ENOMEM;
+	n->refuse[i] = (struct null_refusal){ *p, err, why };
+	n->nrefuse += i == n->nrefuse;
+	return 0;
 }

@@ -4,7 +4,17 @@
  * kernel removes an expired element by itself, so expiry only forgets the
  * ban here (a delete of our own would race with the kernel's). Repeat
  * offenders are remembered for memory_s after their last ban ended, in a
- * table of bounded size whose least recently banned entry goes first. */
+ * table of bounded size whose least recently banned entry goes first.
+ *
+ * A ban is only what the kernel holds. A new or restarted ban is pending
+ * until the commit's result for it comes back (fw_on_result): accepted, it
+ * is announced (the ban event, hence on_ban); refused, it is rolled back
+ * (a new ban forgotten with its offence, a restart back to the element the
+ * kernel still holds) and a ban_failed event says why. A refusal that may
+ * pass (buffers, a lost answer) is retried at once, a bounded number of
+ * times; one that will not (an overlapping element of the operator's, the
+ * set full) is not, but the source is not banned, so its next alert is
+ * reported and tried again. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +32,15 @@ struct ban {
 	enum detect_kind kind;
 	uint32_t duration_s, offences;
 	ev_timer timer;
+	bool pending;               /* asked of the kernel, not yet answered */
+	bool held;                  /* the kernel holds an element of ours for it */
+	bool announced;             /* its ban event went out */
+	uint8_t tries;              /* retries of a pending ban */
+	uint64_t ev_ts;             /* time of its ban event (packet time) */
+	/* What the kernel holds while a restart is pending. */
+	ev_tstamp held_until;
+	uint32_t held_duration, held_offences;
+	enum detect_kind held_kind;
 };
 
 struct offender {
@@ -50,8 +69,14 @@ struct mitigate {
 	bool capped;
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
+	bool requeued;              /* a refused ban was queued again */
+	struct ip_prefix refused;   /* the last ban the kernel refused */
+	int refused_err;
+	char refusal[160];          /* and why */
 	struct mitigate_stats st;
 };
+
+#define MITIGATE_TRIES 2            /* retries of a ban refused for a passing reason */
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
@@ -285,6 +310,8 @@ static void ban_event(struct mitigate *m, const struct ban *b, uint64_t ts_us)
 
 static void unban_event(struct mitigate *m, const struct ban *b, const char *reason)
 {
+	if (!b->announced)
+		return;  /* never in force: nothing to take back */
 	emit(m, &(struct event){
 		.type = EVT_UNBAN, .ts_us = wall_us(m), .src = b->src, .kind = b->kind,
 		.reason = reason,
@@ -351,10 +378,12 @@ static int cap_refuse(struct mitigate *m, const struct ip_prefix *p, uint64_t ts
 	return -ENOSPC;
 }
 
-/* Sends p's ban (new or restarted) to the firewall and arms its timer. */
-static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v)
+/* Sends b's ban (new, or restarted as kind for duration_s) to the
+ * firewall and arms its timer; it is announced once the kernel took it. */
+static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v,
+		     enum detect_kind kind, uint32_t duration_s, uint32_t offences)
 {
-	int r = fw_ban(m->fw, &b->src, (uint64_t)b->duration_s * 1000);
+	int r = fw_ban(m->fw, &b->src, (uint64_t)duration_s * 1000);
 
 	if (r < 0) {
 		char buf[ADDR_STRLEN];
@@ -363,12 +392,22 @@ static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v)
 			strerror(-r));
 		return r;
 	}
+	if (b->held && !b->pending) {
+		b->held_until = ev_now(m->loop) + ev_timer_remaining(m->loop, &b->timer);
+		b->held_duration = b->duration_s;
+		b->held_offences = b->offences;
+		b->held_kind = b->kind;
+	}
+	b->kind = kind;
+	b->duration_s = duration_s;
+	b->offences = offences;
+	b->pending = true;
+	b->tries = 0;
+	b->ev_ts = v ? v->ts_us : wall_us(m);
 	ev_timer_stop(m->loop, &b->timer);
-	ev_timer_set(&b->timer, b->duration_s, 0.);
+	ev_timer_set(&b->timer, duration_s, 0.);
 	ev_timer_start(m->loop, &b->timer);
 	note_pending(m, v);
-	ban_event(m, b, v ? v->ts_us : wall_us(m));
-	m->st.bans++;
 	return 0;
 }
 
@@ -386,7 +425,7 @@ static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_
 	lift_inside(m, p);
 	if (!(b = ban_insert(m, p, kind, d, offences, d)))
 		return -ENOMEM;
-	if ((r = ban_apply(m, b, v)) < 0) {
+	if ((r = ban_apply(m, b, v, kind, d, offences)) < 0) {
 		ban_remove(m, b);
 		return r;
 	}
@@ -404,10 +443,7 @@ static void ban_escalate(struct mitigate *m, struct ban *b, const struct verdict
 
 	if (!pfx_eq(&b->src, &v->src) || d <= b->duration_s)
 		return;
-	b->duration_s = d;
-	b->offences = offences;
-	b->kind = v->kind;
-	if (ban_apply(m, b, v) == 0)
+	if (ban_apply(m, b, v, v->kind, d, offences) == 0)
 		off_store(m, &b->src, offences, ev_now(m->loop) + d + m->cfg.memory_s);
 }
 
@@ -441,19 +477,33 @@ int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duratio
 {
 	struct ip_prefix q = *p;
 	struct ban *b;
+	int r;
 
 	addr_mask(&q.addr, q.len);
 	if (!duration_s)
 		duration_s = m->cfg.ban_s;
 	if (wl_covers(m, &q))
 		return -EPERM;
-	if ((b = ban_find(m, &q))) {
-		b->duration_s = duration_s;
-		return ban_apply(m, b, NULL);
-	}
-	if (ban_covering(m, &q))
+	if ((b = ban_find(m, &q)))
+		r = ban_apply(m, b, NULL, b->kind, duration_s, b->offences);
+	else if (ban_covering(m, &q))
 		return -EEXIST;
-	return ban_start(m, &q, MITIGATE_KIND_MANUAL, NULL, duration_s);
+	else
+		r = ban_start(m, &q, MITIGATE_KIND_MANUAL, NULL, duration_s);
+	if (r < 0)
+		return r;
+	/* The answer is the kernel's: commit now and look. */
+	m->refused_err = 0;
+	mitigate_flush(m);
+	if (m->refused_err && pfx_eq(&m->refused, &q))
+		return m->refused_err;
+	m->refusal[0] = '\0';  /* another ban's, if any */
+	return (b = ban_find(m, &q)) && !b->pending ? 0 : -EIO;
+}
+
+const char *mitigate_refusal(const struct mitigate *m)
+{
+	return m->refusal;
 }
 
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p)
@@ -495,6 +545,12 @@ int mitigate_flush(struct mitigate *m)
 {
 	int r = fw_commit(m->fw);
 
+	/* Bans refused for a passing reason go again (bounded per ban). */
+	for (int i = 0; i < MITIGATE_TRIES && m->requeued; i++) {
+		m->requeued = false;
+		r = fw_commit(m->fw);
+	}
+
 	if (r < 0) {
 		m->st.commit_errors++;
 		log_err("firewall: changes of this round not all applied: %s", strerror(-r));
@@ -502,6 +558,106 @@ int mitigate_flush(struct mitigate *m)
 	if (m->pending_mono > 0)
 		note_committed(m);
 	return r;
+}
+
+/* ---- the kernel's answers ---- */
+
+static void ban_confirmed(struct mitigate *m, struct ban *b)
+{
+	if (!b->pending)
+		return;
+	b->pending = false;
+	b->held = true;
+	b->announced = true;
+	ban_event(m, b, b->ev_ts);
+	m->st.bans++;
+}
+
+/* A refusal that may not recur: buffers, a lost answer, a busy kernel. */
+static bool passing(int err)
+{
+	return err == -ENOBUFS || err == -ENOMEM || err == -ENODATA || err == -EINTR ||
+	       err == -EAGAIN || err == -EBUSY || err == -EIO;
+}
+
+/* Forgets the offence a refused new ban had counted. */
+static void off_unstore(struct mitigate *m, const struct ip_prefix *p)
+{
+	struct offender *o = *off_link(m, p);
+
+	if (o && o->offences > 1)
+		o->offences--;
+	else if (o)
+		off_drop(m, o);
+}
+
+static void ban_failed_event(struct mitigate *m, const struct ban *b, const char *reason)
+{
+	emit(m, &(struct event){
+		.type = EVT_BAN_FAILED, .ts_us = b->ev_ts ? b->ev_ts : wall_us(m), .src = b->src,
+		.kind = b->kind, .duration_s = b->duration_s, .offences = b->offences,
+		.reason = reason,
+	});
+}
+
+/* The kernel refused b's element: retry, restore what it still holds, or
+ * forget the ban. */
+static void ban_refused(struct mitigate *m, struct ban *b, const struct fw_result *r)
+{
+	bool retry = b->pending && passing(r->err) && b->tries < MITIGATE_TRIES;
+	char reason[sizeof(m->refusal)];
+	double left;
+
+	snprintf(reason, sizeof(reason), "%s%s%s%s", r->why ? r->why : strerror(-r->err),
+		 r->why ? " (" : "", r->why ? strerror(-r->err) : "", r->why ? ")" : "");
+	m->refused = b->src;
+	m->refused_err = r->err;
+	snprintf(m->refusal, sizeof(m->refusal), "%s", reason);
+	m->st.ban_failed++;
+	if (retry && fw_ban(m->fw, &b->src, (uint64_t)b->duration_s * 1000) == 0) {
+		b->tries++;
+		m->requeued = true;
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "; retrying");
+		ban_failed_event(m, b, reason);
+		return;
+	}
+	ban_failed_event(m, b, reason);
+	if (b->pending && b->held) {
+		/* A restart refused: the kernel still has the element before it. */
+		b->pending = false;
+		b->duration_s = b->held_duration;
+		b->offences = b->held_offences;
+		b->kind = b->held_kind;
+		left = b->held_until - ev_now(m->loop);
+		ev_timer_stop(m->loop, &b->timer);
+		ev_timer_set(&b->timer, left > 0.001 ? left : 0.001, 0.);
+		ev_timer_start(m->loop, &b->timer);
+		return;
+	}
+	if (b->pending && b->offences)
+		off_unstore(m, &b->src);
+	unban_event(m, b, "refused");
+	ban_remove(m, b);
+}
+
+static void on_result(const struct fw_result *r, void *ctx)
+{
+	struct mitigate *m = ctx;
+	char buf[ADDR_STRLEN];
+	struct ban *b;
+
+	if (r->op == FW_OP_UNBAN) {
+		if (r->err)
+			log_err("firewall: %s stays in the kernel until its timeout: %s",
+				prefix_fmt(&r->p, buf), r->why ? r->why : strerror(-r->err));
+		return;
+	}
+	if (!(b = ban_find(m, &r->p)))
+		return;  /* lifted since it was queued */
+	if (r->err == 0)
+		ban_confirmed(m, b);
+	else
+		ban_refused(m, b, r);
 }
 
 /* ---- start-up, table loss, reload ---- */
@@ -526,6 +682,7 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, void *ct
 		       secs);
 	if (!b)
 		return;
+	b->held = b->announced = true;
 	off_store(m, p, 1, ev_now(m->loop) + secs + m->cfg.memory_s);
 	m->st.adopted++;
 }
@@ -627,6 +784,7 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 		mitigate_free(m);
 		return -ENOMEM;
 	}
+	fw_on_result(fw, on_result, m);
 	*out = m;
 	return 0;
 }

@@ -81,6 +81,8 @@ struct nft_qent {
 	uint64_t timeout_ms;
 	uint32_t order;
 	uint8_t op, state;
+	int err;                    /* why a Q_DROPPED change was refused */
+	const char *why;            /* err in nftables terms */
 };
 
 struct nft {
@@ -764,7 +766,9 @@ static void nft_coalesce(struct nft *n)
 				"hold %s (dosips --flush re-creates it)",
 				nft_setdef[set_of(&qe->p, true)].name, n->table, prefix_fmt(&qe->p, buf));
 			n->base.st.errors++;
-			continue;
+			qe->state = Q_DROPPED;
+			qe->err = -EINVAL;
+			qe->why = "the set has no flag interval";
 		}
 		n->q[k++] = *qe;
 	}
@@ -792,6 +796,8 @@ static int nft_set_full(struct nft *n, const struct nlb_msg *m, const struct nlb
 
 		if (qe->state == Q_LIVE && qe->op == Q_BAN && set_of(&qe->p, true) == m->tag) {
 			qe->state = Q_DROPPED;
+			qe->err = e->err;
+			qe->why = nlb_meaning(m->type, e->err);
 			k++;
 		}
 	}
@@ -830,6 +836,8 @@ static int nft_elem_failed(struct nft *n, const struct nlb_msg *m, const struct 
 		return nft_set_full(n, m, e, owner);
 	nft_log(n, m, e, prefix_fmt(&qe->p, buf));
 	qe->state = Q_DROPPED;
+	qe->err = e->err;
+	qe->why = nlb_meaning(m->type, e->err);
 	n->base.st.errors++;
 	return e->err;
 }
@@ -848,10 +856,13 @@ static int nft_msg_failed(struct nft *n, const struct nlb_msg *m, const struct n
 	for (size_t k = 0; k < m->count; k++) {
 		size_t o = n->b.owner[m->first + k];
 
-		if (o & OWNER_ALLOW)
+		if (o & OWNER_ALLOW) {
 			n->allow_skip = true;
-		else
+		} else if (n->q[o].state == Q_LIVE) {
 			n->q[o].state = Q_DROPPED;
+			n->q[o].err = e->err;
+			n->q[o].why = nlb_meaning(m->type, e->err);
+		}
 	}
 	if (m->count == 0)
 		n->allow_skip = true;  /* the flush of an allow set */
@@ -905,6 +916,23 @@ static size_t nft_count_live(const struct nft *n, size_t lo, size_t hi)
 
 /* Queue entries lo..hi (and the whitelist if due) in one batch; what the
  * kernel refuses is dropped, reported, and the rest sent again. */
+/* The changes of lo..hi still live after the last batch: applied when it
+ * went through (err 0), else not applied, for err. */
+static void nft_settle_live(struct nft *n, size_t lo, size_t hi, int err)
+{
+	for (size_t i = lo; i < hi; i++) {
+		struct nft_qent *qe = &n->q[i];
+
+		if (qe->state != Q_LIVE)
+			continue;
+		qe->state = err ? Q_DROPPED : Q_DONE;
+		qe->err = err;
+		qe->why = err ? nlb_meaning(0, err) : NULL;
+	}
+}
+
+/* Queue entries lo..hi (and the whitelist if due) in one batch; what the
+ * kernel refuses is dropped, reported, and the rest sent again. */
 static int nft_commit_chunk(struct nft *n, size_t lo, size_t hi, bool with_allow)
 {
 	bool ensured = false, fatal = false;
@@ -916,10 +944,14 @@ static int nft_commit_chunk(struct nft *n, size_t lo, size_t hi, bool with_allow
 
 		if (nft_count_live(n, lo, hi) == 0 && !allow)
 			return first;
-		if ((r = nft_build(n, lo, hi, allow)) < 0 || (r = nft_talk(n)) < 0)
+		if ((r = nft_build(n, lo, hi, allow)) < 0 || (r = nft_talk(n)) < 0) {
+			nft_settle_live(n, lo, hi, r);
 			return r;
-		if (!n->b.rejected && n->b.nerrs == 0)
+		}
+		if (!n->b.rejected && n->b.nerrs == 0) {
+			nft_settle_live(n, lo, hi, 0);
 			return first;
+		}
 		r = nft_settle(n, &ensured, &fatal);
 		if (r < 0 && first == 0)
 			first = r;
@@ -927,7 +959,24 @@ static int nft_commit_chunk(struct nft *n, size_t lo, size_t hi, bool with_allow
 	if (!fatal)
 		log_err("nftables: gave up after %d attempts: %zu changes not applied",
 			NFT_TRIES, nft_count_live(n, lo, hi));
-	return first ? first : -EIO;
+	r = first ? first : -EIO;
+	nft_settle_live(n, lo, hi, fatal && n->b.rejected ? n->b.rejected : r);
+	return r;
+}
+
+/* Every change's outcome to the result callback, from the queue taken
+ * aside: a callback may queue again. */
+static void nft_report(struct nft *n)
+{
+	struct nft_qent *q = n->q;
+	size_t nq = n->nq;
+
+	n->q = NULL;
+	n->nq = n->qcap = 0;
+	for (size_t i = 0; i < nq; i++)
+		fw_report(&n->base, q[i].op == Q_BAN ? FW_OP_BAN : FW_OP_UNBAN, &q[i].p,
+			  q[i].state == Q_DROPPED ? q[i].err : 0, q[i].why);
+	free(q);
 }
 
 static int nft_commit(struct fw *fw)
@@ -953,7 +1002,7 @@ static int nft_commit(struct fw *fw)
 			first = r;
 		lo = hi;
 	} while (lo < n->nq);
-	n->nq = 0;
+	nft_report(n);
 	return first;
 }
 

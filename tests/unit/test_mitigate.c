@@ -108,7 +108,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void verdict(struct env *t, enum detect_kind kind, const char *src)
+/* One verdict, not committed yet. */
+static void verdict_only(struct env *t, enum detect_kind kind, const char *src)
 {
 	struct verdict v = {
 		.kind = kind, .ts_us = 1700000000000000ull, .count = 500, .threshold = 100,
@@ -118,6 +119,14 @@ static void verdict(struct env *t, enum detect_kind kind, const char *src)
 	if (src)
 		v.src = pfx(src);
 	mitigate_verdict(&v, t->m);
+}
+
+/* One verdict and the commit after it, as after each detect batch: the
+ * kernel's answer (here the null firewall's) decides the ban event. */
+static void verdict(struct env *t, enum detect_kind kind, const char *src)
+{
+	verdict_only(t, kind, src);
+	mitigate_flush(t->m);
 }
 
 static size_t count(const struct env *t, enum event_type type)
@@ -153,16 +162,18 @@ static void test_ban_once(void **state)
 	char buf[ADDR_STRLEN];
 
 	start(t);
-	verdict(t, KIND_SYN_FLOOD, "198.18.0.1");
-	assert_int_equal(t->nseen, 2);
+	verdict_only(t, KIND_SYN_FLOOD, "198.18.0.1");
+	/* Announced only once the kernel has it. */
+	assert_int_equal(t->nseen, 1);
 	assert_int_equal(t->seen[0].type, EVT_ALERT);
 	assert_true(t->seen[0].has_verdict);
+	assert_int_equal(fw_null_pending(t->fw), 1);
+	assert_int_equal(committed(t, rec, 8), 1);
+	assert_int_equal(t->nseen, 2);
 	assert_int_equal(t->seen[1].type, EVT_BAN);
 	assert_int_equal(t->seen[1].duration_s, 60);
 	assert_int_equal(t->seen[1].offences, 1);
 	assert_int_equal(t->seen[1].kind, KIND_SYN_FLOOD);
-	assert_int_equal(fw_null_pending(t->fw), 1);
-	assert_int_equal(committed(t, rec, 8), 1);
 	assert_int_equal(rec[0].op, FW_OP_BAN);
 	assert_int_equal(rec[0].timeout_ms, 60000);
 	assert_string_equal(prefix_fmt(&rec[0].p, buf), "198.18.0.1");
@@ -517,6 +528,105 @@ static void test_commit_error(void **state)
 	assert_int_equal(mitigate_flush(t->m), 0);
 }
 
+
+static void refuse(struct env *t, const char *src, int err, const char *why)
+{
+	struct ip_prefix p = pfx(src);
+
+	assert_int_equal(fw_null_refuse(t->fw, &p, err, why), 0);
+}
+
+/* The kernel refuses the element (an operator's overlapping element): no
+ * ban event, a ban_failed with the reason, nothing counted as banned, and
+ * the next alert of that source is reported and tried again. */
+static void test_refused(void **state)
+{
+	struct env *t = *state;
+	struct mitigate_stats st;
+
+	start(t);
+	refuse(t, "198.18.10.1", -EEXIST, "overlaps an element already in the set");
+	verdict(t, KIND_SYN_FLOOD, "198.18.10.1");
+	assert_int_equal(count(t, EVT_BAN), 0);
+	assert_int_equal(count(t, EVT_BAN_FAILED), 1);
+	assert_non_null(strstr(last(t, EVT_BAN_FAILED)->reason, "overlaps an element"));
+	assert_null(strstr(last(t, EVT_BAN_FAILED)->reason, "retrying"));
+	assert_int_equal(last(t, EVT_BAN_FAILED)->kind, KIND_SYN_FLOOD);
+	assert_int_equal(last(t, EVT_BAN_FAILED)->duration_s, 60);
+	assert_int_equal(count(t, EVT_UNBAN), 0);
+	assert_int_equal(mitigate_count(t->m), 0);
+	/* Not suppressed: reported and tried again. */
+	verdict(t, KIND_SYN_FLOOD, "198.18.10.1");
+	assert_int_equal(count(t, EVT_ALERT), 2);
+	assert_int_equal(count(t, EVT_BAN_FAILED), 2);
+	/* Once the kernel takes it, it is a first offence: refusals do not count. */
+	refuse(t, "198.18.10.1", 0, NULL);
+	verdict(t, KIND_SYN_FLOOD, "198.18.10.1");
+	assert_int_equal(count(t, EVT_BAN), 1);
+	assert_int_equal(last(t, EVT_BAN)->offences, 1);
+	assert_int_equal(last(t, EVT_BAN)->duration_s, 60);
+	assert_int_equal(mitigate_count(t->m), 1);
+	mitigate_get_stats(t->m, &st);
+	assert_int_equal(st.bans, 1);
+	assert_int_equal(st.ban_failed, 2);
+}
+
+/* A full set is not retried (it would fail the same way). */
+static void test_refused_full(void **state)
+{
+	struct env *t = *state;
+
+	start(t);
+	refuse(t, "2001:db8:10::/64", -ENFILE, "the set is full: raise set_size");
+	verdict(t, KIND_UDP_FLOOD, "2001:db8:10::/64");
+	assert_int_equal(count(t, EVT_BAN_FAILED), 1);
+	assert_non_null(strstr(last(t, EVT_BAN_FAILED)->reason, "set is full"));
+	assert_int_equal(count(t, EVT_BAN), 0);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+	assert_int_equal(mitigate_count(t->m), 0);
+}
+
+/* A passing failure (the batch's buffers) is retried at once. */
+static void test_refused_retry(void **state)
+{
+	struct env *t = *state;
+
+	start(t);
+	verdict_only(t, KIND_SYN_FLOOD, "198.18.10.2");
+	fw_null_fail_next(t->fw, -ENOBUFS);
+	mitigate_flush(t->m);
+	assert_int_equal(count(t, EVT_BAN_FAILED), 1);
+	assert_non_null(strstr(last(t, EVT_BAN_FAILED)->reason, "retrying"));
+	assert_int_equal(count(t, EVT_BAN), 1);
+	assert_int_equal(mitigate_count(t->m), 1);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+}
+
+/* By hand: the answer is the kernel's. A refused restart leaves the ban
+ * the kernel still holds as it was. */
+static void test_manual_refused(void **state)
+{
+	struct env *t = *state;
+	struct found f = { .n = 0 };
+
+	start(t);
+	refuse(t, "198.18.10.3", -EEXIST, "overlaps an element already in the set");
+	assert_int_equal(ban(t, "198.18.10.3", 30), -EEXIST);
+	assert_non_null(strstr(mitigate_refusal(t->m), "overlaps"));
+	assert_int_equal(mitigate_count(t->m), 0);
+	refuse(t, "198.18.10.3", 0, NULL);
+	assert_int_equal(ban(t, "198.18.10.3", 30), 0);
+	assert_int_equal(count(t, EVT_BAN), 1);
+	refuse(t, "198.18.10.3", -ENFILE, "the set is full: raise set_size");
+	assert_int_equal(ban(t, "198.18.10.3", 300), -ENFILE);
+	assert_int_equal(count(t, EVT_BAN), 1);
+	assert_int_equal(count(t, EVT_UNBAN), 0);
+	mitigate_foreach(t->m, collect, &f);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.b[0].duration_s, 30);
+	assert_true(f.b[0].remaining_ms <= 30000 && f.b[0].remaining_ms > 29000);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -526,7 +636,8 @@ int main(void)
 		T(test_escalation), T(test_escalate_off), T(test_memory_expires),
 		T(test_memory_bounded), T(test_cap), T(test_expiry), T(test_manual),
 		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
-		T(test_set_cfg),
+		T(test_set_cfg), T(test_refused), T(test_refused_full), T(test_refused_retry),
+		T(test_manual_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

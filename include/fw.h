@@ -2,6 +2,7 @@
 #ifndef DOSIPS_FW_H
 #define DOSIPS_FW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "addr.h"
 
@@ -13,6 +14,7 @@ struct fw_cfg {
 	enum fw_hook hook;
 	uint32_t set_size;      /* max elements per ban set */
 	int priority;           /* base chain priority */
+	bool open_only;         /* create nothing (for fw_flush) */
 };
 
 struct fw;
@@ -36,19 +38,27 @@ struct fw_result {
  * none). Called after the commit's queue is emptied, so it may queue. */
 typedef void (*fw_result_cb)(const struct fw_result *r, void *ctx);
 
-/* Called once per element found by fw_adopt. */
+/* Longest note kept with a ban's element (NUL included). */
+#define FW_NOTE_MAX 64
+
+/* Called once per element found by fw_adopt, with the note its ban was
+ * made with (NULL for an element without one). */
 typedef void (*fw_elem_cb)(const struct ip_prefix *p, uint64_t remaining_ms,
-			   void *ctx);
+			   const char *note, void *ctx);
 
 /* Opens the nftables backend and makes sure its table, sets and chain exist
- * (adopting an existing table as it is). 0 or -errno. */
+ * (adopting an existing table as it is if dosips made it: another table of
+ * that name is refused with -EEXIST, a ban set too small with -ENOSPC).
+ * 0 or -errno. */
 int fw_open_nft(const struct fw_cfg *cfg, struct fw **out);
 
 /* Opens a backend that records calls and touches nothing (--dry-run). */
 int fw_open_null(struct fw **out);
 
-/* Queues a ban of p for timeout_ms (a re-ban refreshes the timeout). */
-int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms);
+/* Queues a ban of p for timeout_ms (a re-ban refreshes the timeout); note
+ * (NULL, or shorter than FW_NOTE_MAX) is kept with the element, for
+ * fw_adopt after a restart. */
+int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms, const char *note);
 
 /* Queues removal of p; removing an element already gone is not an error. */
 int fw_unban(struct fw *fw, const struct ip_prefix *p);
@@ -74,7 +84,8 @@ int fw_monitor_fd(struct fw *fw);
  * and was re-created empty (the caller then re-bans), 0 if intact, -errno. */
 int fw_monitor_check(struct fw *fw);
 
-/* Deletes the whole table (dosips --flush). 0 or -errno. */
+/* Deletes the whole table (dosips --flush); one that dosips did not make
+ * is refused (-EEXIST). 0 or -errno. */
 int fw_flush(struct fw *fw);
 
 /* Frees the backend; kernel state stays as it is. NULL is fine. */
@@ -95,6 +106,7 @@ struct fw_null_rec {
 	enum fw_op op;
 	struct ip_prefix p;
 	uint64_t timeout_ms;
+	char note[FW_NOTE_MAX];
 };
 
 /* Copies the last committed operations (at most max, oldest first; the
@@ -106,7 +118,8 @@ size_t fw_null_pending(const struct fw *fw);
 
 /* Adds an element that fw_adopt will report. 0 or -ENOMEM (-EINVAL if fw
  * is not the null backend). */
-int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms);
+int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms,
+		   const char *note);
 
 /* Makes the next fw_commit drop its queue and fail with err (< 0). */
 void fw_null_fail_next(struct fw *fw, int err);

@@ -15,14 +15,15 @@ static int fw_check_prefix(const struct ip_prefix *p, struct ip_prefix *out)
 	return 0;
 }
 
-int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms, const char *note)
 {
 	struct ip_prefix q;
 	int r;
 
-	if (timeout_ms == 0 || (r = fw_check_prefix(p, &q)) < 0)
+	if (timeout_ms == 0 || (r = fw_check_prefix(p, &q)) < 0 ||
+	    (note && strlen(note) >= FW_NOTE_MAX))
 		return -EINVAL;
-	if ((r = fw->ops->ban(fw, &q, timeout_ms)) == 0)
+	if ((r = fw->ops->ban(fw, &q, timeout_ms, note)) == 0)
 		fw->st.bans++;
 	return r;
 }

@@ -6,7 +6,7 @@
 #include "fw.h"
 
 struct fw_ops {
-	int (*ban)(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms);
+	int (*ban)(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms, const char *note);
 	int (*unban)(struct fw *fw, const struct ip_prefix *p);
 	int (*set_allow)(struct fw *fw, const struct ip_prefix *p, size_t n);
 	int (*commit)(struct fw *fw);

@@ -1,5 +1,6 @@
 /* fw_null.c - a firewall that only counts and remembers (--dry-run, tests). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ struct null_refusal {
 struct null_preset {
 	struct ip_prefix p;
 	uint64_t remaining_ms;
+	char note[FW_NOTE_MAX];
+	bool has_note;
 };
 
 struct fw_null {
@@ -39,7 +42,7 @@ static struct fw_null *to_null(struct fw *fw)
 }
 
 static int null_push(struct fw_null *n, enum fw_op op, const struct ip_prefix *p,
-		     uint64_t timeout_ms)
+		     uint64_t timeout_ms, const char *note)
 {
 	if (n->nqueue == n->qcap) {
 		size_t cap = n->qcap ? n->qcap * 2 : 64;
@@ -50,18 +53,20 @@ static int null_push(struct fw_null *n, enum fw_op op, const struct ip_prefix *p
 		n->queue = q;
 		n->qcap = cap;
 	}
-	n->queue[n->nqueue++] = (struct fw_null_rec){ op, *p, timeout_ms };
+	n->queue[n->nqueue] = (struct fw_null_rec){ op, *p, timeout_ms, "" };
+	snprintf(n->queue[n->nqueue++].note, FW_NOTE_MAX, "%s", note ? note : "");
 	return 0;
 }
 
-static int null_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+static int null_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms,
+		    const char *note)
 {
-	return null_push(to_null(fw), FW_OP_BAN, p, timeout_ms);
+	return null_push(to_null(fw), FW_OP_BAN, p, timeout_ms, note);
 }
 
 static int null_unban(struct fw *fw, const struct ip_prefix *p)
 {
-	return null_push(to_null(fw), FW_OP_UNBAN, p, 0);
+	return null_push(to_null(fw), FW_OP_UNBAN, p, 0, NULL);
 }
 
 static int null_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n)
@@ -115,7 +120,8 @@ static int null_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)
 	struct fw_null *n = to_null(fw);
 
 	for (size_t i = 0; i < n->npreset; i++)
-		cb(&n->preset[i].p, n->preset[i].remaining_ms, ctx);
+		cb(&n->preset[i].p, n->preset[i].remaining_ms,
+		   n->preset[i].has_note ? n->preset[i].note : NULL, ctx);
 	return 0;
 }
 
@@ -185,7 +191,8 @@ size_t fw_null_pending(const struct fw *fw)
 	return n ? n->nqueue : 0;
 }
 
-int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms)
+int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms,
+		   const char *note)
 {
 	struct fw_null *n = to_null(fw);
 	struct null_preset *np;
@@ -196,7 +203,8 @@ int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_
 	if (!np)
 		return -ENOMEM;
 	n->preset = np;
-	np[n->npreset++] = (struct null_preset){ *p, remaining_ms };
+	np[n->npreset] = (struct null_preset){ *p, remaining_ms, "", note != NULL };
+	snprintf(np[n->npreset++].note, FW_NOTE_MAX, "%s", note ? note : "");
 	return 0;
 }
 

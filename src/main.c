@@ -297,7 +297,7 @@ static int open_fw(struct daemon *d)
 {
 	struct fw_cfg fc = {
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
-		.set_size = d->cfg.set_size, .priority = -300,
+		.set_size = d->cfg.set_size, .priority = -300, .open_only = d->opts->flush,
 	};
 	int r;
 
@@ -305,6 +305,8 @@ static int open_fw(struct daemon *d)
 		return fw_open_null(&d->fw);
 	if ((r = fw_open_nft(&fc, &d->fw)) == -EPERM)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
+	else if (r == -EEXIST || r == -ENOSPC)
+		;  /* nft.c said what is in the way and what to do */
 	else if (r < 0)
 		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, strerror(-r));
 	return r;
@@ -554,6 +556,11 @@ static int daemon_setup(struct daemon *d)
 	}
 	if ((r = open_events(d)) < 0)
 		return r;
+	/* The capture first: a wrong interface or file must stop dosips
+	 * before it changes anything in the firewall. Packets are only read
+	 * once the loop runs, when everything below is in place. */
+	if ((r = open_capture(d)) < 0)
+		return r;
 	if ((r = open_fw(d)) < 0)
 		return r;
 	if ((r = push_allow(d)) < 0)
@@ -566,8 +573,6 @@ static int daemon_setup(struct daemon *d)
 		log_err("detection: %s", strerror(-r));
 		return r;
 	}
-	if ((r = open_capture(d)) < 0)
-		return r;
 	start_watchers(d);
 	open_control(d);
 	return drop_privs(d);
@@ -670,8 +675,15 @@ int main(int argc, char **argv)
 		return run_check(&d.cfg, &o);
 	if (!o.replay && pick_iface(&d.cfg) < 0)
 		return 1;
+	if (o.replay && !o.dry_run && !o.flush) {
+		/* A capture file is the past: its sources are not at the door. */
+		log_info("replaying a capture never touches the firewall: --dry-run implied");
+		o.dry_run = 1;
+	}
 	if (o.flush)
 		return run_flush(&d);
+	if (check_runtime(&d.cfg) < 0)
+		return 1;
 	if (!(d.loop = ev_default_loop(EVFLAG_AUTO)))
 		log_fatal("cannot initialise the event loop");
 	if (daemon_setup(&d) == 0) {

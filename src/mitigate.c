@@ -16,6 +16,7 @@
  * set full) is not, but the source is not banned, so its next alert is
  * reported and tried again. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ struct mitigate {
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
 	bool requeued;              /* a refused ban was queued again */
+	unsigned adopted_known;     /* adopted bans whose note told what they were */
 	struct ip_prefix refused;   /* the last ban the kernel refused */
 	int refused_err;
 	char refusal[160];          /* and why */
@@ -378,14 +380,52 @@ static int cap_refuse(struct mitigate *m, const struct ip_prefix *p, uint64_t ts
 	return -ENOSPC;
 }
 
+/* What a ban is, kept with its element in the kernel so that a restart
+ * adopts it as it was: "dosips kind=syn_flood offences=2 ban_s=120". */
+static void ban_note(char note[FW_NOTE_MAX], enum detect_kind kind, uint32_t offences,
+		     uint32_t duration_s)
+{
+	snprintf(note, FW_NOTE_MAX, "dosips kind=%s offences=%u ban_s=%u",
+		 event_kind_name(kind), offences, duration_s);
+}
+
+/* Reads a note back; false for anything else (an element of an older
+ * dosips, or the operator's). */
+static bool ban_note_parse(const char *note, enum detect_kind *kind, uint32_t *offences,
+			   uint32_t *duration_s)
+{
+	char name[32];
+
+	if (!note || sscanf(note, "dosips kind=%31s offences=%u ban_s=%u", name, offences,
+			    duration_s) != 3 || *duration_s == 0)
+		return false;
+	for (int k = 0; k <= KIND__MAX; k++) {
+		if (strcmp(event_kind_name((enum detect_kind)k), name) == 0) {
+			*kind = (enum detect_kind)k;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int ban_send(struct mitigate *m, const struct ban *b, uint64_t timeout_ms)
+{
+	char note[FW_NOTE_MAX];
+
+	ban_note(note, b->kind, b->offences, b->duration_s);
+	return fw_ban(m->fw, &b->src, timeout_ms, note);
+}
+
 /* Sends b's ban (new, or restarted as kind for duration_s) to the
  * firewall and arms its timer; it is announced once the kernel took it. */
 static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v,
 		     enum detect_kind kind, uint32_t duration_s, uint32_t offences)
 {
-	int r = fw_ban(m->fw, &b->src, (uint64_t)duration_s * 1000);
+	char note[FW_NOTE_MAX];
+	int r;
 
-	if (r < 0) {
+	ban_note(note, kind, offences, duration_s);
+	if ((r = fw_ban(m->fw, &b->src, (uint64_t)duration_s * 1000, note)) < 0) {
 		char buf[ADDR_STRLEN];
 
 		log_err("firewall: cannot queue ban of %s: %s", prefix_fmt(&b->src, buf),
@@ -614,7 +654,7 @@ static void ban_refused(struct mitigate *m, struct ban *b, const struct fw_resul
 	m->refused_err = r->err;
 	snprintf(m->refusal, sizeof(m->refusal), "%s", reason);
 	m->st.ban_failed++;
-	if (retry && fw_ban(m->fw, &b->src, (uint64_t)b->duration_s * 1000) == 0) {
+	if (retry && ban_send(m, b, (uint64_t)b->duration_s * 1000) == 0) {
 		b->tries++;
 		m->requeued = true;
 		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "; retrying");
@@ -662,10 +702,15 @@ static void on_result(const struct fw_result *r, void *ctx)
 
 /* ---- start-up, table loss, reload ---- */
 
-static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, void *ctx)
+static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, const char *note,
+		      void *ctx)
 {
 	struct mitigate *m = ctx;
 	double secs = remaining_ms / 1000.0;
+	enum detect_kind kind = MITIGATE_KIND_MANUAL;
+	uint32_t offences = 1, d = (uint32_t)((remaining_ms + 999) / 1000);
+	char buf[ADDR_STRLEN];
+	bool known;
 	struct ban *b;
 
 	if (remaining_ms == FW_NO_TIMEOUT || ban_covering(m, p))
@@ -677,19 +722,31 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, void *ct
 	}
 	lift_inside(m, p);
 	/* The remaining time, not a fresh ban: a restart neither forgets nor
-	 * extends a ban. */
-	b = ban_insert(m, p, MITIGATE_KIND_MANUAL, (uint32_t)((remaining_ms + 999) / 1000), 1,
-		       secs);
-	if (!b)
+	 * extends a ban. What it was comes from its note, if it has ours. */
+	known = ban_note_parse(note, &kind, &offences, &d);
+	if (!(b = ban_insert(m, p, kind, d, offences, secs)))
 		return;
 	b->held = b->announced = true;
-	off_store(m, p, 1, ev_now(m->loop) + secs + m->cfg.memory_s);
+	if (offences)
+		off_store(m, p, offences, ev_now(m->loop) + secs + m->cfg.memory_s);
 	m->st.adopted++;
+	m->adopted_known += known;
+	log_debug("adopted the ban of %s: %s, %.0fs left of %us, offence %u",
+		  prefix_fmt(p, buf), event_kind_name(kind), secs, d, offences);
 }
 
 int mitigate_adopt(struct mitigate *m)
 {
-	return fw_adopt(m->fw, adopt_one, m);
+	uint64_t before = m->st.adopted;
+	int r;
+
+	m->adopted_known = 0;
+	r = fw_adopt(m->fw, adopt_one, m);
+	if (m->st.adopted > before)
+		log_info("adopted %" PRIu64 " bans from the kernel with their time left "
+			 "(%u with their kind and offences, the rest as manual)",
+			 m->st.adopted - before, m->adopted_known);
+	return r;
 }
 
 int mitigate_restore(struct mitigate *m)
@@ -703,7 +760,7 @@ int mitigate_restore(struct mitigate *m)
 
 			if (rem < 0.001)
 				continue;
-			if ((r = fw_ban(m->fw, &b->src, (uint64_t)(rem * 1000))) < 0 && !first)
+			if ((r = ban_send(m, b, (uint64_t)(rem * 1000))) < 0 && !first)
 				first = r;
 		}
 	}

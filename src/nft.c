@@ -73,7 +73,7 @@ static const struct {
 
 struct nft_setinfo {
 	bool present, interval, timeout;
-	uint32_t keylen, flags;
+	uint32_t keylen, flags, size;  /* size 0: none given */
 };
 
 struct nft_qent {
@@ -83,6 +83,7 @@ struct nft_qent {
 	uint8_t op, state;
 	int err;                    /* why a Q_DROPPED change was refused */
 	const char *why;            /* err in nftables terms */
+	char note[FW_NOTE_MAX];     /* a ban's, kept as the element's comment */
 };
 
 struct nft {
@@ -104,6 +105,7 @@ struct nft {
 	struct ip_range *allow[2];
 	size_t nallow[2];
 	bool allow_dirty, allow_skip, recreated, flushed;
+	bool ours;                  /* the table found carries our mark */
 	struct nlbatch b;
 	struct nftnl_set_elem *elem;  /* scratch, reused for every element */
 };
@@ -111,6 +113,30 @@ struct nft {
 static struct nft *to_nft(struct fw *fw)
 {
 	return (struct nft *)fw;
+}
+
+/* nft's user data: type-length-value records; type 0 is the comment of a
+ * table and of a set element, which `nft list` shows. */
+#define NFT_UDATA_COMMENT 0
+#define NFT_MARK "managed by dosips"
+
+static uint32_t nft_udata_put(uint8_t *buf, const char *comment)
+{
+	size_t len = strlen(comment) + 1;
+
+	buf[0] = NFT_UDATA_COMMENT;
+	buf[1] = (uint8_t)len;
+	memcpy(buf + 2, comment, len);
+	return (uint32_t)len + 2;
+}
+
+/* The comment in user data, or NULL. */
+static const char *nft_udata_comment(const uint8_t *d, uint32_t len)
+{
+	for (uint32_t i = 0; d && i + 2 <= len && i + 2 + d[i + 1] <= len; i += 2 + d[i + 1])
+		if (d[i] == NFT_UDATA_COMMENT && d[i + 1] > 0 && d[i + 2 + d[i + 1] - 1] == '\0')
+			return (const char *)d + i + 2;
+	return NULL;
 }
 
 static int set_of(const struct ip_prefix *p, bool ban)
@@ -142,8 +168,9 @@ static struct nlmsghdr *nft_elems_begin(struct nft *n, uint16_t type, int set,
 }
 
 static int nft_put_elem(struct nft *n, struct nlmsghdr *nlh, const uint8_t *key,
-			size_t klen, uint64_t timeout_ms, bool end, size_t owner)
+			size_t klen, uint64_t timeout_ms, bool end, const char *note, size_t owner)
 {
+	uint8_t ud[FW_NOTE_MAX + 2];
 	struct nlattr *nest;
 
 	nftnl_set_elem_set(n->elem, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
@@ -155,6 +182,10 @@ static int nft_put_elem(struct nft *n, struct nlmsghdr *nlh, const uint8_t *key,
 		nftnl_set_elem_set_u32(n->elem, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
 	else
 		nftnl_set_elem_unset(n->elem, NFTNL_SET_ELEM_FLAGS);
+	if (note && *note)
+		nftnl_set_elem_set(n->elem, NFTNL_SET_ELEM_USERDATA, ud, nft_udata_put(ud, note));
+	else
+		nftnl_set_elem_unset(n->elem, NFTNL_SET_ELEM_USERDATA);
 	nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	nftnl_set_elem_nlmsg_build_payload(nlh, n->elem);
 	mnl_attr_nest_end(nlh, nest);
@@ -173,20 +204,20 @@ static bool key_inc(uint8_t *k, size_t len)
 /* [first, last] as a start and an end element of an interval set, or as the
  * one element a plain set can hold. */
 static int nft_put_range(struct nft *n, struct nlmsghdr *nlh, int set,
-			 const struct ip_range *r, uint64_t timeout_ms, size_t owner)
+			 const struct ip_range *r, uint64_t timeout_ms, const char *note, size_t owner)
 {
 	size_t klen = nft_setdef[set].v6 ? 16 : 4, off = 16 - klen;
 	uint8_t end[16];
 	int e;
 
 	if (!n->sets[set].interval)
-		return nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, owner);
-	if ((e = nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, owner)) < 0)
+		return nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, note, owner);
+	if ((e = nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, note, owner)) < 0)
 		return e;
 	memcpy(end, r->last.b + off, klen);
 	if (!key_inc(end, klen))
 		return 0;
-	return nft_put_elem(n, nlh, end, klen, 0, true, owner);
+	return nft_put_elem(n, nlh, end, klen, 0, true, NULL, owner);
 }
 
 /* The queue entries idx[0..cnt) of one set as messages of one type. */
@@ -208,7 +239,8 @@ static int nft_put_phase(struct nft *n, int set, uint16_t type, const size_t *id
 			struct ip_range r = { .first = qe->p.addr };
 
 			prefix_last(&qe->p, &r.last);
-			if (nft_put_range(n, nlh, set, &r, t, idx[i]) < 0)
+			if (nft_put_range(n, nlh, set, &r, t, qe->op == Q_BAN ? qe->note : NULL,
+					  idx[i]) < 0)
 				return -ENOMEM;
 		}
 		mnl_attr_nest_end(nlh, nest);
@@ -236,7 +268,8 @@ static int nft_put_allow(struct nft *n)
 						    &nest)))
 				return -ENOMEM;
 			for (; i < n->nallow[f] && nlh->nlmsg_len < NLB_ELEMS_MAX; i++)
-				if (nft_put_range(n, nlh, set, &n->allow[f][i], 0, OWNER_ALLOW | i) < 0)
+				if (nft_put_range(n, nlh, set, &n->allow[f][i], 0, NULL,
+						  OWNER_ALLOW | i) < 0)
 					return -ENOMEM;
 			mnl_attr_nest_end(nlh, nest);
 			nlb_msg_end(&n->b, nlh);
@@ -367,8 +400,27 @@ static int nft_get_cb_set(const struct nlmsghdr *nlh, void *data)
 		si->keylen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 		si->interval = si->flags & NFT_SET_INTERVAL;
 		si->timeout = si->flags & NFT_SET_TIMEOUT;
+		if (nftnl_set_is_set(s, NFTNL_SET_DESC_SIZE))
+			si->size = nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE);
 	}
 	nftnl_set_free(s);
+	return 0;
+}
+
+/* Whether a table carries our mark. */
+static int nft_get_cb_table(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	const char *c;
+	uint32_t len = 0;
+
+	if (!t)
+		return -ENOMEM;
+	*(bool *)data = false;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_USERDATA) &&
+	    (c = nft_udata_comment(nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len), len)))
+		*(bool *)data = strncmp(c, NFT_MARK, strlen(NFT_MARK)) == 0;
+	nftnl_table_free(t);
 	return 0;
 }
 
@@ -447,7 +499,7 @@ static int nft_probe(struct nft *n, bool *table, bool *chain, int *rules,
 	memset(n->sets, 0, sizeof(n->sets));
 	*chain = false;
 	*rules = 0;
-	if ((r = nft_get(n, NFT_MSG_GETTABLE, NULL, NULL, NULL)) <= 0) {
+	if ((r = nft_get(n, NFT_MSG_GETTABLE, NULL, nft_get_cb_table, &n->ours)) <= 0) {
 		*table = false;
 		return r;
 	}
@@ -461,6 +513,36 @@ static int nft_probe(struct nft *n, bool *table, bool *chain, int *rules,
 	if ((*chain = r))
 		return nft_count_rules(n, rules);
 	return 0;
+}
+
+/* A ban set made for a smaller set_size would fill before max_bans: the
+ * kernel cannot resize a set, so say so and refuse. */
+static int nft_check_sizes(const struct nft *n)
+{
+	for (int i = SET_BAN4; i <= SET_BAN6; i++) {
+		const struct nft_setinfo *si = &n->sets[i];
+
+		if (!si->present || si->size == 0 || si->size >= 2 * n->set_size)
+			continue;
+		log_err("nftables: set %s of table inet %s holds at most %u elements, "
+			"set_size %u needs %u; lower set_size, or remove the table "
+			"(dosips --flush: its bans go) to have it re-created",
+			nft_setdef[i].name, n->table, si->size, n->set_size, 2 * n->set_size);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* A table of that name that dosips did not make is the operator's: never
+ * adopted, changed or deleted. */
+static int nft_check_owner(const struct nft *n, const char *doing)
+{
+	if (n->ours)
+		return 0;
+	log_err("nftables: table inet %s exists and was not made by dosips (its comment is "
+		"not \"" NFT_MARK "\"): refusing to %s it; name another table "
+		"(table = in dosips.conf)", n->table, doing);
+	return -EEXIST;
 }
 
 /* An existing set must fit how this file writes to it. */
@@ -481,7 +563,7 @@ static int nft_check_sets(const struct nft *n)
 			nft_setdef[i].v6 ? "IPv6" : "IPv4", nft_setdef[i].ban ? "timeout" : "interval");
 		return -EEXIST;
 	}
-	return 0;
+	return nft_check_sizes(n);
 }
 
 static int nft_put_table(struct nft *n, uint16_t type, const char *what)
@@ -496,6 +578,12 @@ static int nft_put_table(struct nft *n, uint16_t type, const char *what)
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWTABLE) {
+		static const char mark[] = NFT_MARK "; dosips --flush removes it";
+		uint8_t ud[sizeof(mark) + 2];
+
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, ud, nft_udata_put(ud, mark));
+	}
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nlb_msg_end(&n->b, nlh);
 	nftnl_table_free(t);
@@ -704,7 +792,8 @@ static int nft_ensure(struct nft *n, bool repair, unsigned *made)
 			r == -EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
 		return r;
 	}
-	if ((r = nft_check_sets(n)) < 0)
+	if ((table && (r = nft_check_owner(n, repair ? "repair" : "adopt")) < 0) ||
+	    (r = nft_check_sets(n)) < 0)
 		return r;
 	if (chain && !repair)
 		nft_check_chain(n, &ci);
@@ -725,10 +814,13 @@ static int nft_ensure(struct nft *n, bool repair, unsigned *made)
 	for (int i = 0; i < SET__MAX; i++)
 		if (!n->sets[i].present)
 			n->sets[i] = (struct nft_setinfo){ true, true, nft_setdef[i].ban,
-							   nft_setdef[i].v6 ? 16 : 4, 0 };
+							   nft_setdef[i].v6 ? 16 : 4, 0,
+							   nft_setdef[i].ban ? 2 * n->set_size : 0 };
 	if (*made & MADE_ALLOWSET)
 		n->allow_dirty = true;
-	if (repair && *made)
+	/* A lost table or ban set is the caller's to report (fw_monitor_check
+	 * returns 1 and it restores the bans): one warning for one event. */
+	if (repair && *made && !(*made & (MADE_TABLE | MADE_BANSET)))
 		nft_log_made(n, *made);
 	return 0;
 }
@@ -1006,7 +1098,8 @@ static int nft_commit(struct fw *fw)
 	return first;
 }
 
-static int nft_queue(struct nft *n, int op, const struct ip_prefix *p, uint64_t timeout_ms)
+static int nft_queue(struct nft *n, int op, const struct ip_prefix *p, uint64_t timeout_ms,
+		     const char *note)
 {
 	if (nlb_grow((void **)&n->q, &n->qcap, n->nq + 1, sizeof(*n->q)) < 0 ||
 	    nlb_grow((void **)&n->sel, &n->selcap, n->qcap, sizeof(*n->sel)) < 0)
@@ -1014,17 +1107,19 @@ static int nft_queue(struct nft *n, int op, const struct ip_prefix *p, uint64_t 
 	n->q[n->nq++] = (struct nft_qent){
 		.p = *p, .timeout_ms = timeout_ms, .order = n->order++, .op = (uint8_t)op,
 	};
+	snprintf(n->q[n->nq - 1].note, FW_NOTE_MAX, "%s", note ? note : "");
 	return 0;
 }
 
-static int nft_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+static int nft_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms,
+		   const char *note)
 {
-	return nft_queue(to_nft(fw), Q_BAN, p, timeout_ms);
+	return nft_queue(to_nft(fw), Q_BAN, p, timeout_ms, note);
 }
 
 static int nft_unban(struct fw *fw, const struct ip_prefix *p)
 {
-	return nft_queue(to_nft(fw), Q_UNBAN, p, 0);
+	return nft_queue(to_nft(fw), Q_UNBAN, p, 0, NULL);
 }
 
 static int nft_set_allow(struct fw *fw, const struct ip_prefix *p, size_t cnt)
@@ -1063,7 +1158,8 @@ out:
 struct nft_delem {
 	struct ip_addr key;
 	uint64_t remaining_ms;
-	bool end;
+	bool end, has_note;
+	char note[FW_NOTE_MAX];
 };
 
 struct nft_dump {
@@ -1091,6 +1187,15 @@ static int nft_dump_elem(struct nftnl_set_elem *e, void *data)
 		addr_from_v6(&x->key, key);
 	else
 		addr_from_v4(&x->key, key);
+	x->has_note = false;
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+		uint32_t len = 0;
+		const char *c = nft_udata_comment(nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA,
+								     &len), len);
+
+		if ((x->has_note = c != NULL))
+			snprintf(x->note, sizeof(x->note), "%s", c);
+	}
 	x->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 		 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
 	x->remaining_ms = FW_NO_TIMEOUT;
@@ -1179,7 +1284,7 @@ static int nft_delem_cmp(const void *a, const void *b)
 
 /* Calls cb for each prefix of [first, last]. */
 static void nft_emit_range(struct ip_addr first, const struct ip_addr *last, unsigned minlen,
-			   uint64_t remaining, fw_elem_cb cb, void *ctx)
+			   const struct nft_delem *x, fw_elem_cb cb, void *ctx)
 {
 	for (;;) {
 		struct ip_prefix p = { .addr = first };
@@ -1194,7 +1299,7 @@ static void nft_emit_range(struct ip_addr first, const struct ip_addr *last, uns
 				break;
 		}
 		prefix_last(&p, &pl);
-		cb(&p, remaining, ctx);
+		cb(&p, x->remaining_ms, x->has_note ? x->note : NULL, ctx);
 		if (memcmp(pl.b, last->b, 16) >= 0 || !key_inc(pl.b, 16))
 			return;
 		first = pl;
@@ -1219,7 +1324,7 @@ static void nft_dump_emit(struct nft_dump *d, bool interval, fw_elem_cb cb, void
 		if (d->v[i].end)
 			continue;
 		if (!interval) {
-			nft_emit_range(d->v[i].key, &d->v[i].key, 128, d->v[i].remaining_ms, cb, ctx);
+			nft_emit_range(d->v[i].key, &d->v[i].key, 128, &d->v[i], cb, ctx);
 			continue;
 		}
 		if (i + 1 < d->n) {
@@ -1227,7 +1332,7 @@ static void nft_dump_emit(struct nft_dump *d, bool interval, fw_elem_cb cb, void
 			for (int b = 15; b >= 0 && last.b[b]-- == 0; b--)
 				;
 		}
-		nft_emit_range(d->v[i].key, &last, minlen, d->v[i].remaining_ms, cb, ctx);
+		nft_emit_range(d->v[i].key, &last, minlen, &d->v[i], cb, ctx);
 	}
 }
 
@@ -1331,8 +1436,18 @@ static int nft_flush(struct fw *fw)
 	struct nft *n = to_nft(fw);
 	int r;
 
+	bool table, chain;
+	int rules;
+	struct nft_chaininfo ci;
+
 	n->nq = 0;
 	n->flushed = true;
+	if ((r = nft_probe(n, &table, &chain, &rules, &ci)) < 0)
+		return r;
+	if (!table)
+		return 0;  /* nothing to delete */
+	if ((r = nft_check_owner(n, "delete")) < 0)
+		return r;
 	if ((r = nlb_begin(&n->b)) < 0 || (r = nft_put_table(n, NFT_MSG_DELTABLE, "delete table")) < 0 ||
 	    (r = nlb_end(&n->b)) < 0 || (r = nft_talk(n)) < 0)
 		return r;
@@ -1443,7 +1558,7 @@ int fw_open_nft(const struct fw_cfg *cfg, struct fw **out)
 		log_err("nftables: netlink socket: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = nft_ensure(n, false, &made)) < 0)
+	if (!cfg->open_only && (r = nft_ensure(n, false, &made)) < 0)
 		goto fail;
 	*out = &n->base;
 	return 0;

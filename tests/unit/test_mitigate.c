@@ -67,7 +67,7 @@ static void preset(struct env *t, const char *src, uint64_t remaining_ms)
 {
 	struct ip_prefix p = pfx(src);
 
-	assert_int_equal(fw_null_preset(t->fw, &p, remaining_ms), 0);
+	assert_int_equal(fw_null_preset(t->fw, &p, remaining_ms, NULL), 0);
 }
 
 static void start(struct env *t)

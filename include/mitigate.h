@@ -16,6 +16,11 @@ struct mitigate_cfg {
 	uint32_t memory_s;     /* how long past offences are remembered */
 	uint32_t max_bans;     /* active bans at most */
 	uint32_t memory_max;   /* offenders remembered at most (0: 65536) */
+	/* At the cap, banned sources of one prefix this long (IPv4 length
+	 * 1-32, IPv6 1-128; 0: never) become one ban of the prefix, once
+	 * aggregate_min of them (the new one included) are in it. */
+	uint8_t aggregate_v4, aggregate_v6;
+	uint32_t aggregate_min;
 };
 
 /* Kind of a ban made by hand or adopted from the kernel (no verdict). */
@@ -29,6 +34,7 @@ struct mitigate_stats {
 	uint64_t alerts_while_banned;  /* verdicts for banned sources, not reported */
 	uint64_t commits, commit_errors;
 	uint64_t ban_failed;           /* bans the kernel refused */
+	uint64_t aggregated, evicted;  /* cap decisions: prefix bans made, bans evicted */
 	uint64_t last_latency_us, max_latency_us;
 	uint64_t last_pkt_latency_us, max_pkt_latency_us;
 };

@@ -17,6 +17,7 @@
  * reported and tried again. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ struct mitigate {
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
 	bool requeued;              /* a refused ban was queued again */
+	unsigned kernel_cap;        /* bans the kernel's set held when it filled (UINT_MAX: none) */
 	unsigned adopted_known;     /* adopted bans whose note told what they were */
 	struct ip_prefix refused;   /* the last ban the kernel refused */
 	int refused_err;
@@ -85,6 +87,7 @@ void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 	*cfg = (struct mitigate_cfg){
 		.ban_s = 60, .ban_max_s = 86400, .escalate = 2, .memory_s = 3600,
 		.max_bans = 10000, .memory_max = 65536,
+		.aggregate_v4 = 24, .aggregate_v6 = 48, .aggregate_min = 4,
 	};
 }
 
@@ -348,7 +351,7 @@ static void ban_lift(struct mitigate *m, struct ban *b, const char *reason)
 
 /* Bans strictly inside p go: p's own ban replaces them (and an interval
  * set cannot hold both). */
-static void lift_inside(struct mitigate *m, const struct ip_prefix *p)
+static void lift_inside(struct mitigate *m, const struct ip_prefix *p, const char *reason)
 {
 	bool any = false;
 
@@ -360,7 +363,7 @@ static void lift_inside(struct mitigate *m, const struct ip_prefix *p)
 		for (; b; b = next) {
 			next = b->next;
 			if (b->src.len > p->len && prefix_contains(p, &b->src.addr))
-				ban_lift(m, b, "superseded");
+				ban_lift(m, b, reason);
 		}
 	}
 }
@@ -378,6 +381,106 @@ static int cap_refuse(struct mitigate *m, const struct ip_prefix *p, uint64_t ts
 		 m->nbans);
 	emit(m, &(struct event){ .type = EVT_BAN_CAP, .ts_us = ts_us, .src = *p, .reason = reason });
 	return -ENOSPC;
+}
+
+/* The cap in force: max_bans, or less where the kernel's set filled first. */
+static unsigned ban_cap(const struct mitigate *m)
+{
+	return m->kernel_cap < m->cfg.max_bans ? m->kernel_cap : m->cfg.max_bans;
+}
+
+/* How bad a ban is: repeat offences first, then its kind; a ban by hand
+ * is never evicted. */
+static uint32_t severity(enum detect_kind kind, uint32_t offences)
+{
+	static const uint8_t rank[KIND__MAX] = {
+		[KIND_SYN_FLOOD] = 3, [KIND_UDP_FLOOD] = 3, [KIND_RATE_FLOOD] = 3,
+		[KIND_DDOS] = 3, [KIND_ICMP_FLOOD] = 2, [KIND_PORT_SCAN] = 1,
+	};
+
+	if (kind >= KIND__MAX)
+		return UINT32_MAX;
+	return (offences < 0xffffff ? offences : 0xffffff) << 8 | rank[kind];
+}
+
+/* The prefix around p that bans are grouped into under pressure; len 0
+ * when there is none (off, or p is that wide already). */
+static struct ip_prefix agg_prefix(const struct mitigate *m, const struct ip_prefix *p)
+{
+	unsigned len = addr_is_v4(&p->addr) ? (m->cfg.aggregate_v4 ? 96u + m->cfg.aggregate_v4 : 0)
+					    : m->cfg.aggregate_v6;
+	struct ip_prefix a = *p;
+
+	a.len = len && len < p->len ? (uint8_t)len : 0;
+	addr_mask(&a.addr, a.len);
+	return a;
+}
+
+/* Active bans inside a, and the least severe ban of all in *least. */
+static unsigned scan_bans(struct mitigate *m, const struct ip_prefix *a, struct ban **least)
+{
+	unsigned k = 0;
+
+	*least = NULL;
+	for (uint32_t i = 0; i <= m->bmask; i++) {
+		for (struct ban *b = m->bans[i]; b; b = b->next) {
+			k += a->len && b->src.len > a->len && prefix_contains(a, &b->src.addr);
+			if (!*least || severity(b->kind, b->offences) <
+				       severity((*least)->kind, (*least)->offences) ||
+			    (severity(b->kind, b->offences) ==
+			     severity((*least)->kind, (*least)->offences) &&
+			     ev_timer_remaining(m->loop, &b->timer) <
+			     ev_timer_remaining(m->loop, &(*least)->timer)))
+				*least = b;
+		}
+	}
+	return k;
+}
+
+static void cap_event(struct mitigate *m, const struct ip_prefix *p, const struct verdict *v,
+		      const char *reason)
+{
+	emit(m, &(struct event){ .type = EVT_BAN_CAP, .ts_us = v ? v->ts_us : wall_us(m),
+				 .src = *p, .reason = reason });
+}
+
+static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_kind kind,
+		     const struct verdict *v, uint32_t fixed_s);
+
+/* At the cap, a new ban of p (kind, offences) may still go in, never by
+ * lifting protection: its prefix's bans become one ban of the prefix if
+ * aggregate_min of them are there and it covers nothing whitelisted
+ * (*covered: p is banned by it), or the least severe ban makes way for a
+ * more severe one. Each decision is a ban_cap event; -ENOSPC if none. */
+static int cap_make_room(struct mitigate *m, const struct ip_prefix *p, enum detect_kind kind,
+			 uint32_t offences, const struct verdict *v, bool *covered)
+{
+	struct ip_prefix a = agg_prefix(m, p);
+	char reason[192], pa[ADDR_STRLEN], pb[ADDR_STRLEN];
+	struct ban *least;
+	unsigned k = scan_bans(m, &a, &least);
+
+	if (a.len && k + 1 >= (m->cfg.aggregate_min ? m->cfg.aggregate_min : 2) &&
+	    !wl_covers(m, &a) && !ban_covering(m, &a)) {
+		snprintf(reason, sizeof(reason), "%u active bans, cap: %u bans and %s become one "
+			 "ban of %s", m->nbans, k, prefix_fmt(p, pb), prefix_fmt(&a, pa));
+		cap_event(m, &a, v, reason);
+		m->st.aggregated++;
+		lift_inside(m, &a, "aggregated");
+		*covered = true;
+		return ban_start(m, &a, kind, v, 0);
+	}
+	if (least && severity(least->kind, least->offences) < severity(kind, offences)) {
+		snprintf(reason, sizeof(reason), "%u active bans, cap: %s (%s, offence %u) evicted "
+			 "for %s (%s, offence %u)", m->nbans, prefix_fmt(&least->src, pa),
+			 event_kind_name(least->kind), least->offences, prefix_fmt(p, pb),
+			 event_kind_name(kind), offences);
+		cap_event(m, p, v, reason);
+		m->st.evicted++;
+		ban_lift(m, least, "evicted");
+		return 0;
+	}
+	return cap_refuse(m, p, v ? v->ts_us : wall_us(m));
 }
 
 /* What a ban is, kept with its element in the kernel so that a restart
@@ -460,9 +563,20 @@ static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_
 	struct ban *b;
 	int r;
 
-	if (m->nbans >= m->cfg.max_bans)
-		return cap_refuse(m, p, v ? v->ts_us : wall_us(m));
-	lift_inside(m, p);
+	if (m->nbans >= ban_cap(m)) {
+		bool covered = false;
+
+		if ((r = cap_make_room(m, p, kind, offences, v, &covered)) < 0) {
+			/* Counted all the same: a source that keeps coming back
+			 * grows more severe than a flood of one-off ones. */
+			if (offences)
+				off_store(m, p, offences, ev_now(m->loop) + m->cfg.memory_s);
+			return r;
+		}
+		if (covered)
+			return 0;
+	}
+	lift_inside(m, p, "superseded");
 	if (!(b = ban_insert(m, p, kind, d, offences, d)))
 		return -ENOMEM;
 	if ((r = ban_apply(m, b, v, kind, d, offences)) < 0) {
@@ -646,7 +760,10 @@ static void ban_refused(struct mitigate *m, struct ban *b, const struct fw_resul
 {
 	bool retry = b->pending && passing(r->err) && b->tries < MITIGATE_TRIES;
 	char reason[sizeof(m->refusal)];
+	struct ip_prefix src;
+	enum detect_kind kind;
 	double left;
+	bool full;
 
 	snprintf(reason, sizeof(reason), "%s%s%s%s", r->why ? r->why : strerror(-r->err),
 		 r->why ? " (" : "", r->why ? strerror(-r->err) : "", r->why ? ")" : "");
@@ -677,7 +794,16 @@ static void ban_refused(struct mitigate *m, struct ban *b, const struct fw_resul
 	if (b->pending && b->offences)
 		off_unstore(m, &b->src);
 	unban_event(m, b, "refused");
+	full = r->err == -ENFILE && b->pending && b->kind < KIND__MAX;
+	src = b->src;
+	kind = b->kind;
 	ban_remove(m, b);
+	if (full) {
+		/* The kernel's set is the real cap: degrade as at max_bans. */
+		m->kernel_cap = m->nbans;
+		if (ban_start(m, &src, kind, NULL, 0) == 0)
+			m->requeued = true;
+	}
 }
 
 static void on_result(const struct fw_result *r, void *ctx)
@@ -720,7 +846,7 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, const ch
 		note_pending(m, NULL);
 		return;
 	}
-	lift_inside(m, p);
+	lift_inside(m, p, "superseded");
 	/* The remaining time, not a fresh ban: a restart neither forgets nor
 	 * extends a ban. What it was comes from its note, if it has ours. */
 	known = ban_note_parse(note, &kind, &offences, &d);
@@ -753,6 +879,7 @@ int mitigate_restore(struct mitigate *m)
 {
 	int first = 0;
 
+	m->kernel_cap = UINT_MAX;  /* a new set, empty */
 	for (uint32_t i = 0; i <= m->bmask; i++) {
 		for (struct ban *b = m->bans[i]; b; b = b->next) {
 			double rem = ev_timer_remaining(m->loop, &b->timer);
@@ -826,7 +953,8 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 
 	if (!m)
 		return -ENOMEM;
-	*m = (struct mitigate){ .loop = loop, .cfg = *cfg, .fw = fw, .wl = wl, .ev = ev };
+	*m = (struct mitigate){ .loop = loop, .cfg = *cfg, .fw = fw, .wl = wl, .ev = ev,
+				.kernel_cap = UINT_MAX };
 	if (!m->cfg.memory_max)
 		m->cfg.memory_max = 65536;
 	if (!m->cfg.max_bans)

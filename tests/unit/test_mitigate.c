@@ -19,7 +19,7 @@ struct seen {
 	struct ip_prefix src;
 	enum detect_kind kind;
 	uint32_t duration_s, offences;
-	char reason[64];
+	char reason[256];
 	bool has_verdict;
 };
 
@@ -63,11 +63,16 @@ static int ban(struct env *t, const char *src, uint32_t duration_s)
 	return mitigate_ban(t->m, &p, duration_s);
 }
 
-static void preset(struct env *t, const char *src, uint64_t remaining_ms)
+static void preset_note(struct env *t, const char *src, uint64_t remaining_ms, const char *note)
 {
 	struct ip_prefix p = pfx(src);
 
-	assert_int_equal(fw_null_preset(t->fw, &p, remaining_ms, NULL), 0);
+	assert_int_equal(fw_null_preset(t->fw, &p, remaining_ms, note), 0);
+}
+
+static void preset(struct env *t, const char *src, uint64_t remaining_ms)
+{
+	preset_note(t, src, remaining_ms, NULL);
 }
 
 static void start(struct env *t)
@@ -327,6 +332,7 @@ static void test_cap(void **state)
 	struct ip_prefix p = pfx("198.18.2.1");
 
 	t->cfg.max_bans = 3;
+	t->cfg.aggregate_v4 = 0;  /* test_cap_aggregate */
 	start(t);
 	verdict(t, KIND_SYN_FLOOD, "198.18.2.1");
 	verdict(t, KIND_SYN_FLOOD, "198.18.2.2");
@@ -337,9 +343,8 @@ static void test_cap(void **state)
 	assert_int_equal(count(t, EVT_BAN), 3);
 	assert_int_equal(count(t, EVT_BAN_CAP), 1);  /* once, not per verdict */
 	assert_non_null(strstr(last(t, EVT_BAN_CAP)->reason, "max_bans"));
-	assert_int_equal(ban(t, "198.18.2.9", 5), -ENOSPC);
 	mitigate_get_stats(t->m, &st);
-	assert_int_equal(st.refused_cap, 3);
+	assert_int_equal(st.refused_cap, 2);
 
 	/* Room again, then full again: a second warning. */
 	assert_int_equal(mitigate_unban(t->m, &p), 0);
@@ -348,6 +353,7 @@ static void test_cap(void **state)
 	verdict(t, KIND_SYN_FLOOD, "198.18.2.7");
 	assert_int_equal(count(t, EVT_BAN_CAP), 2);
 }
+
 
 static void test_expiry(void **state)
 {
@@ -581,6 +587,8 @@ static void test_refused_full(void **state)
 	verdict(t, KIND_UDP_FLOOD, "2001:db8:10::/64");
 	assert_int_equal(count(t, EVT_BAN_FAILED), 1);
 	assert_non_null(strstr(last(t, EVT_BAN_FAILED)->reason, "set is full"));
+	/* The set is the cap now: nothing of ours to make room from. */
+	assert_int_equal(count(t, EVT_BAN_CAP), 1);
 	assert_int_equal(count(t, EVT_BAN), 0);
 	assert_int_equal(fw_null_pending(t->fw), 0);
 	assert_int_equal(mitigate_count(t->m), 0);
@@ -627,6 +635,113 @@ static void test_manual_refused(void **state)
 	assert_true(f.b[0].remaining_ms <= 30000 && f.b[0].remaining_ms > 29000);
 }
 
+
+/* What a ban was travels with its element: kind, offences and length come
+ * back after a restart, and the next offence counts on from there. */
+static void test_adopt_note(void **state)
+{
+	struct env *t = *state;
+	struct found f = { .n = 0 };
+	struct fw_null_rec rec[8];
+	struct ip_prefix p = pfx("198.18.11.7");
+
+	t->cfg.ban_s = 10;
+	start(t);
+	verdict(t, KIND_PORT_SCAN, "198.18.11.1");
+	assert_int_equal(fw_null_history(t->fw, rec, 8), 1);
+	assert_string_equal(rec[0].note, "dosips kind=port_scan offences=1 ban_s=10");
+
+	preset_note(t, "198.18.11.7", 50000, "dosips kind=syn_flood offences=3 ban_s=240");
+	preset_note(t, "198.18.11.8", 5000, "the operator's own words");
+	assert_int_equal(mitigate_adopt(t->m), 0);
+	mitigate_foreach(t->m, collect, &f);
+	assert_int_equal(f.n, 3);
+	assert_int_equal(find(&f, "198.18.11.7")->kind, KIND_SYN_FLOOD);
+	assert_int_equal(find(&f, "198.18.11.7")->offences, 3);
+	assert_int_equal(find(&f, "198.18.11.7")->duration_s, 240);
+	assert_true(find(&f, "198.18.11.7")->remaining_ms <= 50000);
+	assert_true(find(&f, "198.18.11.7")->remaining_ms > 49000);
+	assert_int_equal(find(&f, "198.18.11.8")->kind, MITIGATE_KIND_MANUAL);
+	assert_int_equal(find(&f, "198.18.11.8")->duration_s, 5);
+	assert_int_equal(mitigate_unban(t->m, &p), 0);
+	assert_int_equal(last(t, EVT_UNBAN)->kind, KIND_SYN_FLOOD);
+	verdict(t, KIND_SYN_FLOOD, "198.18.11.7");
+	assert_int_equal(last(t, EVT_BAN)->offences, 4);
+	assert_int_equal(last(t, EVT_BAN)->duration_s, 80);
+}
+
+/* At the cap, sources of one /24 become one ban of the /24: room is made
+ * and nobody is let in. Never over a whitelisted address. */
+static void test_cap_aggregate(void **state)
+{
+	struct env *t = *state;
+	struct mitigate_stats st;
+	struct found f = { .n = 0 };
+
+	t->cfg.max_bans = 4;
+	t->cfg.aggregate_min = 3;
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.20.1");
+	verdict(t, KIND_SYN_FLOOD, "198.18.20.2");
+	verdict(t, KIND_UDP_FLOOD, "198.18.21.1");
+	verdict(t, KIND_SYN_FLOOD, "198.18.255.1");  /* whitelisted: not banned */
+	verdict(t, KIND_SYN_FLOOD, "198.18.255.2");
+	ban(t, "198.18.254.1", 60);
+	assert_int_equal(mitigate_count(t->m), 4);
+	/* Full: the third of 198.18.20.0/24 makes it one ban. */
+	verdict(t, KIND_SYN_FLOOD, "198.18.20.3");
+	assert_int_equal(count(t, EVT_BAN_CAP), 1);
+	assert_non_null(strstr(last(t, EVT_BAN_CAP)->reason, "become one ban of 198.18.20.0/24"));
+	assert_int_equal(count(t, EVT_UNBAN), 2);
+	assert_string_equal(last(t, EVT_UNBAN)->reason, "aggregated");
+	assert_int_equal(mitigate_count(t->m), 3);
+	mitigate_foreach(t->m, collect, &f);
+	assert_int_equal(find(&f, "198.18.20.0/24")->kind, KIND_SYN_FLOOD);
+	/* Its sources are covered now: no new ban, no event. */
+	verdict(t, KIND_SYN_FLOOD, "198.18.20.77");
+	assert_int_equal(mitigate_count(t->m), 3);
+	mitigate_get_stats(t->m, &st);
+	assert_int_equal(st.aggregated, 1);
+	assert_int_equal(st.refused_cap, 0);
+}
+
+/* A flood of low-severity bans fills the cap; a more severe attacker
+ * evicts the least severe of them, and so does a scanner that keeps
+ * coming back (its offences count even when refused). */
+static void test_cap_evict(void **state)
+{
+	struct env *t = *state;
+	struct mitigate_stats st;
+
+	t->cfg.max_bans = 3;
+	t->cfg.aggregate_v6 = 0;
+	start(t);
+	verdict(t, KIND_PORT_SCAN, "2001:db8:30:1::/64");
+	verdict(t, KIND_PORT_SCAN, "2001:db8:31:1::/64");
+	verdict(t, KIND_ICMP_FLOOD, "2001:db8:32:1::/64");
+	verdict(t, KIND_SYN_FLOOD, "2001:db8:33:1::/64");
+	assert_int_equal(count(t, EVT_BAN_CAP), 1);
+	assert_non_null(strstr(last(t, EVT_BAN_CAP)->reason,
+			       "(port_scan, offence 1) evicted for "
+			       "2001:db8:33:1::/64 (syn_flood, offence 1)"));
+	assert_string_equal(last(t, EVT_UNBAN)->reason, "evicted");
+	assert_int_equal(last(t, EVT_BAN)->kind, KIND_SYN_FLOOD);
+	assert_int_equal(mitigate_count(t->m), 3);
+	/* Another scanner: no less severe ban to evict, refused. */
+	verdict(t, KIND_PORT_SCAN, "2001:db8:34:1::/64");
+	assert_int_equal(count(t, EVT_BAN_CAP), 2);
+	assert_non_null(strstr(last(t, EVT_BAN_CAP)->reason, "max_bans"));
+	/* It comes back: a second offence outranks a first. */
+	verdict(t, KIND_PORT_SCAN, "2001:db8:34:1::/64");
+	assert_int_equal(last(t, EVT_BAN)->offences, 2);
+	assert_int_equal(mitigate_count(t->m), 3);
+	mitigate_get_stats(t->m, &st);
+	assert_int_equal(st.evicted, 2);
+	/* A ban by hand outranks them all. */
+	assert_int_equal(ban(t, "2001:db8:35::1", 60), 0);
+	assert_int_equal(mitigate_count(t->m), 3);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -637,7 +752,8 @@ int main(void)
 		T(test_memory_bounded), T(test_cap), T(test_expiry), T(test_manual),
 		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
 		T(test_set_cfg), T(test_refused), T(test_refused_full), T(test_refused_retry),
-		T(test_manual_refused),
+		T(test_manual_refused), T(test_adopt_note), T(test_cap_aggregate),
+		T(test_cap_evict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,7 @@ struct mitigate_cfg {
 	uint32_t escalate;     /* multiplier per repeat offence (1 = off) */
 	uint32_t memory_s;     /* how long past offences are remembered */
 	uint32_t max_bans;     /* active bans at most */
-	uint32_t memory_max;   /* offenders remembered at most (0: 65536) */
+	uint32_t memory_max;   /* offenders remembered at most (0: the default) */
 	/* At the cap, banned sources of one prefix this long (IPv4 length
 	 * 1-32, IPv6 1-128; 0: never) become one ban of the prefix, once
 	 * aggregate_min of them (the new one included) are in it. */
@@ -23,8 +23,8 @@ struct mitigate_cfg {
 	uint32_t aggregate_min;
 };
 
-/* Kind of a ban made by hand or adopted from the kernel (no verdict). */
-#define MITIGATE_KIND_MANUAL KIND__MAX
+#define MITIGATE_MAX_BANS 10000u     /* max_bans by default */
+#define MITIGATE_MEMORY_MAX 65536u   /* memory_max by default */
 
 /* Counters. Latency: from a verdict to the commit that carried its ban
  * (the oldest ban of the batch); pkt_latency: from the capture time of the

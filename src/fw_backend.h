@@ -29,7 +29,5 @@ struct fw {
 void fw_report(struct fw *fw, enum fw_op op, const struct ip_prefix *p, int err,
 	       const char *why);
 
-extern const struct fw_ops fw_null_ops;
-
 
 #endif

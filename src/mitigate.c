@@ -86,7 +86,7 @@ void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
 	*cfg = (struct mitigate_cfg){
 		.ban_s = 60, .ban_max_s = 86400, .escalate = 2, .memory_s = 3600,
-		.max_bans = 10000, .memory_max = 65536,
+		.max_bans = MITIGATE_MAX_BANS, .memory_max = MITIGATE_MEMORY_MAX,
 		.aggregate_v4 = 24, .aggregate_v6 = 48, .aggregate_min = 4,
 	};
 }
@@ -473,8 +473,8 @@ static int cap_make_room(struct mitigate *m, const struct ip_prefix *p, enum det
 	if (least && severity(least->kind, least->offences) < severity(kind, offences)) {
 		snprintf(reason, sizeof(reason), "%u active bans, cap: %s (%s, offence %u) evicted "
 			 "for %s (%s, offence %u)", m->nbans, prefix_fmt(&least->src, pa),
-			 event_kind_name(least->kind), least->offences, prefix_fmt(p, pb),
-			 event_kind_name(kind), offences);
+			 detect_kind_name(least->kind), least->offences, prefix_fmt(p, pb),
+			 detect_kind_name(kind), offences);
 		cap_event(m, p, v, reason);
 		m->st.evicted++;
 		ban_lift(m, least, "evicted");
@@ -489,7 +489,7 @@ static void ban_note(char note[FW_NOTE_MAX], enum detect_kind kind, uint32_t off
 		     uint32_t duration_s)
 {
 	snprintf(note, FW_NOTE_MAX, "dosips kind=%s offences=%u ban_s=%u",
-		 event_kind_name(kind), offences, duration_s);
+		 detect_kind_name(kind), offences, duration_s);
 }
 
 /* Reads a note back; false for anything else (an element of an older
@@ -502,8 +502,8 @@ static bool ban_note_parse(const char *note, enum detect_kind *kind, uint32_t *o
 	if (!note || sscanf(note, "dosips kind=%31s offences=%u ban_s=%u", name, offences,
 			    duration_s) != 3 || *duration_s == 0)
 		return false;
-	for (int k = 0; k <= KIND__MAX; k++) {
-		if (strcmp(event_kind_name((enum detect_kind)k), name) == 0) {
+	for (int k = 0; k < KIND__ALL; k++) {
+		if (strcmp(detect_kind_name((enum detect_kind)k), name) == 0) {
 			*kind = (enum detect_kind)k;
 			return true;
 		}
@@ -643,7 +643,7 @@ int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duratio
 	else if (ban_covering(m, &q))
 		return -EEXIST;
 	else
-		r = ban_start(m, &q, MITIGATE_KIND_MANUAL, NULL, duration_s);
+		r = ban_start(m, &q, KIND_MANUAL, NULL, duration_s);
 	if (r < 0)
 		return r;
 	/* The answer is the kernel's: commit now and look. */
@@ -833,7 +833,7 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, const ch
 {
 	struct mitigate *m = ctx;
 	double secs = remaining_ms / 1000.0;
-	enum detect_kind kind = MITIGATE_KIND_MANUAL;
+	enum detect_kind kind = KIND_MANUAL;
 	uint32_t offences = 1, d = (uint32_t)((remaining_ms + 999) / 1000);
 	char buf[ADDR_STRLEN];
 	bool known;
@@ -858,7 +858,7 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, const ch
 	m->st.adopted++;
 	m->adopted_known += known;
 	log_debug("adopted the ban of %s: %s, %.0fs left of %us, offence %u",
-		  prefix_fmt(p, buf), event_kind_name(kind), secs, d, offences);
+		  prefix_fmt(p, buf), detect_kind_name(kind), secs, d, offences);
 }
 
 int mitigate_adopt(struct mitigate *m)
@@ -916,7 +916,7 @@ void mitigate_set_cfg(struct mitigate *m, const struct mitigate_cfg *cfg)
 	m->cfg = *cfg;
 	m->cfg.memory_max = memory_max;
 	if (!m->cfg.max_bans)
-		m->cfg.max_bans = 10000;
+		m->cfg.max_bans = MITIGATE_MAX_BANS;
 	m->capped = false;
 }
 
@@ -956,9 +956,9 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 	*m = (struct mitigate){ .loop = loop, .cfg = *cfg, .fw = fw, .wl = wl, .ev = ev,
 				.kernel_cap = UINT_MAX };
 	if (!m->cfg.memory_max)
-		m->cfg.memory_max = 65536;
+		m->cfg.memory_max = MITIGATE_MEMORY_MAX;
 	if (!m->cfg.max_bans)
-		m->cfg.max_bans = 10000;
+		m->cfg.max_bans = MITIGATE_MAX_BANS;
 	nb = pow2_at_least(m->cfg.max_bans);
 	no = pow2_at_least(m->cfg.memory_max);
 	m->bmask = nb - 1;

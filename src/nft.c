@@ -22,6 +22,7 @@
  * ban of a prefix never collides with a smaller ban lifted in the same batch.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <stdbool.h>
@@ -108,6 +109,8 @@ struct nft {
 	bool ours;                  /* the table found carries our mark */
 	struct nlbatch b;
 	struct nftnl_set_elem *elem;  /* scratch, reused for every element */
+	char *err;                  /* set-up's error text (fw_open_nft), else NULL */
+	size_t errlen;
 };
 
 static struct nft *to_nft(struct fw *fw)
@@ -147,6 +150,23 @@ static int set_of(const struct ip_prefix *p, bool ban)
 static const char *nft_chain_name(const struct nft *n)
 {
 	return fw_hook_name(n->hook);
+}
+
+/* An error in words: during fw_open_nft into its caller's buffer (the
+ * first one, the cause, wins), in the loop through log.c. */
+__attribute__((format(printf, 2, 3)))
+static void nft_error(const struct nft *n, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!n->err)
+		log_err("nftables: %s", line);
+	else if (!*n->err)
+		snprintf(n->err, n->errlen, "%s", line);
 }
 
 /* ---- batch building ---- */
@@ -319,7 +339,7 @@ static int nft_talk(struct nft *n)
 
 	n->base.st.batches++;
 	if (r < 0)
-		log_err("nftables: sending a batch of %zu bytes and reading its "
+		nft_error(n, "sending a batch of %zu bytes and reading its "
 			"acknowledgements: %s%s", n->b.len, strerror(-r),
 			r == -ENODATA ? " (answers missing)" : "");
 	return r;
@@ -380,7 +400,7 @@ static void nft_log(const struct nft *n, const struct nlb_msg *m, const struct n
 		snprintf(what, sizeof(what), "%s set %s", m->what, nft_setdef[m->tag].name);
 	else
 		snprintf(what, sizeof(what), "%s", m->what);
-	log_err("nftables: %s (table inet %s) failed: %s%s%s%s%s%s", what, n->table,
+	nft_error(n, "%s (table inet %s) failed: %s%s%s%s%s%s", what, n->table,
 		strerror(-e->err), mean ? " (" : "", mean ? mean : "", mean ? ")" : "",
 		*e->text ? ": " : "", e->text);
 }
@@ -524,7 +544,7 @@ static int nft_check_sizes(const struct nft *n)
 
 		if (!si->present || si->size == 0 || si->size >= 2 * n->set_size)
 			continue;
-		log_err("nftables: set %s of table inet %s holds at most %u elements, "
+		nft_error(n, "set %s of table inet %s holds at most %u elements, "
 			"set_size %u needs %u; lower set_size, or remove the table "
 			"(dosips --flush: its bans go) to have it re-created",
 			nft_setdef[i].name, n->table, si->size, n->set_size, 2 * n->set_size);
@@ -539,7 +559,7 @@ static int nft_check_owner(const struct nft *n, const char *doing)
 {
 	if (n->ours)
 		return 0;
-	log_err("nftables: table inet %s exists and was not made by dosips (its comment is "
+	nft_error(n, "table inet %s exists and was not made by dosips (its comment is "
 		"not \"" NFT_MARK "\"): refusing to %s it; name another table "
 		"(table = in dosips.conf)", n->table, doing);
 	return -EEXIST;
@@ -556,7 +576,7 @@ static int nft_check_sets(const struct nft *n)
 		if (si->keylen == (nft_setdef[i].v6 ? 16u : 4u) &&
 		    (nft_setdef[i].ban ? si->timeout : si->interval))
 			continue;
-		log_err("nftables: set %s of table inet %s has key length %u and flags %#x, "
+		nft_error(n, "set %s of table inet %s has key length %u and flags %#x, "
 			"not what dosips needs (%s address, flags %s); "
 			"remove the table (dosips --flush) to have it re-created",
 			nft_setdef[i].name, n->table, si->keylen, si->flags,
@@ -788,7 +808,7 @@ static int nft_ensure(struct nft *n, bool repair, unsigned *made)
 
 	*made = 0;
 	if ((r = nft_probe(n, &table, &chain, &rules, &ci)) < 0) {
-		log_err("nftables: reading table inet %s: %s%s", n->table, strerror(-r),
+		nft_error(n, "reading table inet %s: %s%s", n->table, strerror(-r),
 			r == -EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
 		return r;
 	}
@@ -1526,7 +1546,7 @@ static int nft_cfg_copy(struct nft *n, const struct fw_cfg *cfg)
 		return -EINVAL;
 	if (cfg->hook == FW_HOOK_INGRESS &&
 	    (!cfg->iface || !*cfg->iface || strlen(cfg->iface) >= sizeof(n->iface))) {
-		log_err("nftables: the ingress hook needs an interface name");
+		nft_error(n, "the ingress hook needs an interface name");
 		return -EINVAL;
 	}
 	strcpy(n->table, table);
@@ -1536,33 +1556,40 @@ static int nft_cfg_copy(struct nft *n, const struct fw_cfg *cfg)
 	snprintf(n->chain_what, sizeof(n->chain_what), "create chain %s%s%s",
 		 fw_hook_name(n->hook), n->hook == FW_HOOK_INGRESS ? " on " : "",
 		 n->hook == FW_HOOK_INGRESS ? n->iface : "");
-	n->set_size = cfg->set_size ? cfg->set_size : 65536;
+	n->set_size = cfg->set_size ? cfg->set_size : FW_SET_SIZE;
 	n->priority = cfg->priority;
 	return 0;
 }
 
-int fw_open_nft(const struct fw_cfg *cfg, struct fw **out)
+int fw_open_nft(const struct fw_cfg *cfg, struct fw **out, char *err, size_t errlen)
 {
 	struct nft *n = calloc(1, sizeof(*n));
 	unsigned made;
 	int r = -ENOMEM;
 
+	snprintf(err, errlen, "out of memory");
 	if (!n)
 		return -ENOMEM;
+	*err = '\0';
+	n->err = err;
+	n->errlen = errlen;
 	n->base.ops = &nft_ops;
 	if (!(n->b.rbuf = malloc(NLB_RBUF)) || !(n->elem = nftnl_set_elem_alloc()))
 		goto fail;
 	if ((r = nft_cfg_copy(n, cfg)) < 0)
 		goto fail;
 	if ((r = nft_sockets(n)) < 0) {
-		log_err("nftables: netlink socket: %s", strerror(-r));
+		nft_error(n, "netlink socket: %s", strerror(-r));
 		goto fail;
 	}
 	if (!cfg->open_only && (r = nft_ensure(n, false, &made)) < 0)
 		goto fail;
+	n->err = NULL;
 	*out = &n->base;
 	return 0;
 fail:
+	if (!*err)
+		snprintf(err, errlen, "%s", strerror(-r));
 	nft_close(&n->base);
 	return r;
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "fw_null.h"
 #include "mitigate.h"
 
 #define MAX_SEEN 64
@@ -390,7 +391,7 @@ static void test_manual(void **state)
 	assert_int_equal(mitigate_ban(t->m, &host, 30), 0);
 	assert_int_equal(last(t, EVT_BAN)->duration_s, 30);
 	assert_int_equal(last(t, EVT_BAN)->offences, 0);
-	assert_int_equal(last(t, EVT_BAN)->kind, MITIGATE_KIND_MANUAL);
+	assert_int_equal(last(t, EVT_BAN)->kind, KIND_MANUAL);
 	/* Again: restarted with the new length, still one ban. */
 	assert_int_equal(mitigate_ban(t->m, &host, 45), 0);
 	assert_int_equal(last(t, EVT_BAN)->duration_s, 45);
@@ -661,7 +662,7 @@ static void test_adopt_note(void **state)
 	assert_int_equal(find(&f, "198.18.11.7")->duration_s, 240);
 	assert_true(find(&f, "198.18.11.7")->remaining_ms <= 50000);
 	assert_true(find(&f, "198.18.11.7")->remaining_ms > 49000);
-	assert_int_equal(find(&f, "198.18.11.8")->kind, MITIGATE_KIND_MANUAL);
+	assert_int_equal(find(&f, "198.18.11.8")->kind, KIND_MANUAL);
 	assert_int_equal(find(&f, "198.18.11.8")->duration_s, 5);
 	assert_int_equal(mitigate_unban(t->m, &p), 0);
 	assert_int_equal(last(t, EVT_UNBAN)->kind, KIND_SYN_FLOOD);

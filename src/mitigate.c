@@ -17,7 +17,6 @@
  * reported and tried again. */
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +71,7 @@ struct mitigate {
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
 	bool requeued;              /* a refused ban was queued again */
-	unsigned kernel_cap;        /* bans the kernel's set held when it filled (UINT_MAX: none) */
+	bool set_full;              /* the kernel's set refused a ban as full */
 	unsigned adopted_known;     /* adopted bans whose note told what they were */
 	struct ip_prefix refused;   /* the last ban the kernel refused */
 	int refused_err;
@@ -377,16 +376,10 @@ static int cap_refuse(struct mitigate *m, const struct ip_prefix *p, uint64_t ts
 	if (m->capped)
 		return -ENOSPC;
 	m->capped = true;
-	snprintf(reason, sizeof(reason), "%u active bans, max_bans: no new ban until one ends",
-		 m->nbans);
+	snprintf(reason, sizeof(reason), "%u active bans, %s: no new ban until one ends",
+		 m->nbans, m->set_full ? "the kernel's ban set is full" : "max_bans");
 	emit(m, &(struct event){ .type = EVT_BAN_CAP, .ts_us = ts_us, .src = *p, .reason = reason });
 	return -ENOSPC;
-}
-
-/* The cap in force: max_bans, or less where the kernel's set filled first. */
-static unsigned ban_cap(const struct mitigate *m)
-{
-	return m->kernel_cap < m->cfg.max_bans ? m->kernel_cap : m->cfg.max_bans;
 }
 
 /* How bad a ban is: repeat offences first, then its kind; a ban by hand
@@ -467,6 +460,7 @@ static int cap_make_room(struct mitigate *m, const struct ip_prefix *p, enum det
 		cap_event(m, &a, v, reason);
 		m->st.aggregated++;
 		lift_inside(m, &a, "aggregated");
+		m->set_full = false;  /* room made, in the same commit */
 		*covered = true;
 		return ban_start(m, &a, kind, v, 0);
 	}
@@ -563,7 +557,7 @@ static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_
 	struct ban *b;
 	int r;
 
-	if (m->nbans >= ban_cap(m)) {
+	if (m->nbans >= m->cfg.max_bans || m->set_full) {
 		bool covered = false;
 
 		if ((r = cap_make_room(m, p, kind, offences, v, &covered)) < 0) {
@@ -799,10 +793,11 @@ static void ban_refused(struct mitigate *m, struct ban *b, const struct fw_resul
 	kind = b->kind;
 	ban_remove(m, b);
 	if (full) {
-		/* The kernel's set is the real cap: degrade as at max_bans. */
-		m->kernel_cap = m->nbans;
+		/* The kernel's set is the cap here: degrade as at max_bans. */
+		m->set_full = true;
 		if (ban_start(m, &src, kind, NULL, 0) == 0)
 			m->requeued = true;
+		m->set_full = false;
 	}
 }
 
@@ -879,7 +874,6 @@ int mitigate_restore(struct mitigate *m)
 {
 	int first = 0;
 
-	m->kernel_cap = UINT_MAX;  /* a new set, empty */
 	for (uint32_t i = 0; i <= m->bmask; i++) {
 		for (struct ban *b = m->bans[i]; b; b = b->next) {
 			double rem = ev_timer_remaining(m->loop, &b->timer);
@@ -953,8 +947,7 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 
 	if (!m)
 		return -ENOMEM;
-	*m = (struct mitigate){ .loop = loop, .cfg = *cfg, .fw = fw, .wl = wl, .ev = ev,
-				.kernel_cap = UINT_MAX };
+	*m = (struct mitigate){ .loop = loop, .cfg = *cfg, .fw = fw, .wl = wl, .ev = ev };
 	if (!m->cfg.memory_max)
 		m->cfg.memory_max = MITIGATE_MEMORY_MAX;
 	if (!m->cfg.max_bans)

@@ -189,16 +189,16 @@ static int cmd_ban(const struct ctl_view *v, int argc, char **argv, struct reply
 		secs = (uint32_t)(ms / 1000);
 	}
 	prefix_fmt(&p, addr);
-	if ((rc = mitigate_ban(v->mit, &p, secs)) == -EPERM)
+	if ((rc = mitigate_ban(v->mit, &p, secs)) < 0 && *mitigate_refusal(v->mit))
+		snprintf(err, errlen, "the kernel refused the ban of %s: %s", addr,
+			 mitigate_refusal(v->mit));
+	else if (rc == -EPERM)
 		snprintf(err, errlen, "%s is whitelisted: not banned", addr);
 	else if (rc == -EEXIST)
 		snprintf(err, errlen, "%s is inside a wider ban already", addr);
 	else if (rc == -ENOSPC)
 		snprintf(err, errlen, "ban cap reached (max_bans %u): %s not banned",
 			 v->cfg->mitigate.max_bans, addr);
-	else if (rc < 0 && *mitigate_refusal(v->mit))
-		snprintf(err, errlen, "the kernel refused the ban of %s: %s", addr,
-			 mitigate_refusal(v->mit));
 	else if (rc < 0)
 		snprintf(err, errlen, "cannot ban %s: %s", addr, strerror(-rc));
 	else

@@ -628,6 +628,7 @@ int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duratio
 	int r;
 
 	addr_mask(&q.addr, q.len);
+	m->refusal[0] = '\0';
 	if (!duration_s)
 		duration_s = m->cfg.ban_s;
 	if (wl_covers(m, &q))

@@ -427,20 +427,20 @@ static int nft_get_cb_set(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-/* Whether a table carries our mark. */
+/* Whether a table carries our mark (read from the attribute itself: not
+ * every libnftnl parses a table's user data). */
 static int nft_get_cb_table(const struct nlmsghdr *nlh, void *data)
 {
-	struct nftnl_table *t = nftnl_table_alloc();
+	const struct nlattr *attr;
 	const char *c;
-	uint32_t len = 0;
 
-	if (!t)
-		return -ENOMEM;
 	*(bool *)data = false;
-	if (nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_USERDATA) &&
-	    (c = nft_udata_comment(nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len), len)))
-		*(bool *)data = strncmp(c, NFT_MARK, strlen(NFT_MARK)) == 0;
-	nftnl_table_free(t);
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(attr) != NFTA_TABLE_USERDATA)
+			continue;
+		c = nft_udata_comment(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr));
+		*(bool *)data = c && strncmp(c, NFT_MARK, strlen(NFT_MARK)) == 0;
+	}
 	return 0;
 }
 
@@ -1210,8 +1210,8 @@ static int nft_dump_elem(struct nftnl_set_elem *e, void *data)
 	x->has_note = false;
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
 		uint32_t len = 0;
-		const char *c = nft_udata_comment(nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA,
-								     &len), len);
+		const uint8_t *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+		const char *c = nft_udata_comment(ud, len);
 
 		if ((x->has_note = c != NULL))
 			snprintf(x->note, sizeof(x->note), "%s", c);

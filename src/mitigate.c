@@ -52,6 +52,17 @@ struct offender {
 	ev_tstamp forget_at;        /* end of its last ban + memory_s */
 };
 
+/* Sources the cap refused lately in one aggregation prefix: with the
+ * bans already there they decide whether the prefix is banned whole. A
+ * small table where a newer prefix takes an older one's slot. */
+#define AGG_SLOTS 4096
+
+struct agg_slot {
+	struct ip_prefix a;
+	uint32_t refused;
+	ev_tstamp at;
+};
+
 struct mitigate {
 	struct ev_loop *loop;
 	struct mitigate_cfg cfg;
@@ -72,6 +83,7 @@ struct mitigate {
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
 	bool requeued;              /* a refused ban was queued again */
 	bool set_full;              /* the kernel's set refused a ban as full */
+	struct agg_slot *agg;       /* sources refused at the cap, per prefix */
 	unsigned adopted_known;     /* adopted bans whose note told what they were */
 	struct ip_prefix refused;   /* the last ban the kernel refused */
 	int refused_err;
@@ -440,6 +452,48 @@ static void cap_event(struct mitigate *m, const struct ip_prefix *p, const struc
 static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_kind kind,
 		     const struct verdict *v, uint32_t fixed_s);
 
+/* Sources of a refused lately (within offence_memory); add: one more. */
+static uint32_t agg_refused(struct mitigate *m, const struct ip_prefix *a, bool add)
+{
+	struct agg_slot *s = &m->agg[pfx_bucket(m, a, AGG_SLOTS - 1)];
+
+	if (!pfx_eq(&s->a, a) || s->at + m->cfg.memory_s < ev_now(m->loop)) {
+		if (!add)
+			return 0;
+		*s = (struct agg_slot){ .a = *a };
+	}
+	if (add) {
+		s->refused++;
+		s->at = ev_now(m->loop);
+	}
+	return s->refused;
+}
+
+/* Evicts the least severe ban if it is not more severe than (kind,
+ * offences) (strictly less unless even), with a ban_cap event; true if
+ * one went. */
+static bool cap_evict(struct mitigate *m, const struct ip_prefix *p, enum detect_kind kind,
+		      uint32_t offences, const struct verdict *v, bool even)
+{
+	char reason[192], pa[ADDR_STRLEN], pb[ADDR_STRLEN];
+	struct ip_prefix none = { .len = 0 };
+	struct ban *least;
+	uint32_t sl;
+
+	scan_bans(m, &none, &least);
+	if (!least || (sl = severity(least->kind, least->offences)) > severity(kind, offences) ||
+	    (!even && sl == severity(kind, offences)))
+		return false;
+	snprintf(reason, sizeof(reason), "%u active bans, cap: %s (%s, offence %u) evicted "
+		 "for %s (%s, offence %u)", m->nbans, prefix_fmt(&least->src, pa),
+		 detect_kind_name(least->kind), least->offences, prefix_fmt(p, pb),
+		 detect_kind_name(kind), offences);
+	cap_event(m, p, v, reason);
+	m->st.evicted++;
+	ban_lift(m, least, "evicted");
+	return true;
+}
+
 /* At the cap, a new ban of p (kind, offences) may still go in, never by
  * lifting protection: its prefix's bans become one ban of the prefix if
  * aggregate_min of them are there and it covers nothing whitelisted
@@ -452,28 +506,29 @@ static int cap_make_room(struct mitigate *m, const struct ip_prefix *p, enum det
 	char reason[192], pa[ADDR_STRLEN], pb[ADDR_STRLEN];
 	struct ban *least;
 	unsigned k = scan_bans(m, &a, &least);
+	uint32_t refused = a.len ? agg_refused(m, &a, false) : 0;
 
-	if (a.len && k + 1 >= (m->cfg.aggregate_min ? m->cfg.aggregate_min : 2) &&
+	if (a.len && k + refused + 1 >= (m->cfg.aggregate_min ? m->cfg.aggregate_min : 2) &&
 	    !wl_covers(m, &a) && !ban_covering(m, &a)) {
-		snprintf(reason, sizeof(reason), "%u active bans, cap: %u bans and %s become one "
-			 "ban of %s", m->nbans, k, prefix_fmt(p, pb), prefix_fmt(&a, pa));
+		snprintf(reason, sizeof(reason), "%u active bans, cap: %u bans, %u refused sources "
+			 "and %s become one ban of %s", m->nbans, k, refused, prefix_fmt(p, pb),
+			 prefix_fmt(&a, pa));
 		cap_event(m, &a, v, reason);
 		m->st.aggregated++;
 		lift_inside(m, &a, "aggregated");
+		m->agg[pfx_bucket(m, &a, AGG_SLOTS - 1)] = (struct agg_slot){ .refused = 0 };
+		/* Nothing of it banned yet: one prefix of many sources outweighs
+		 * one source as severe as it. */
+		if (m->nbans >= m->cfg.max_bans)
+			cap_evict(m, &a, kind, offences, v, true);
 		m->set_full = false;  /* room made, in the same commit */
 		*covered = true;
 		return ban_start(m, &a, kind, v, 0);
 	}
-	if (least && severity(least->kind, least->offences) < severity(kind, offences)) {
-		snprintf(reason, sizeof(reason), "%u active bans, cap: %s (%s, offence %u) evicted "
-			 "for %s (%s, offence %u)", m->nbans, prefix_fmt(&least->src, pa),
-			 detect_kind_name(least->kind), least->offences, prefix_fmt(p, pb),
-			 detect_kind_name(kind), offences);
-		cap_event(m, p, v, reason);
-		m->st.evicted++;
-		ban_lift(m, least, "evicted");
+	if (cap_evict(m, p, kind, offences, v, false))
 		return 0;
-	}
+	if (a.len)
+		agg_refused(m, &a, true);
 	return cap_refuse(m, p, v ? v->ts_us : wall_us(m));
 }
 
@@ -959,7 +1014,8 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 	m->omask = no - 1;
 	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) != sizeof(m->seed))
 		m->seed = (uint32_t)mono_now() ^ (uint32_t)(uintptr_t)m;
-	if (!(m->bans = calloc(nb, sizeof(*m->bans))) || !(m->offs = calloc(no, sizeof(*m->offs)))) {
+	if (!(m->bans = calloc(nb, sizeof(*m->bans))) || !(m->offs = calloc(no, sizeof(*m->offs))) ||
+	    !(m->agg = calloc(AGG_SLOTS, sizeof(*m->agg)))) {
 		mitigate_free(m);
 		return -ENOMEM;
 	}
@@ -985,5 +1041,6 @@ void mitigate_free(struct mitigate *m)
 		off_drop(m, m->oldest);
 	free(m->bans);
 	free(m->offs);
+	free(m->agg);
 	free(m);
 }

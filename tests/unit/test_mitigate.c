@@ -706,6 +706,33 @@ static void test_cap_aggregate(void **state)
 	assert_int_equal(st.refused_cap, 0);
 }
 
+/* Sources the cap refused count too: the third of one /24 makes the /24
+ * one ban, in the place of an evicted ban as severe as its source. */
+static void test_cap_aggregate_refused(void **state)
+{
+	struct env *t = *state;
+	struct found f = { .n = 0 };
+
+	t->cfg.max_bans = 2;
+	t->cfg.aggregate_min = 3;
+	start(t);
+	verdict(t, KIND_PORT_SCAN, "198.18.40.1");
+	verdict(t, KIND_PORT_SCAN, "198.18.41.1");
+	verdict(t, KIND_PORT_SCAN, "198.18.42.1");
+	verdict(t, KIND_PORT_SCAN, "198.18.42.2");
+	assert_int_equal(count(t, EVT_BAN), 2);
+	verdict(t, KIND_PORT_SCAN, "198.18.42.3");
+	/* The decision, then the eviction that made room for it. */
+	assert_non_null(strstr(t->seen[t->nseen - 4].reason,
+			       "0 bans, 2 refused sources and 198.18.42.3 become one ban of "
+			       "198.18.42.0/24"));
+	assert_non_null(strstr(last(t, EVT_BAN_CAP)->reason, "evicted for 198.18.42.0/24"));
+	assert_string_equal(last(t, EVT_UNBAN)->reason, "evicted");
+	assert_int_equal(mitigate_count(t->m), 2);
+	mitigate_foreach(t->m, collect, &f);
+	assert_int_equal(find(&f, "198.18.42.0/24")->kind, KIND_PORT_SCAN);
+}
+
 /* A flood of low-severity bans fills the cap; a more severe attacker
  * evicts the least severe of them, and so does a scanner that keeps
  * coming back (its offences count even when refused). */
@@ -754,7 +781,7 @@ int main(void)
 		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
 		T(test_set_cfg), T(test_refused), T(test_refused_full), T(test_refused_retry),
 		T(test_manual_refused), T(test_adopt_note), T(test_cap_aggregate),
-		T(test_cap_evict),
+		T(test_cap_evict), T(test_cap_aggregate_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

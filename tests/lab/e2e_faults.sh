@@ -76,6 +76,25 @@ ev_after() {
 		grep -F "${3:+\"src\":\"$3\"}" | wc -l
 }
 
+# refused ADDR WORDS WHAT: `dosipsctl ban ADDR` is answered with the
+# kernel's refusal (WORDS in it), a ban_failed event and no ban event.
+refused() {
+	_e0=$(wc -l <"$LAB_DIR/events.json")
+	if _out=$($CTL ban "$1" 60 2>&1); then
+		bad "$3: dosipsctl answered ok: $_out"
+	else
+		case $_out in
+		*"the kernel refused the ban of $1: "*"$2"*) ok "$3 is refused: $_out" ;;
+		*) bad "$3: dosipsctl answered: $_out" ;;
+		esac
+	fi
+	sleep 0.2
+	[ "$(ev_after "$_e0" ban_failed "$1")" -ge 1 ] && ok "a ban_failed event for $1" ||
+		bad "no ban_failed event for $1"
+	[ "$(ev_after "$_e0" ban "$1")" -eq 0 ] && ok "and no ban event" ||
+		bad "a ban event for $1, which the kernel refused"
+}
+
 # -- a real attack, to have a ban with a kind of its own
 A_PROTO=tcp
 FLOOD_COUNT=3000 attack_flood4 syn_flood -S -p "$LAB_TCP_PORT"
@@ -88,18 +107,7 @@ agree "after four bans by hand and one for an attack"
 
 # -- an element of the operator's that the ban would overlap
 V nft add element inet dosips ban4 '{ 198.18.101.0/24 }' || fail "cannot add the operator's element"
-e0=$(wc -l <"$LAB_DIR/events.json")
-out=$($CTL ban 198.18.101.7 60 2>&1)
-case $out in
-*"the kernel refused the ban of 198.18.101.7: overlaps"*)
-	ok "a ban overlapping the operator's element is refused: $(printf '%s' "$out" | tail -n 1)" ;;
-*) bad "dosipsctl ban over the operator's element answered: $out" ;;
-esac
-sleep 0.2
-[ "$(ev_after "$e0" ban_failed 198.18.101.7)" -eq 1 ] && ok "a ban_failed event for it" ||
-	bad "no ban_failed event for 198.18.101.7"
-[ "$(ev_after "$e0" ban 198.18.101.7)" -eq 0 ] && ok "and no ban event" ||
-	bad "a ban event for a ban the kernel refused"
+refused 198.18.101.7 "overlaps an element" "a ban overlapping the operator's element"
 agree "after the refused overlap"
 
 # -- the operator fills the set
@@ -109,17 +117,7 @@ while [ $n -lt 300 ] && V nft add element inet dosips ban4 "{ 198.18.102.$n }" 2
 done
 [ $n -lt 300 ] || fail "the set never filled (set_size?)"
 note "the operator's elements filled ban4 after $n more"
-e0=$(wc -l <"$LAB_DIR/events.json")
-out=$($CTL ban 198.18.100.9 60 2>&1)
-case $out in
-*"set is full"*) ok "a ban into the full set is refused: $(printf '%s' "$out" | tail -n 1)" ;;
-*) bad "dosipsctl ban into a full set answered: $out" ;;
-esac
-sleep 0.2
-[ "$(ev_after "$e0" ban_failed 198.18.100.9)" -ge 1 ] && ok "a ban_failed event for it" ||
-	bad "no ban_failed event for 198.18.100.9"
-[ "$(ev_after "$e0" ban 198.18.100.9)" -eq 0 ] && ok "and no ban event" ||
-	bad "a ban event for a ban the full set refused"
+refused 198.18.100.9 "set is full" "a ban into the full set"
 agree "with the set full"
 i=0
 while [ $i -lt $n ]; do V nft delete element inet dosips ban4 "{ 198.18.102.$i }"; i=$((i + 1)); done

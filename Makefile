@@ -14,11 +14,11 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
 	  -DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl
+LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl json-c
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \
-	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
+	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev) -lm
 
 # BUILD=asan gives an ASan+UBSan tree beside the normal one; BUILD=fuzz a
 # clang tree with libFuzzer's coverage for tests/fuzz/*.c (make fuzzers).
@@ -89,7 +89,18 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BIN) $(TOOL_BIN)
+# detect's portable fallbacks (no SSE2, no 128-bit multiply) built and
+# tested too: the same tests against a detect.o compiled without them.
+PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable
+
+$(O)/detect_portable.o: src/detect.c
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) -DDETECT_PORTABLE -c -o $@ $<
+
+$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(LIB)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+tests: $(UNIT_BIN) $(PORTABLE_BIN) $(TOOL_BIN)
 
 # The libFuzzer targets; only in the fuzz tree (make BUILD=fuzz fuzzers).
 fuzzers: $(if $(filter fuzz,$(BUILD)),$(FUZZ_BIN))

@@ -561,7 +561,8 @@ static int nft_check_owner(const struct nft *n, const char *doing)
 		return 0;
 	nft_error(n, "table inet %s exists and was not made by dosips (its comment is "
 		"not \"" NFT_MARK "\"): refusing to %s it; name another table "
-		"(table = in dosips.conf)", n->table, doing);
+		"(table = in dosips.conf), or, if it is a dosips 0.1 table, delete it by "
+		"hand (nft delete table inet %s)", n->table, doing, n->table);
 	return -EEXIST;
 }
 

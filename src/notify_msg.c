@@ -117,6 +117,13 @@ static void note_text(struct note *n, const struct event *e, const char *src,
 	case EVT_WHITELISTED:
 		note_alert(n, e, src);
 		break;
+	case EVT_BAN_FAILED:
+		snprintf(n->title, sizeof(n->title), "could not ban %s (%s)", src, kind);
+		snprintf(n->text, sizeof(n->text), "%s is not banned: the kernel refused (%s).",
+			 src, e->reason ? e->reason : "no reason given");
+		field(n, "source", "%s", src);
+		field(n, "reason", "%s", kind);
+		break;
 	case EVT_BAN_CAP:
 		snprintf(n->title, sizeof(n->title), "ban cap reached: %s not banned", src);
 		snprintf(n->text, sizeof(n->text), "%s was not banned: %s.", src,

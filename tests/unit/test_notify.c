@@ -524,6 +524,32 @@ static void test_reload(void **state)
 	notify_free(n);
 }
 
+/* A ban the kernel refused is critical, said so, and sent by default. */
+static void test_ban_failed(void **state)
+{
+	static struct config cfg;
+	struct event e = ban("198.18.0.5", KIND_UDP_FLOOD);
+	struct notify_stats st;
+	struct notify *n;
+	struct note note;
+	char err[256];
+
+	e.type = EVT_BAN_FAILED;
+	e.reason = "set full";
+	assert_int_equal(notify_event_sev(&e), SEV_CRITICAL);
+	assert_int_equal(note_event(&note, &e, "{}", 2, "edge1"), 0);
+	assert_string_equal(note.title, "could not ban 198.18.0.5 (udp_flood)");
+	assert_string_equal(note.text, "198.18.0.5 is not banned: the kernel refused (set full).");
+	note_clear(&note);
+	mail_config(&cfg, "");
+	assert_int_equal(notify_new(ev_default_loop(0), NULL, &cfg, &n, err, sizeof(err)), 0);
+	notify_on_event(&e, "{}", 2, n);
+	run_for(0.3);
+	assert_int_equal(notify_get_stats(n, NULL, &st), 0);
+	assert_int_equal(st.messages, 1);
+	notify_free(n);
+}
+
 /* ---- configuration --------------------------------------------------------- */
 
 static const char *check(const char *text)
@@ -595,6 +621,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mail_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ban_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
 	};
 

@@ -263,7 +263,8 @@ static void digest_sentence(const struct digest *d, unsigned secs, char *buf, si
 	}
 	/* Counts only where a source stands out: "(1)" after each says nothing. */
 	for (int i = 0; i < ntop; i++) {
-		fmt_append(buf, len, &at, "%s%s", i ? ", " : "; top sources ",
+		fmt_append(buf, len, &at, "%s%s", i ? ", " : d->src[top[0]].n > 1 ?
+			   "; top sources " : "; sources ",
 			   prefix_fmt(&d->src[top[i]].src, a));
 		if (d->src[top[i]].n > 1)
 			fmt_append(buf, len, &at, " (%u)", d->src[top[i]].n);

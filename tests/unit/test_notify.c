@@ -316,7 +316,7 @@ static void test_digest_mixed(void **state)
 	assert_int_equal(d.nsrc + d.untracked, 100);
 	assert_int_equal(note_digest(&n, &d, TS + 10000000, "edge1"), 0);
 	assert_string_equal(n.title, "101 events (1 alert, 100 bans) in the last 10 s");
-	assert_non_null(strstr(n.text, ": 100 syn_flood, 1 ddos; top sources "));
+	assert_non_null(strstr(n.text, ": 100 syn_flood, 1 ddos; sources 198.18.0.0, "));
 	assert_non_null(strstr(n.text, " and 95 more; "));
 	assert_int_equal(n.sev, SEV_CRITICAL);
 	note_clear(&n);

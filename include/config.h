@@ -8,6 +8,7 @@
 #include "detect.h"
 #include "fw.h"
 #include "mitigate.h"
+#include "ratelimit.h"
 
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_NAMED_MAX 256    /* lines in named sections, all together */
@@ -43,6 +44,7 @@ struct config {
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;
+	struct ratelimit_cfg log_limit; /* alert/whitelisted/ban_cap/hook lines */
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
 	char file[CONFIG_PATH_MAX];     /* the file read last ("" none) */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "events.h"
+#include "ratelimit.h"
 
 /* A command is a program path and arguments separated by blanks (no
  * quoting, no shell); "" runs nothing. */
@@ -14,6 +15,7 @@ struct hooks_cfg {
 	const char *on_unban;
 	uint32_t timeout_ms;    /* then SIGKILL to the hook's process group */
 	uint32_t max_running;   /* more at once are dropped with a warning */
+	struct ratelimit_cfg limit;   /* of those warnings, per source */
 };
 
 struct hooks_stats {
@@ -39,6 +41,10 @@ int hooks_set_cfg(struct hooks *h, const struct hooks_cfg *cfg);
  * newline) on its stdin. Never blocks: the hook runs on while the bus
  * goes on. */
 void hooks_on_event(const struct event *e, const char *json, size_t len, void *ctx);
+
+/* Logs the "N suppressed" summary of dropped-hook warnings whose window
+ * ended by now_us (UINT64_MAX: all, at exit). */
+void hooks_tick(struct hooks *h, uint64_t now_us);
 
 /* Copies the counters. */
 void hooks_get_stats(const struct hooks *h, struct hooks_stats *st);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include "events.h"
+#include "ratelimit.h"
 
 struct jsonl;
 
@@ -21,6 +22,15 @@ int jsonl_set_path(struct jsonl *j, const char *path);
 
 /* The path written to, or "" for none. */
 const char *jsonl_path(const struct jsonl *j);
+
+/* Limits alert, whitelisted and ban_cap lines to cfg (interval 0: every
+ * line), with a "suppressed" line per window that held some back; bans and
+ * unbans are always written. 0 or -ENOMEM. */
+int jsonl_set_limit(struct jsonl *j, const struct ratelimit_cfg *cfg);
+
+/* Writes the "suppressed" lines of windows ended by now_us (UINT64_MAX:
+ * all, at exit). */
+void jsonl_tick(struct jsonl *j, uint64_t now_us);
 
 /* The bus subscriber (ctx: the struct jsonl): appends json and a newline. */
 void jsonl_on_event(const struct event *e, const char *json, size_t len, void *ctx);

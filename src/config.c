@@ -43,6 +43,9 @@ static const struct key config_keys[] = {
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, 16777216),
+	NUM("log_interval", K_MS, log_limit.interval_ms, 0, 3600000),
+	NUM("log_limit", K_U32, log_limit.per_class, 1, 100000000),
+	NUM("log_limit_source", K_U32, log_limit.per_source, 1, 100000000),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
@@ -73,6 +76,8 @@ void config_defaults(struct config *cfg)
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = 65536;
+	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
+						 .per_source = 5 };
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }

@@ -2,6 +2,7 @@
  * the loop, so a slow hook holds up neither capture nor the next ban. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -45,6 +46,7 @@ struct hooks {
 	uint32_t timeout_ms, max_running;
 	struct hook_proc *procs;
 	struct hooks_stats st;
+	struct ratelimit *rl;       /* of the "not run" warnings */
 };
 
 /* Splits s at blanks into cmd; -E2BIG past HOOK_WORDS words. */
@@ -80,6 +82,12 @@ int hooks_set_cfg(struct hooks *h, const struct hooks_cfg *cfg)
 		free(ban.buf);
 		return r;
 	}
+	if (!h->rl && (r = ratelimit_new(&cfg->limit, &h->rl)) < 0) {
+		free(ban.buf);
+		free(unban.buf);
+		return r;
+	}
+	ratelimit_set_cfg(h->rl, &cfg->limit);
 	free(h->ban.buf);
 	free(h->unban.buf);
 	h->ban = ban;
@@ -101,6 +109,7 @@ int hooks_new(struct ev_loop *loop, const struct hooks_cfg *cfg, struct hooks **
 		return -ENOMEM;
 	h->loop = loop;
 	if ((r = hooks_set_cfg(h, cfg)) < 0) {
+		ratelimit_free(h->rl);
 		free(h);
 		return r;
 	}
@@ -295,6 +304,17 @@ fail:
 	return r;
 }
 
+static void dropped_summary(const struct ratelimit_report *r, void *ctx)
+{
+	log_warn("hooks: %" PRIu64 " more not run (hook_max), for %u sources, in %gs",
+		 r->suppressed, r->sources, (r->end_us - r->start_us) / 1e6);
+}
+
+void hooks_tick(struct hooks *h, uint64_t now_us)
+{
+	ratelimit_tick(h->rl, now_us, dropped_summary, NULL);
+}
+
 void hooks_on_event(const struct event *e, const char *json, size_t len, void *ctx)
 {
 	struct hooks *h = ctx;
@@ -308,8 +328,9 @@ void hooks_on_event(const struct event *e, const char *json, size_t len, void *c
 		return;
 	if (h->st.running >= h->max_running) {
 		h->st.dropped++;
-		log_warn("hook %s not run for %s: %u hooks still running (hook_max)", name,
-			 prefix_fmt(&e->src, src), h->st.running);
+		if (ratelimit_allow(h->rl, 0, &e->src, e->ts_us, dropped_summary, NULL))
+			log_warn("hook %s not run for %s: %u hooks still running (hook_max)",
+				 name, prefix_fmt(&e->src, src), h->st.running);
 		return;
 	}
 	if ((r = hook_start(h, cmd, name, e, json, len)) < 0) {
@@ -356,5 +377,6 @@ void hooks_free(struct hooks *h)
 	}
 	free(h->ban.buf);
 	free(h->unban.buf);
+	ratelimit_free(h->rl);
 	free(h);
 }

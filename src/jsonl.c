@@ -4,7 +4,10 @@
  * the file (or several writers, should an operator point two daemons at
  * one file) never sees half a line. "-" writes to a dup of stdout, which
  * replay tests read. Rotation reopens by path: the old descriptor is
- * closed only once the new one is open, so no event is written nowhere. */
+ * closed only once the new one is open, so no event is written nowhere.
+ * Lines a flood multiplies (alerts, whitelisted, ban_cap) pass a limiter
+ * (ratelimit.c) and what it holds back is summed in "suppressed" lines;
+ * every ban and unban is written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 struct jsonl {
 	char *path;     /* NULL when nothing is written */
 	int fd;
+	struct ratelimit *rl;   /* NULL: every line */
 };
 
 static int jsonl_open_fd(const char *path)
@@ -81,9 +85,17 @@ const char *jsonl_path(const struct jsonl *j)
 	return j->path ? j->path : "";
 }
 
-void jsonl_on_event(const struct event *e, const char *json, size_t len, void *ctx)
+int jsonl_set_limit(struct jsonl *j, const struct ratelimit_cfg *cfg)
 {
-	struct jsonl *j = ctx;
+	if (j->rl) {
+		ratelimit_set_cfg(j->rl, cfg);
+		return 0;
+	}
+	return ratelimit_new(cfg, &j->rl);
+}
+
+static void jsonl_write(struct jsonl *j, const char *json, size_t len)
+{
 	char line[1025];
 
 	if (j->fd < 0 || !len || len >= sizeof(line))
@@ -94,12 +106,39 @@ void jsonl_on_event(const struct event *e, const char *json, size_t len, void *c
 		log_warn("events: write to %s failed: %s", j->path, strerror(errno));
 }
 
+static void jsonl_suppressed(const struct ratelimit_report *r, void *ctx)
+{
+	char line[512];
+	int n = events_suppressed_json(r, line, sizeof(line));
+
+	if (n > 0)
+		jsonl_write(ctx, line, (size_t)n);
+}
+
+void jsonl_tick(struct jsonl *j, uint64_t now_us)
+{
+	ratelimit_tick(j->rl, now_us, jsonl_suppressed, j);
+}
+
+void jsonl_on_event(const struct event *e, const char *json, size_t len, void *ctx)
+{
+	struct jsonl *j = ctx;
+
+	if (j->fd < 0)
+		return;
+	if (events_limited(e->type) &&
+	    !ratelimit_allow(j->rl, e->type, &e->src, e->ts_us, jsonl_suppressed, j))
+		return;
+	jsonl_write(j, json, len);
+}
+
 void jsonl_close(struct jsonl *j)
 {
 	if (!j)
 		return;
 	if (j->fd >= 0)
 		close(j->fd);
+	ratelimit_free(j->rl);
 	free(j->path);
 	free(j);
 }

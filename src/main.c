@@ -45,6 +45,7 @@ struct daemon {
 	struct whitelist *wl;
 	struct events *ev;          /* the bus */
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
+	struct ratelimit *log_rl;   /* the log subscriber's limiter */
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
@@ -52,6 +53,7 @@ struct daemon {
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
 	ev_io monitor;
+	ev_timer tick;              /* "suppressed" summaries, live only */
 };
 
 static void usage(FILE *f)
@@ -283,6 +285,19 @@ static void on_eof(void *ctx)
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
+/* Summaries of what the limiters held back, once their window is over. */
+static void flush_summaries(struct daemon *d, uint64_t now_us)
+{
+	events_log_tick(d->log_rl, now_us);
+	jsonl_tick(d->jsonl, now_us);
+	hooks_tick(d->hooks, now_us);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	flush_summaries(w->data, (uint64_t)(ev_now(loop) * 1e6));
+}
+
 static void watch_signal(struct daemon *d, ev_signal *w, int sig,
 			 void (*cb)(struct ev_loop *, ev_signal *, int))
 {
@@ -348,6 +363,7 @@ static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
 	return (struct hooks_cfg){
 		.on_ban = cfg->on_ban, .on_unban = cfg->on_unban,
 		.timeout_ms = cfg->hook_timeout_ms, .max_running = cfg->hook_max,
+		.limit = cfg->log_limit,
 	};
 }
 
@@ -366,11 +382,16 @@ static int open_events(struct daemon *d)
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
+	if ((r = jsonl_set_limit(d->jsonl, &d->cfg.log_limit)) < 0 ||
+	    (r = ratelimit_new(&d->cfg.log_limit, &d->log_rl)) < 0) {
+		log_err("events: %s", strerror(-r));
+		return r;
+	}
 	if ((r = hooks_new(d->loop, &hc, &d->hooks)) < 0) {
 		log_err("hooks: %s", strerror(-r));
 		return r;
 	}
-	events_subscribe(d->ev, events_log, NULL);
+	events_subscribe(d->ev, events_log, d->log_rl);
 	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
 	events_subscribe(d->ev, hooks_on_event, d->hooks);
 	return 0;
@@ -457,6 +478,8 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 		log_info("reload: new detection settings; their windows start empty");
 	}
 	reload_events(d, nx->cfg);
+	ratelimit_set_cfg(d->log_rl, &nx->cfg->log_limit);
+	jsonl_set_limit(d->jsonl, &nx->cfg->log_limit);
 	if (hooks_set_cfg(d->hooks, &hc) < 0)
 		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
 	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
@@ -535,6 +558,14 @@ static void start_watchers(struct daemon *d)
 		d->monitor.data = d;
 		ev_io_start(d->loop, &d->monitor);
 	}
+	if (!d->opts->replay) {
+		/* A replay's windows run on packet time: its summaries come
+		 * with its events and at the end. */
+		ev_timer_init(&d->tick, on_tick, 1.0, 1.0);
+		d->tick.data = d;
+		ev_timer_start(d->loop, &d->tick);
+		ev_unref(d->loop);
+	}
 	watch_signal(d, &d->sig_int, SIGINT, on_stop);
 	watch_signal(d, &d->sig_term, SIGTERM, on_stop);
 	watch_signal(d, &d->sig_usr1, SIGUSR1, on_usr1);
@@ -583,6 +614,7 @@ static void daemon_teardown(struct daemon *d)
 	events_free(d->ev);
 	hooks_free(d->hooks);
 	jsonl_close(d->jsonl);
+	ratelimit_free(d->log_rl);
 	whitelist_free(d->wl);
 }
 
@@ -686,6 +718,7 @@ int main(int argc, char **argv)
 				 o.dry_run ? ", dry run: no firewall changes" : "");
 		ev_run(d.loop, 0);
 		mitigate_flush(d.mit);
+		flush_summaries(&d, UINT64_MAX);
 		report(&d);
 		status = capture_failed(d.cap) ? 1 : 0;
 	}

@@ -105,7 +105,7 @@ static char *slurp(const char *name)
 static struct hooks *new_hooks(const char *on_ban, const char *on_unban, uint32_t timeout_ms,
 			       uint32_t max)
 {
-	struct hooks_cfg cfg = { on_ban, on_unban, timeout_ms, max };
+	struct hooks_cfg cfg = { on_ban, on_unban, timeout_ms, max, { 0, 0, 0 } };
 	struct hooks *h;
 
 	assert_int_equal(hooks_new(ev_default_loop(0), &cfg, &h), 0);
@@ -244,7 +244,7 @@ static void test_bound_and_failures(void **state)
 	e.type = EVT_ALERT;
 	hooks_on_event(&e, "{}", 2, h);             /* not an event for hooks */
 	snprintf(cmd, sizeof(cmd), "%s/bad", dir);
-	struct hooks_cfg cfg = { cmd, "", 5000, 2 };
+	struct hooks_cfg cfg = { cmd, "", 5000, 2, { 0, 0, 0 } };
 	assert_int_equal(hooks_set_cfg(h, &cfg), 0);
 	e.type = EVT_BAN;
 	hooks_on_event(&e, "{}", 2, h);
@@ -282,7 +282,7 @@ static void test_free_waits_until_deadline(void **state)
 static void test_config_errors(void **state)
 {
 	char many[200] = "/bin/true";
-	struct hooks_cfg cfg = { many, "", 1000, 1 };
+	struct hooks_cfg cfg = { many, "", 1000, 1, { 0, 0, 0 } };
 	struct hooks *h;
 	struct ev_loop *other = ev_loop_new(EVFLAG_AUTO);
 

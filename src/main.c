@@ -18,6 +18,7 @@
 #include "jsonl.h"
 #include "log.h"
 #include "mitigate.h"
+#include "netwatch.h"
 #include "privs.h"
 #include "whitelist.h"
 
@@ -42,7 +43,9 @@ struct daemon {
 	struct capture *cap;
 	struct detect *det;
 	struct mitigate *mit;
-	struct whitelist *wl;
+	struct whitelist *wl;       /* the protected set: wl_file and this host */
+	struct whitelist *wl_file;  /* the whitelist file alone */
+	struct netwatch *netwatch;  /* keeps this host's part of wl current */
 	struct events *ev;          /* the bus */
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct ratelimit *log_rl;   /* the log subscriber's limiter */
@@ -168,10 +171,40 @@ static void load_config(struct daemon *d, const struct opts *o)
 	}
 }
 
-/* Builds the whitelist: the file (a missing default file is fine) and the
- * host's own addresses, which are never banned whatever the file says. */
-static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **out,
-			  char *err, size_t errlen)
+/* The protected set: the file's prefixes and the host's own addresses,
+ * loopback and default gateways as they are now, which are never banned
+ * whatever the file says. Rebuilt whenever rtnetlink reports a change. */
+static int build_protected(const struct whitelist *file, struct whitelist **out, char *err,
+			   size_t errlen)
+{
+	struct whitelist *wl;
+	const struct ip_prefix *p;
+	size_t n;
+	int r;
+
+	if ((r = whitelist_new(&wl)) < 0) {
+		snprintf(err, errlen, "whitelist: %s", strerror(-r));
+		return r;
+	}
+	p = whitelist_entries(file, &n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = whitelist_add(wl, &p[i]);
+	if (r == 0 && (r = whitelist_add_local(wl)) < 0)
+		snprintf(err, errlen, "cannot list this host's addresses: %s", strerror(-r));
+	else if (r < 0)
+		snprintf(err, errlen, "whitelist: %s", strerror(-r));
+	if (r < 0) {
+		whitelist_free(wl);
+		return r;
+	}
+	*out = wl;
+	return 0;
+}
+
+/* Reads the whitelist file (a missing default file is fine) into *file
+ * and builds the protected set from it into *out. */
+static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **file,
+			  struct whitelist **out, char *err, size_t errlen)
 {
 	struct whitelist *wl;
 	int r;
@@ -180,18 +213,14 @@ static int load_whitelist(const struct config *cfg, bool must_exist, struct whit
 		snprintf(err, errlen, "whitelist: %s", strerror(-r));
 		return r;
 	}
-	if ((must_exist || access(cfg->whitelist, F_OK) == 0) &&
-	    (r = whitelist_load(wl, cfg->whitelist, err, errlen)) < 0)
-		goto fail;
-	if ((r = whitelist_add_local(wl)) < 0) {
-		snprintf(err, errlen, "cannot list this host's addresses: %s", strerror(-r));
-		goto fail;
+	if (((must_exist || access(cfg->whitelist, F_OK) == 0) &&
+	     (r = whitelist_load(wl, cfg->whitelist, err, errlen)) < 0) ||
+	    (r = build_protected(wl, out, err, errlen)) < 0) {
+		whitelist_free(wl);
+		return r;
 	}
-	*out = wl;
+	*file = wl;
 	return 0;
-fail:
-	whitelist_free(wl);
-	return r;
 }
 
 /* The report SIGUSR1 asks for and every exit gives: key=value per line so a
@@ -400,7 +429,7 @@ static int open_events(struct daemon *d)
 /* Everything a reload replaces, built aside first. */
 struct reload {
 	struct config *cfg;
-	struct whitelist *wl;
+	struct whitelist *wl, *wl_file;
 	struct detect *det;      /* NULL when detection settings are unchanged */
 	char restart[256];       /* keys that need a restart, for the log */
 };
@@ -416,7 +445,8 @@ static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t
 	if ((r = config_build(nx->cfg, &d->src, err, errlen)) < 0)
 		return r;
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
-	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl, err, errlen)) < 0)
+	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl_file, &nx->wl, err,
+				errlen)) < 0)
 		return r;
 	/* Both configurations start from config_defaults' memset, so their
 	 * padding compares equal too. */
@@ -437,6 +467,7 @@ static void reload_discard(struct reload *nx)
 {
 	detect_free(nx->det);
 	whitelist_free(nx->wl);
+	whitelist_free(nx->wl_file);
 	free(nx->cfg);
 }
 
@@ -468,7 +499,9 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	mitigate_set_cfg(d->mit, &nx->cfg->mitigate);
 	mitigate_set_whitelist(d->mit, nx->wl);
 	whitelist_free(d->wl);
+	whitelist_free(d->wl_file);
 	d->wl = nx->wl;
+	d->wl_file = nx->wl_file;
 	if (nx->det) {
 		detect_get_stats(d->det, &ds);
 		for (int k = 0; k < KIND__MAX; k++)
@@ -512,6 +545,47 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	char err[CONFIG_PATH_MAX + 128] = "";
 
 	daemon_reload(w->data, err, sizeof(err));
+}
+
+/* rtnetlink says this host's addresses or default routes changed: the
+ * protected set and the kernel's allow sets follow at once (they go out
+ * with the next batch), and bans now wholly inside it are lifted. */
+static void on_net_change(void *ctx)
+{
+	char err[256];
+	struct daemon *d = ctx;
+	struct whitelist *wl;
+	size_t n;
+	int r;
+
+	if (build_protected(d->wl_file, &wl, err, sizeof(err)) < 0) {
+		log_err("this host's addresses changed, protection not updated: %s", err);
+		return;
+	}
+	if ((r = allow_set(d->fw, wl)) < 0) {
+		log_err("this host's addresses changed, allow sets not updated: %s",
+			strerror(-r));
+		allow_set(d->fw, d->wl);
+		whitelist_free(wl);
+		return;
+	}
+	mitigate_set_whitelist(d->mit, wl);
+	whitelist_free(d->wl);
+	d->wl = wl;
+	whitelist_entries(wl, &n);
+	log_info("this host's addresses or default routes changed: %zu prefixes protected", n);
+}
+
+/* Live capture only: a replay's host is not the one it replays. */
+static void open_netwatch(struct daemon *d)
+{
+	int r;
+
+	if (d->opts->replay)
+		return;
+	if ((r = netwatch_open(d->loop, on_net_change, d, &d->netwatch)) < 0)
+		log_warn("cannot watch address changes (%s): new addresses and gateways are "
+			 "protected only after a reload", strerror(-r));
 }
 
 /* The control socket; without it dosips still protects, so a failure is
@@ -578,7 +652,10 @@ static int daemon_setup(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 	int r;
 
-	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
+	/* Before the first look at this host's addresses: a change from then
+	 * on is heard (and acted on once the loop runs). */
+	open_netwatch(d);
+	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl_file, &d->wl, err,
 				sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
@@ -615,7 +692,9 @@ static void daemon_teardown(struct daemon *d)
 	hooks_free(d->hooks);
 	jsonl_close(d->jsonl);
 	ratelimit_free(d->log_rl);
+	netwatch_close(d->netwatch);
 	whitelist_free(d->wl);
+	whitelist_free(d->wl_file);
 }
 
 /* Whether a hook command's program can be run; "" is fine. */
@@ -650,13 +729,14 @@ static int check_runtime(const struct config *cfg)
 static int run_check(const struct config *cfg, const struct opts *o)
 {
 	char err[CONFIG_PATH_MAX + 128];
-	struct whitelist *wl;
+	struct whitelist *wl, *file;
 
-	if (load_whitelist(cfg, o->whitelist_given, &wl, err, sizeof(err)) < 0) {
+	if (load_whitelist(cfg, o->whitelist_given, &file, &wl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dosips: %s\n", err);
 		return 1;
 	}
 	whitelist_free(wl);
+	whitelist_free(file);
 	if (check_runtime(cfg) < 0)
 		return 1;
 	printf("configuration OK\n");

@@ -88,10 +88,13 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-/* True when p touches the whitelist (there may be none). */
+/* True when all of p is whitelisted (there may be no whitelist). Merely
+ * touching it is not enough: a /64 holding this host's address is not
+ * immune, and the kernel's allow sets let the host's own address through
+ * a ban of the prefix around it. */
 static bool wl_covers(const struct mitigate *m, const struct ip_prefix *p)
 {
-	return m->wl && whitelist_overlaps(m->wl, p);
+	return m->wl && whitelist_contains(m->wl, p);
 }
 
 /* ---- active bans ---- */
@@ -562,7 +565,7 @@ void mitigate_set_whitelist(struct mitigate *m, const struct whitelist *wl)
 
 		for (; b; b = next) {
 			next = b->next;
-			if (wl && whitelist_overlaps(wl, &b->src))
+			if (wl && whitelist_contains(wl, &b->src))
 				ban_lift(m, b, "whitelisted");
 		}
 	}

@@ -37,6 +37,7 @@ struct config {
 	char on_ban[CONFIG_PATH_MAX];
 	char on_unban[CONFIG_PATH_MAX];
 	char user[64];              /* run as this user after set-up ("" root) */
+	char hook_user[64];         /* hooks run as this user ("" as dosips) */
 	uint32_t hook_timeout_ms;
 	uint32_t hook_max;          /* hooks running at once */
 	uint32_t buffer_kb;         /* kernel capture buffer */

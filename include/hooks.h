@@ -5,6 +5,7 @@
 #include <ev.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "events.h"
 #include "ratelimit.h"
 
@@ -16,6 +17,9 @@ struct hooks_cfg {
 	uint32_t timeout_ms;    /* then SIGKILL to the hook's process group */
 	uint32_t max_running;   /* more at once are dropped with a warning */
 	struct ratelimit_cfg limit;   /* of those warnings, per source */
+	bool as_user;           /* run hooks as uid:gid (needs CAP_SETUID/SETGID) */
+	uid_t uid;
+	gid_t gid;
 };
 
 struct hooks_stats {

@@ -2,6 +2,7 @@
 #ifndef DOSIPS_PRIVS_H
 #define DOSIPS_PRIVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -10,11 +11,11 @@
 int privs_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
 
 /* Drops every capability but CAP_NET_ADMIN and CAP_NET_RAW (kept for the
- * nftables socket and the capture) and empties the bounding set, so hooks
- * start with none; with user not "", becomes that user and its group,
- * keeping those two. Returns 0 when dropped, 1 when there was nothing to
- * drop (no capabilities: not started as root), or -errno with a sentence
- * in err. */
-int privs_drop(const char *user, char *err, size_t errlen);
+ * nftables socket and the capture), and CAP_SETUID and CAP_SETGID too with
+ * setid (hooks run as hook_user), and empties the bounding set where it
+ * may; with user not "", becomes that user and its group, keeping those.
+ * Returns 0 when dropped, 1 when there was nothing to drop (no
+ * capabilities: not started as root), or -errno with a sentence in err. */
+int privs_drop(const char *user, bool setid, char *err, size_t errlen);
 
 #endif

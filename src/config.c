@@ -36,6 +36,7 @@ static const struct key config_keys[] = {
 	STR("on_ban", on_ban),
 	STR("on_unban", on_unban),
 	STR("user", user),
+	STR("hook_user", hook_user),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),

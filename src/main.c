@@ -387,22 +387,31 @@ static int push_allow(struct daemon *d)
 	return r;
 }
 
-static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
+/* The hooks' settings; -errno with why in err if hook_user is unknown. */
+static int hooks_cfg_of(const struct config *cfg, struct hooks_cfg *hc, char *err,
+			size_t errlen)
 {
-	return (struct hooks_cfg){
+	*hc = (struct hooks_cfg){
 		.on_ban = cfg->on_ban, .on_unban = cfg->on_unban,
 		.timeout_ms = cfg->hook_timeout_ms, .max_running = cfg->hook_max,
-		.limit = cfg->log_limit,
+		.limit = cfg->log_limit, .as_user = *cfg->hook_user,
 	};
+	return *cfg->hook_user ? privs_lookup_user(cfg->hook_user, &hc->uid, &hc->gid, err,
+						   errlen) : 0;
 }
 
 /* The bus and its subscribers, in the order they hear an event: the log,
  * the JSON-lines file, the hooks. */
 static int open_events(struct daemon *d)
 {
-	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
+	struct hooks_cfg hc;
+	char err[256];
 	int r;
 
+	if ((r = hooks_cfg_of(&d->cfg, &hc, err, sizeof(err))) < 0) {
+		log_err("hook_user: %s", err);
+		return r;
+	}
 	if ((r = events_new(&d->ev)) < 0) {
 		log_err("events: %s", strerror(-r));
 		return r;
@@ -493,8 +502,9 @@ static void reload_events(struct daemon *d, struct config *next)
  * afresh; its alert totals carry over into the control socket's. */
 static void reload_commit(struct daemon *d, struct reload *nx)
 {
-	struct hooks_cfg hc = hooks_cfg_of(nx->cfg);
+	struct hooks_cfg hc;
 	struct detect_stats ds;
+	char err[256];
 
 	mitigate_set_cfg(d->mit, &nx->cfg->mitigate);
 	mitigate_set_whitelist(d->mit, nx->wl);
@@ -513,7 +523,9 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	reload_events(d, nx->cfg);
 	ratelimit_set_cfg(d->log_rl, &nx->cfg->log_limit);
 	jsonl_set_limit(d->jsonl, &nx->cfg->log_limit);
-	if (hooks_set_cfg(d->hooks, &hc) < 0)
+	if (hooks_cfg_of(nx->cfg, &hc, err, sizeof(err)) < 0)
+		log_err("reload: hooks not changed: hook_user %s", err);
+	else if (hooks_set_cfg(d->hooks, &hc) < 0)
 		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
 	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
 	if (*nx->restart)
@@ -610,7 +622,7 @@ static void open_control(struct daemon *d)
 static int drop_privs(struct daemon *d)
 {
 	char err[256];
-	int r = privs_drop(d->cfg.user, err, sizeof(err));
+	int r = privs_drop(d->cfg.user, *d->cfg.hook_user, err, sizeof(err));
 
 	if (r == 1)
 		log_debug("not started as root: no privileges to drop");
@@ -720,6 +732,8 @@ static int check_runtime(const struct config *cfg)
 	/* The very lookups set-up makes, so -n fails where start-up would. */
 	if (*cfg->user && privs_lookup_user(cfg->user, &uid, &gid, err, sizeof(err)) < 0)
 		bad = fprintf(stderr, "dosips: %s\n", err);
+	if (*cfg->hook_user && privs_lookup_user(cfg->hook_user, &uid, &gid, err, sizeof(err)) < 0)
+		bad = fprintf(stderr, "dosips: hook_user: %s\n", err);
 	if (*cfg->ctl_group && ctl_group_id(cfg->ctl_group, &gid, err, sizeof(err)) < 0)
 		bad = fprintf(stderr, "dosips: %s\n", err);
 	bad |= check_hook("on_ban", cfg->on_ban) | check_hook("on_unban", cfg->on_unban);

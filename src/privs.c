@@ -23,22 +23,23 @@ int privs_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_
 	return 0;
 }
 
-/* Keeps of the two capabilities those the process has: a partly
- * privileged start (replay with CAP_NET_RAW only) is not an error. */
-static void keep_net_caps(void)
+/* Keeps of the two capabilities (four with setid, for hook_user) those the
+ * process has: a partly privileged start (replay with CAP_NET_RAW only) is
+ * not an error. */
+static void keep_net_caps(bool setid)
 {
-	static const unsigned keep[] = { CAP_NET_ADMIN, CAP_NET_RAW };
-	int have[2];
+	static const unsigned keep[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_SETUID, CAP_SETGID };
+	int have[4], n = setid ? 4 : 2;
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n; i++)
 		have[i] = capng_have_capability(CAPNG_PERMITTED, keep[i]);
 	capng_clear(CAPNG_SELECT_ALL);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n; i++)
 		if (have[i])
 			capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, keep[i]);
 }
 
-int privs_drop(const char *user, char *err, size_t errlen)
+int privs_drop(const char *user, bool setid, char *err, size_t errlen)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
@@ -62,7 +63,7 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	 * the bounding set it left is the limit. */
 	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	change = uid != geteuid() || gid != getegid();
-	keep_net_caps();
+	keep_net_caps(setid);
 	if (change)
 		r = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP |
 				    (setpcap ? CAPNG_CLEAR_BOUNDING : 0));

@@ -11,6 +11,10 @@
 #include "ratelimit.h"
 
 #define CONFIG_PATH_MAX 4096
+/* The control socket, under systemd's RuntimeDirectory=dosips; before 0.2
+ * it was CONFIG_CTL_SOCKET_OLD, which dosipsctl still tries. */
+#define CONFIG_CTL_SOCKET "/run/dosips/dosips.sock"
+#define CONFIG_CTL_SOCKET_OLD "/run/dosips.sock"
 #define CONFIG_NAMED_MAX 256    /* lines in named sections, all together */
 
 /*
@@ -31,6 +35,7 @@ struct config {
 	char iface[64];             /* "" = the default route's interface */
 	char whitelist[CONFIG_PATH_MAX];
 	char events[CONFIG_PATH_MAX];   /* "" none, "-" stdout */
+	uint32_t events_max_mb;     /* the events file stops growing here; 0 no cap */
 	char table[32];
 	char ctl_socket[CONFIG_PATH_MAX];
 	char ctl_group[64];

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "privs.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
 
@@ -30,6 +31,7 @@ static const struct key config_keys[] = {
 	STR("interface", iface),
 	STR("whitelist", whitelist),
 	STR("events", events),
+	NUM("events_max_mb", K_U32, events_max_mb, 0, 1048576),
 	STR("table", table),
 	STR("control_socket", ctl_socket),
 	STR("control_group", ctl_group),
@@ -70,7 +72,8 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
-	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_CTL_SOCKET);
+	snprintf(cfg->user, sizeof(cfg->user), "%s", PRIVS_DEFAULT_USER);
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;

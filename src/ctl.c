@@ -723,6 +723,22 @@ static int bind_socket(struct ctl *c, const struct sockaddr_un *sun)
 	return listen(c->fd, CTL_CLIENTS) < 0 ? -errno : 0;
 }
 
+/* Makes the socket's directory if it is missing (systemd makes
+ * /run/dosips with RuntimeDirectory=; a start by hand does not): one
+ * level, mode 0755, the socket's own mode guards it. */
+static void make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0)
+			log_debug("control: made %s", dir);
+	}
+}
+
 static int ctl_listen(struct ctl *c, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -733,6 +749,7 @@ static int ctl_listen(struct ctl *c, const char *path, char *err, size_t errlen)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	make_parent(path);
 	if ((r = clear_stale(&sun, err, errlen)) < 0) {
 		if (!*err)
 			snprintf(err, errlen, "%s: %s", path, strerror(-r));

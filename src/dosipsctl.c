@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"  reload                     re-read configuration and whitelist (root)\n"
 		"options:\n"
 		"  -s, --socket PATH     control socket (default: control_socket of the\n"
-		"                        configuration, else /run/dosips.sock)\n"
+		"                        configuration, else " CONFIG_CTL_SOCKET ")\n"
 		"  -c, --config FILE     configuration to take control_socket from\n"
 		"                        (default " DEFAULT_CONFIG ")\n"
 		"  -t, --timeout SECONDS wait this long for an answer (default 10)\n"
@@ -89,6 +89,13 @@ static int connect_daemon(const char *path, double timeout)
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
+	/* A dosips older than 0.2 listens at the old default path. */
+	if (errno == ENOENT && strcmp(path, CONFIG_CTL_SOCKET) == 0) {
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", CONFIG_CTL_SOCKET_OLD);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		errno = ENOENT;
+	}
 	if (errno == ENOENT)
 		fprintf(stderr, "dosipsctl: dosips is not running (no socket at %s)\n", path);
 	else if (errno == ECONNREFUSED)

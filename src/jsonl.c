@@ -10,8 +10,11 @@
  * every ban and unban is written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jsonl.h"
@@ -21,13 +24,28 @@ struct jsonl {
 	char *path;     /* NULL when nothing is written */
 	int fd;
 	struct ratelimit *rl;   /* NULL: every line */
+	uint64_t size;          /* of the file, as we know it */
+	uint64_t max;           /* 0: no cap */
+	bool full;              /* at the cap: lines dropped until rotation */
 };
+
+/* The size of the new file: lines go on after what is there. */
+static void jsonl_fresh(struct jsonl *j)
+{
+	struct stat st;
+
+	j->size = j->fd >= 0 && fstat(j->fd, &st) == 0 && S_ISREG(st.st_mode) ?
+		  (uint64_t)st.st_size : 0;
+	j->full = false;
+}
 
 static int jsonl_open_fd(const char *path)
 {
 	if (strcmp(path, "-") == 0)
 		return dup(STDOUT_FILENO);
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* O_NOFOLLOW: a symlink planted at the path cannot turn our writes
+	 * (as root, at start) into someone else's file. */
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 }
 
 int jsonl_open(const char *path, struct jsonl **out)
@@ -56,6 +74,7 @@ int jsonl_reopen(struct jsonl *j)
 		return -errno;
 	close(j->fd);
 	j->fd = fd;
+	jsonl_fresh(j);
 	return 0;
 }
 
@@ -77,7 +96,21 @@ int jsonl_set_path(struct jsonl *j, const char *path)
 	free(j->path);
 	j->path = p;
 	j->fd = fd;
+	jsonl_fresh(j);
 	return 0;
+}
+
+void jsonl_set_max(struct jsonl *j, uint64_t bytes)
+{
+	j->max = bytes;
+	j->full = false;
+}
+
+int jsonl_chown(struct jsonl *j, uid_t uid, gid_t gid)
+{
+	if (j->fd < 0 || strcmp(j->path, "-") == 0)
+		return 0;
+	return fchown(j->fd, uid, gid) < 0 ? -errno : 0;
 }
 
 const char *jsonl_path(const struct jsonl *j)
@@ -100,10 +133,19 @@ static void jsonl_write(struct jsonl *j, const char *json, size_t len)
 
 	if (j->fd < 0 || !len || len >= sizeof(line))
 		return;
+	if (j->max && j->size + len + 1 > j->max) {
+		if (!j->full)
+			log_warn("events: %s reached events_max_mb: no more lines until it is "
+				 "rotated (SIGHUP)", j->path);
+		j->full = true;
+		return;
+	}
 	memcpy(line, json, len);
 	line[len] = '\n';
 	if (write(j->fd, line, len + 1) != (ssize_t)len + 1)
 		log_warn("events: write to %s failed: %s", j->path, strerror(errno));
+	else
+		j->size += len + 1;
 }
 
 static void jsonl_suppressed(const struct ratelimit_report *r, void *ctx)

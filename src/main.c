@@ -433,6 +433,7 @@ static int open_events(struct daemon *d)
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
+	jsonl_set_max(d->jsonl, (uint64_t)d->cfg.events_max_mb << 20);
 	if ((r = jsonl_set_limit(d->jsonl, &d->cfg.log_limit)) < 0 ||
 	    (r = ratelimit_new(&d->cfg.log_limit, &d->log_rl)) < 0) {
 		log_err("events: %s", strerror(-r));
@@ -536,6 +537,7 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	reload_events(d, nx->cfg);
 	ratelimit_set_cfg(d->log_rl, &nx->cfg->log_limit);
 	jsonl_set_limit(d->jsonl, &nx->cfg->log_limit);
+	jsonl_set_max(d->jsonl, (uint64_t)nx->cfg->events_max_mb << 20);
 	if (hooks_cfg_of(nx->cfg, &hc, err, sizeof(err)) < 0)
 		log_err("reload: hooks not changed: hook_user %s", err);
 	else if (hooks_set_cfg(d->hooks, &hc) < 0)
@@ -631,19 +633,29 @@ static void open_control(struct daemon *d)
 		log_err("%s; running without a control socket", err);
 }
 
-/* Last step of set-up: everything that needed root is open now. */
+/* Last step of set-up: everything that needed root is open now. The
+ * events file goes to the user dosips becomes, so that it can reopen it
+ * on SIGHUP (rotation). */
 static int drop_privs(struct daemon *d)
 {
 	char err[256];
-	int r = privs_drop(d->cfg.user, *d->cfg.hook_user, err, sizeof(err));
+	const char *user;
+	uid_t uid;
+	gid_t gid;
+	int r;
 
+	if ((user = privs_target(d->cfg.user, &uid, &gid, err, sizeof(err))) && *user &&
+	    uid != geteuid() && (r = jsonl_chown(d->jsonl, uid, gid)) < 0)
+		log_warn("events: cannot hand %s to user %s: %s", jsonl_path(d->jsonl), user,
+			 strerror(-r));
+	r = privs_drop(d->cfg.user, *d->cfg.hook_user, err, sizeof(err));
 	if (r == 1)
 		log_debug("not started as root: no privileges to drop");
 	else if (r < 0)
 		log_err("%s", err);
 	else
 		log_debug("kept only CAP_NET_ADMIN and CAP_NET_RAW%s%s",
-			  *d->cfg.user ? ", running as " : "", d->cfg.user);
+			  user && *user ? ", running as " : "", user ? user : "");
 	return r < 0 ? r : 0;
 }
 
@@ -747,7 +759,7 @@ static int check_runtime(const struct config *cfg)
 	int bad = 0;
 
 	/* The very lookups set-up makes, so -n fails where start-up would. */
-	if (*cfg->user && privs_lookup_user(cfg->user, &uid, &gid, err, sizeof(err)) < 0)
+	if (!privs_target(cfg->user, &uid, &gid, err, sizeof(err)))
 		bad = fprintf(stderr, "dosips: %s\n", err);
 	if (*cfg->hook_user && privs_lookup_user(cfg->hook_user, &uid, &gid, err, sizeof(err)) < 0)
 		bad = fprintf(stderr, "dosips: hook_user: %s\n", err);

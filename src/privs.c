@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "privs.h"
@@ -39,14 +40,25 @@ static void keep_net_caps(bool setid)
 			capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, keep[i]);
 }
 
-int privs_drop(const char *user, bool setid, char *err, size_t errlen)
+const char *privs_target(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
+	int r;
+
+	*uid = geteuid();
+	*gid = getegid();
+	if (!*user || (r = privs_lookup_user(user, uid, gid, err, errlen)) == 0)
+		return user;
+	return r == -ENOENT && strcmp(user, PRIVS_DEFAULT_USER) == 0 ? "" : NULL;
+}
+
+static int drop(const char *user, bool setid, char *err, size_t errlen)
+{
+	uid_t uid;
+	gid_t gid;
 	int r, setpcap, change;
 
-	if (*user && (r = privs_lookup_user(user, &uid, &gid, err, errlen)) < 0)
-		return r;
+	if (!(user = privs_target(user, &uid, &gid, err, errlen)))
+		return -ENOENT;
 	if (capng_get_caps_process() < 0) {
 		snprintf(err, errlen, "cannot read this process's capabilities: %s",
 			 strerror(errno));
@@ -76,4 +88,15 @@ int privs_drop(const char *user, bool setid, char *err, size_t errlen)
 	else if (r < 0)
 		snprintf(err, errlen, "cannot drop capabilities (libcap-ng error %d)", r);
 	return r < 0 ? -EPERM : 0;
+}
+
+int privs_drop(const char *user, bool setid, char *err, size_t errlen)
+{
+	int r = drop(user, setid, err, errlen);
+
+	if (r >= 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
+		return -errno;
+	}
+	return r;
 }

@@ -53,7 +53,7 @@ check "and in words, with no sanitizer report" \
 # ---- the daemon --------------------------------------------------------------
 ip netns add "$N" || exit 1
 ip -n "$N" link set lo up
-printf '%s\n' "control_socket = $SOCK" "control_group = $NOGROUP" "max_bans = 20000" \
+printf '%s\n' "control_socket = $SOCK" "control_group = $NOGROUP" "max_bans = 20000" "user =" \
 	> "$T/dosips.conf"
 : > "$T/whitelist"
 ip netns exec "$N" "$BIN/dosips" -i lo --dry-run -c "$T/dosips.conf" -w "$T/whitelist" \

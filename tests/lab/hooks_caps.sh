@@ -47,7 +47,7 @@ ip -n "$N" link set lo up
 
 # start BOUNDING-SET [CONF-LINE]: dosips under setpriv's bounding set
 start() {
-	printf '%s\n' "control_socket = $SOCK" "on_ban = $T/hook" "${2:-}" > "$T/dosips.conf"
+	printf '%s\n' "control_socket = $SOCK" "on_ban = $T/hook" "user =" "${2:-}" > "$T/dosips.conf"
 	rm -f "$T/out/hook.status"
 	ip netns exec "$N" setpriv --bounding-set "$1" --inh-caps -all -- \
 		"$BIN/dosips" -i lo --dry-run -c "$T/dosips.conf" -w /dev/null > "$T/log" 2>&1 &
@@ -62,6 +62,7 @@ stop() {
 start -all,+net_admin,+net_raw
 check "dosips holds CAP_NET_ADMIN and CAP_NET_RAW only" \
 	[ "$(field CapEff /proc/$DPID/status)" = 0000000000003000 ]
+check "and has set no_new_privs itself" [ "$(field NoNewPrivs /proc/$DPID/status)" = 1 ]
 "$BIN/dosipsctl" -s "$SOCK" ban 198.18.0.77 >/dev/null
 wait_for [ -e "$T/out/hook.status" ] || bad "on_ban ran"
 S=$T/out/hook.status

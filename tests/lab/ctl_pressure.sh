@@ -5,39 +5,12 @@
 # clients get words, dosipsctl never dies silently (soak), and dosipsctl's
 # own request builder stays inside its buffer. dosips runs --dry-run in a
 # network namespace of our own, watching its loopback only.
-set -u
-[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespaces)"; exit 77; }
-for t in ip setpriv; do
-	command -v $t >/dev/null || { echo "skipped: $t not installed"; exit 77; }
-done
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${DOSIPS_BUILD:-$TOP/build/release}
-case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
+. "$(dirname "$0")/ns.sh"
+ns_init ctl setpriv
 PROBE=$BIN/tools/ctlprobe
-[ -x "$BIN/dosips" ] && [ -x "$BIN/dosipsctl" ] && [ -x "$PROBE" ] ||
-	{ echo "FAIL build first: make all tests"; exit 1; }
-
-N=dosctl-$$
-T=$(mktemp -d /tmp/dosips-ctl.XXXXXX)
-chmod 755 "$T"
+[ -x "$PROBE" ] || { echo "FAIL build first: make all tests"; exit 1; }
 SOCK=$T/ctl.sock
-NOGROUP=$(id -gn nobody)
-pids=""
-failed=0
-cleanup() {
-	[ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip netns del "$N" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 ctl() { "$BIN/dosipsctl" -s "$SOCK" "$@"; }
-wait_for() { i=0; while ! "$@"; do i=$((i + 1)); [ $i -gt 100 ] && return 1; sleep 0.05; done; }
 lt() { awk "BEGIN { exit !($1 < $2) }"; }
 
 # ---- dosipsctl's request builder (no daemon needed) -------------------------
@@ -51,15 +24,12 @@ check "and in words, with no sanitizer report" \
 	[ "$out" = "dosipsctl: request too long or not one line" ]
 
 # ---- the daemon --------------------------------------------------------------
-ip netns add "$N" || exit 1
-ip -n "$N" link set lo up
 printf '%s\n' "control_socket = $SOCK" "control_group = $NOGROUP" "max_bans = 20000" "user =" \
 	> "$T/dosips.conf"
 : > "$T/whitelist"
 ip netns exec "$N" "$BIN/dosips" -i lo --dry-run -c "$T/dosips.conf" -w "$T/whitelist" \
 	> "$T/log" 2>&1 &
 DPID=$!
-pids="$pids $DPID"
 wait_for [ -S "$SOCK" ] || { cat "$T/log"; bad "control socket appears"; exit 1; }
 ok "daemon up (pid $DPID)"
 
@@ -80,7 +50,7 @@ check "a client sending a byte every 0.5s is dropped within 7s ($out)" \
 # ---- idle clients holding every slot do not lock root out ---------------------
 # (64 slots; the daemon before this test had 16, and 16 locked root out.)
 "$PROBE" "$SOCK" idle 64 5 > "$T/idle.out" &
-pids="$pids $!"
+NS_PIDS="$NS_PIDS $!"
 IDLE=$!
 sleep 1.5
 t0=$(date +%s.%N)
@@ -98,7 +68,7 @@ n=$("$PROBE" "$SOCK" bans 8000)
 check "8000 bans by hand (dry run)" [ "$n" = 8000 ]
 "$PROBE" "$SOCK" stall 64 6 > /dev/null &
 STALL=$!
-pids="$pids $STALL"
+NS_PIDS="$NS_PIDS $STALL"
 sleep 1
 out=$(setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups "$BIN/dosipsctl" -s "$SOCK" status 2>&1); st=$?
 check "a refused client is told the daemon is busy ($out)" \
@@ -110,7 +80,7 @@ wait $STALL 2>/dev/null
 
 # ---- soak: many at once, with idle clients about -----------------------------
 "$PROBE" "$SOCK" idle 64 8 > /dev/null &
-pids="$pids $!"
+NS_PIDS="$NS_PIDS $!"
 sleep 1.5
 for round in 1 2 3; do
 	for i in $(seq 1 40); do
@@ -136,6 +106,6 @@ check "soak: every call answered ok or busy" [ $((good + busy)) -eq $total ]
 
 kill -TERM $DPID
 wait $DPID; st=$?
+DPID=""
 check "clean exit" [ $st -eq 0 ]
-[ $failed -eq 0 ] || { echo "--- daemon log"; tail -n 30 "$T/log"; exit 1; }
-echo "all control-pressure checks passed"
+ns_done "$T/log"

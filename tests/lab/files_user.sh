@@ -9,39 +9,12 @@
 # user, so SIGHUP reopens it after the switch; the control socket's missing
 # directory is made; an events path that is a symlink is refused.
 # Everything in a network namespace of our own (its loopback), real nft.
-set -u
-[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespaces, nftables)"; exit 77; }
-for t in ip nft setpriv logrotate; do
-	command -v $t >/dev/null || { echo "skipped: $t not installed (sh scripts/deps.sh)"; exit 77; }
-done
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${DOSIPS_BUILD:-$TOP/build/release}
-case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
-[ -x "$BIN/dosips" ] && [ -x "$BIN/dosipsctl" ] || { echo "FAIL build first: make"; exit 1; }
-
-N=dosfu-$$
-T=$(mktemp -d /tmp/dosips-fu.XXXXXX)
-chmod 755 "$T"
-NOGROUP=$(id -gn nobody)
-DPID=""
-failed=0
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	ip netns del "$N" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-wait_for() { i=0; while ! "$@"; do i=$((i + 1)); [ $i -gt 100 ] && return 1; sleep 0.05; done; }
+. "$(dirname "$0")/ns.sh"
+ns_init fu nft setpriv logrotate
 field() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$DPID/status"; }
 set_has() { ip netns exec "$N" nft list set inet dosips ban4 2>/dev/null | grep -q "$1"; }
 has() { grep -q "$1" "$2" 2>/dev/null; }
 stop() { kill -TERM "$DPID"; wait "$DPID"; DPID=""; }
-ip netns add "$N" || exit 1
-ip -n "$N" link set lo up
 
 # ---- (1) as the unit runs it -------------------------------------------------
 install -d -o nobody -g "$NOGROUP" -m 0755 "$T/run"
@@ -98,5 +71,5 @@ check "an events path that is a symlink is refused ($st)" [ $st -eq 1 ]
 check "in words" sh -c "echo \"\$0\" | grep -q \"symbolic links\"" "$out"
 check "and nothing was written through it" [ ! -e "$T/elsewhere" ]
 
-[ $failed -eq 0 ] || { echo "--- logs"; tail -n 8 "$T/log1" "$T/log2"; exit 1; }
-echo "all unit and file checks passed"
+cat "$T/log1" >> "$T/log2"
+ns_done "$T/log2"

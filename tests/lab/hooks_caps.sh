@@ -5,33 +5,9 @@
 # setpriv; read from the running hook's /proc/PID/status. Then hook_user:
 # hooks as nobody, dosips keeping CAP_SETUID and CAP_SETGID for it. dosips
 # runs --dry-run in a namespace of our own (a ban by hand runs on_ban).
-set -u
-[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespaces)"; exit 77; }
-for t in ip setpriv; do
-	command -v $t >/dev/null || { echo "skipped: $t not installed"; exit 77; }
-done
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${DOSIPS_BUILD:-$TOP/build/release}
-case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
-[ -x "$BIN/dosips" ] && [ -x "$BIN/dosipsctl" ] || { echo "FAIL build first: make"; exit 1; }
-
-N=doshk-$$
-T=$(mktemp -d /tmp/dosips-hk.XXXXXX)
-chmod 755 "$T"
+. "$(dirname "$0")/ns.sh"
+ns_init hk setpriv
 SOCK=$T/ctl.sock
-DPID=""
-failed=0
-cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
-	ip netns del "$N" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-wait_for() { i=0; while ! "$@"; do i=$((i + 1)); [ $i -gt 100 ] && return 1; sleep 0.05; done; }
 field() { awk -v k="$1:" '$1 == k { print $2 }' "$2"; }
 
 # The hook copies its own status while it runs, then lingers a little.
@@ -42,8 +18,6 @@ sleep 0.2
 EOF2
 chmod 755 "$T/hook"
 mkdir -m 1777 "$T/out"   # the hook may run as nobody
-ip netns add "$N" || exit 1
-ip -n "$N" link set lo up
 
 # start BOUNDING-SET [CONF-LINE]: dosips under setpriv's bounding set
 start() {
@@ -96,5 +70,4 @@ check "with no capabilities" \
 	[ "$(field CapPrm "$S")$(field CapEff "$S")" = 00000000000000000000000000000000 ]
 stop
 
-[ $failed -eq 0 ] || { echo "--- daemon log"; tail -n 20 "$T/log"; exit 1; }
-echo "all hook capability checks passed"
+ns_done "$T/log"

@@ -49,6 +49,12 @@ static const struct key config_keys[] = {
 	NUM("log_interval", K_MS, log_limit.interval_ms, 0, 3600000),
 	NUM("log_limit", K_U32, log_limit.per_class, 1, 100000000),
 	NUM("log_limit_source", K_U32, log_limit.per_source, 1, 100000000),
+	STR("crowdsec.url", crowdsec_url),
+	STR("crowdsec.credentials", crowdsec_credentials),
+	STR("crowdsec.api_key_file", crowdsec_key_file),
+	STR("crowdsec.queue", crowdsec_queue),
+	NUM("crowdsec.poll", K_MS, crowdsec_poll_ms, 100, 3600000),
+	NUM("crowdsec.queue_max", K_U32, crowdsec_queue_max, 1, 1000000),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
@@ -82,6 +88,9 @@ void config_defaults(struct config *cfg)
 	cfg->set_size = FW_SET_SIZE;
 	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
 						 .per_source = 5 };
+	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
+	cfg->crowdsec_poll_ms = 10000;
+	cfg->crowdsec_queue_max = 10000;
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }
@@ -487,7 +496,9 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog",
+		"control_socket", "control_group", "user", "syslog", "crowdsec.url",
+		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
+		"crowdsec.poll", "crowdsec.queue_max",
 	};
 	size_t n = 0;
 

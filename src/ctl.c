@@ -1,6 +1,7 @@
 /* ctl.c - the control socket. Requests are tiny and answered from memory,
- * every client is non-blocking with an idle timeout, so a slow or stuck
- * dosipsctl can never hold up capture. */
+ * every client is non-blocking with absolute deadlines, idle ones are shed
+ * for newcomers and root has slots of its own, so a slow, stuck or
+ * malicious client can never hold up capture nor lock root out. */
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>

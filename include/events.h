@@ -8,7 +8,11 @@
 #include "detect.h"
 #include "ratelimit.h"
 
-enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP, EVT_SUPPRESSED };
+enum event_type {
+	EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP,
+	EVT_BAN_FAILED,   /* the kernel refused a ban: not in force (reason says why) */
+	EVT_SUPPRESSED,   /* a subscriber's own summary of lines it held back */
+};
 
 /* One event; fields unused by a type stay zero. */
 struct event {

@@ -193,7 +193,8 @@ static void test_daemonised_hook_bounded(void **state)
 	int pid;
 	FILE *f;
 
-	script("daemon", "setsid sh -c 'echo $$ > \"$1\"; exec sleep 30' daemon \"$1\" </dev/null & exit 0");
+	script("daemon",
+	       "setsid sh -c 'echo $$ > \"$1\"; exec sleep 30' daemon \"$1\" </dev/null & exit 0");
 	snprintf(cmd, sizeof(cmd), "%s/daemon %s/pid", dir, dir);
 	h = new_hooks(cmd, "", 400, 4);
 	hooks_on_event(&e, "{}", 2, h);

@@ -11,8 +11,9 @@
 
 struct child;
 
-/* Called once when the child has exited (status as from waitpid) or was
- * killed at its deadline (killed true); s is freed after it returns. */
+/* Called once when the child has exited (status as from waitpid: the
+ * program's exit code, or 128 + the signal that ended it) or was killed at
+ * its deadline (killed true); s is freed after it returns. */
 typedef void (*child_done_fn)(struct child *s, int status, bool killed, void *ctx);
 
 /* What to run: argv[0] is a path (no PATH search, no shell). */
@@ -21,15 +22,19 @@ struct child_req {
 	char *const *env;            /* the child's whole environment */
 	const struct iovec *in;      /* its stdin, written at once; may be NULL */
 	int nin;
-	uint32_t timeout_ms;         /* then SIGKILL to its process group */
+	uint32_t timeout_ms;         /* then its whole process tree is killed */
+	bool as_user;                /* run as uid:gid (needs CAP_SETUID/SETGID) */
+	uid_t uid;
+	gid_t gid;
 	child_done_fn done;
 	void *ctx;
 };
 
-/* Starts rq on loop (libev's default loop: ev_child) in a process group of
- * its own, with default signal dispositions, stdin fed from a pipe already
- * holding rq->in (at most the pipe's capacity, else -EMSGSIZE), stdout
- * joined to our stderr and no other descriptor. Never waits. 0 or -errno. */
+/* Starts rq on loop (libev's default loop: ev_child) under a keeper of its
+ * own: no capabilities, no_new_privs, default signal dispositions, stdin
+ * fed from a pipe already holding rq->in (at most the pipe's capacity,
+ * else -EMSGSIZE), stdout joined to our stderr and no other descriptor.
+ * Returns once the program is exec'd (0) or could not be (-errno). */
 int child_start(struct ev_loop *loop, const struct child_req *rq, struct child **out);
 
 /* The child's pid. */

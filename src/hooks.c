@@ -1,14 +1,16 @@
 /* hooks.c - on_ban/on_unban programs: spawned, fed, timed and reaped in
- * the loop, so a slow hook holds up neither capture nor the next ban. */
+ * the loop (child.c: each under a keeper without capabilities), so a slow
+ * hook holds up neither capture nor the next ban. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include "child.h"
 #include "hooks.h"
 #include "log.h"
-#include "child.h"
 
 #define HOOK_WORDS 32
 #define HOOK_VARS 7
@@ -33,8 +35,12 @@ struct hooks {
 	struct ev_loop *loop;
 	struct hook_cmd ban, unban;
 	uint32_t timeout_ms, max_running;
+	bool as_user;               /* hooks run as uid:gid */
+	uid_t uid;
+	gid_t gid;
 	struct hook_proc *procs;
 	struct hooks_stats st;
+	struct ratelimit *rl;       /* of the "not run" warnings */
 };
 
 /* Splits s at blanks into cmd; -E2BIG past HOOK_WORDS words. */
@@ -70,12 +76,21 @@ int hooks_set_cfg(struct hooks *h, const struct hooks_cfg *cfg)
 		free(ban.buf);
 		return r;
 	}
+	if (!h->rl && (r = ratelimit_new(&cfg->limit, &h->rl)) < 0) {
+		free(ban.buf);
+		free(unban.buf);
+		return r;
+	}
+	ratelimit_set_cfg(h->rl, &cfg->limit);
 	free(h->ban.buf);
 	free(h->unban.buf);
 	h->ban = ban;
 	h->unban = unban;
 	h->timeout_ms = cfg->timeout_ms;
 	h->max_running = cfg->max_running;
+	h->as_user = cfg->as_user;
+	h->uid = cfg->uid;
+	h->gid = cfg->gid;
 	return 0;
 }
 
@@ -91,6 +106,7 @@ int hooks_new(struct ev_loop *loop, const struct hooks_cfg *cfg, struct hooks **
 		return -ENOMEM;
 	h->loop = loop;
 	if ((r = hooks_set_cfg(h, cfg)) < 0) {
+		ratelimit_free(h->rl);
 		free(h);
 		return r;
 	}
@@ -191,8 +207,9 @@ static int hook_start(struct hooks *h, const struct hook_cmd *cmd, const char *n
 	if (!(env = build_env(vars, event_vars(e, vars))))
 		goto fail;
 	r = child_start(h->loop, &(struct child_req){
-		.argv = cmd->argv, .env = env, .in = in, .nin = 2,
-		.timeout_ms = h->timeout_ms, .done = on_done, .ctx = p }, &p->sp);
+		.argv = cmd->argv, .env = env, .in = in, .nin = 2, .timeout_ms = h->timeout_ms,
+		.as_user = h->as_user, .uid = h->uid, .gid = h->gid,
+		.done = on_done, .ctx = p }, &p->sp);
 	free(env);
 	if (r < 0)
 		goto fail;
@@ -208,6 +225,17 @@ fail:
 	return r;
 }
 
+static void dropped_summary(const struct ratelimit_report *r, void *ctx)
+{
+	log_warn("hooks: %" PRIu64 " more not run (hook_max), for %u sources, in %gs",
+		 r->suppressed, r->sources, (r->end_us - r->start_us) / 1e6);
+}
+
+void hooks_tick(struct hooks *h, uint64_t now_us)
+{
+	ratelimit_tick(h->rl, now_us, dropped_summary, NULL);
+}
+
 void hooks_on_event(const struct event *e, const char *json, size_t len, void *ctx)
 {
 	struct hooks *h = ctx;
@@ -221,8 +249,9 @@ void hooks_on_event(const struct event *e, const char *json, size_t len, void *c
 		return;
 	if (h->st.running >= h->max_running) {
 		h->st.dropped++;
-		log_warn("hook %s not run for %s: %u hooks still running (hook_max)", name,
-			 prefix_fmt(&e->src, src), h->st.running);
+		if (ratelimit_allow(h->rl, 0, &e->src, e->ts_us, dropped_summary, NULL))
+			log_warn("hook %s not run for %s: %u hooks still running (hook_max)",
+				 name, prefix_fmt(&e->src, src), h->st.running);
 		return;
 	}
 	if ((r = hook_start(h, cmd, name, e, json, len)) < 0) {
@@ -251,5 +280,6 @@ void hooks_free(struct hooks *h)
 	}
 	free(h->ban.buf);
 	free(h->unban.buf);
+	ratelimit_free(h->rl);
 	free(h);
 }

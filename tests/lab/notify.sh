@@ -85,7 +85,7 @@ chmod 600 "$T/msmtprc"
 # The sendmail: Debian's msmtp, behind a wrapper noting its capabilities.
 cat > "$T/sendmail" <<EOF
 #!/bin/sh
-grep '^CapEff' /proc/self/status >> "$T/sendmail.caps"
+grep -E '^(CapEff|NoNewPrivs)' /proc/self/status >> "$T/sendmail.caps"
 exec /usr/bin/msmtp -C "$T/msmtprc" "\$@"
 EOF
 chmod 755 "$T/sendmail"
@@ -144,8 +144,8 @@ d=$(sed -n 's/^Date: //p' "$T/mail.1")
 check "mail: Date ($d) is this minute" \
 	[ $(( $(date +%s) - $(date -d "$d" +%s 2>/dev/null || echo 0) )) -lt 60 ]
 check "mail: Message-ID" grep -q '^Message-ID: <dosips\.[0-9.]*@[^>]*>$' "$T/mail.1"
-check "mail: sendmail ran without capabilities" \
-	[ "$(sort -u "$T/sendmail.caps")" = "CapEff:	0000000000000000" ]
+check "mail: sendmail ran without capabilities, with no_new_privs" \
+	[ "$(sort -u "$T/sendmail.caps" | tr '\n\t' '  ')" = "CapEff: 0000000000000000 NoNewPrivs: 1 " ]
 
 out=$(ctl notify test discord); st=$?
 check "notify test discord: the endpoint's answer: $out" [ $st -eq 0 ]

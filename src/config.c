@@ -24,7 +24,8 @@ struct key {
 #define DET(k, name)                                                              \
 	NUM(name ".enabled", K_BOOL, detect.det[k].enabled, 0, 1),                \
 	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, 100000000),     \
-	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, 3600000)
+	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, 3600000),          \
+	NUM(name ".rings", K_U32, detect.pool[k], 0, 1048576)
 
 static const struct key config_keys[] = {
 	STR("interface", iface),

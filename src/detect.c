@@ -139,9 +139,11 @@ struct pool {
 	struct ring *ring;
 	uint32_t *ent;		/* nrings * cap entries of stride words */
 	size_t ent_bytes;
-	uint32_t *free;		/* stack of free ring ids */
+	uint32_t *free;		/* stack of ring ids given back */
 	uint32_t nrings, nfree, cap, stride, hand;
+	uint32_t fresh;		/* rings below this one were ever handed out */
 	uint32_t win_us;
+	uint16_t cool_bit;	/* slot.flags bit of the owner's class cooldown */
 	uint8_t cls, mode;
 };
 
@@ -210,10 +212,15 @@ static const char *const kind_names[KIND__MAX] = {
 	[KIND_DDOS]		= "ddos",
 };
 
-/* Rings per pool when the configuration leaves it at 0. The rate ring holds
- * 20000 stamps (80 KiB) by default, so fewer of them. */
+/* Rings per pool when the configuration leaves it at 0 (auto): one per
+ * slot for the classes a flood of many sources hits (AUTO_SLOTS: every
+ * tracked source counts exactly, however many flood at once); the rate
+ * ring holds 20000 stamps (80 KiB) by default, so fewer of those. Rings
+ * are mmap'ed and handed out lowest first, so the pages of rings never
+ * used cost address space, not memory. */
+#define AUTO_SLOTS	0
 static const uint32_t pool_default[KIND__MAX] = {
-	4096, 4096, 4096, 4096, 128, 32
+	AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, 128, 32
 };
 
 /* ---- configuration ---- */
@@ -241,7 +248,6 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 	cfg->dst_capacity = 4096;
 	cfg->v4_prefix = 32;
 	cfg->v6_prefix = 64;
-	memcpy(cfg->pool, pool_default, sizeof(pool_default));
 	cfg->seed = 0;
 }
 
@@ -443,13 +449,18 @@ static void pool_disown(struct pool *pl, uint32_t r, uint64_t t)
  * whose stamps have all left the window is recycled; else the one holding
  * the fewest events goes to the requester if it has fewer than prio (the
  * requester's own count), so busy owners keep their rings and a flood
- * takes them from quiet ones. NONE when every probed ring is busier. */
+ * takes them from quiet ones. An owner that has alerted for the class
+ * (within about a cooldown: soon banned, and its next alert waits for the
+ * cooldown anyway) counts as holding nothing: a ban storm does not keep
+ * the pool from the next flooders. NONE when every probed ring is busier. */
 static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 			     uint32_t prio)
 {
 	const struct ring *ring = pl->ring;
+	const struct slot *slot = pl->tab->slot;
 	uint32_t best = NONE, bestc = UINT32_MAX, hand = pl->hand, nr = pl->nrings;
 	uint32_t probes = nr < PROBES ? nr : PROBES, win = pl->win_us;
+	bool live = false;
 
 	for (uint32_t k = 0; k < probes; k++) {
 		uint32_t r = hand, c = ring[r].count;
@@ -458,8 +469,12 @@ static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 		if (t - ring[r].newest >= win) {
 			best = r;
 			bestc = 0;
+			live = false;
 			break;
 		}
+		if (slot[ring[r].owner].flags & pl->cool_bit)
+			c = 0;
+		live |= c < bestc;
 		best = c < bestc ? r : best;	/* which way goes at random */
 		bestc = c < bestc ? c : bestc;
 	}
@@ -468,7 +483,7 @@ static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 		d->st.ring_denied++;
 		return NONE;
 	}
-	if (bestc)
+	if (live)
 		d->st.ring_reclaims++;
 	pool_disown(pl, best, t);
 	return best;
@@ -482,6 +497,8 @@ static uint32_t pool_get(struct detect *d, struct pool *pl, uint32_t owner,
 
 	if (pl->nfree)
 		r = pl->free[--pl->nfree];
+	else if (pl->fresh < pl->nrings)
+		r = pl->fresh++;
 	else if ((r = pool_reclaim(d, pl, t, prio)) == NONE)
 		return NONE;
 	pl->ring[r].owner = owner;
@@ -492,6 +509,15 @@ static uint32_t pool_get(struct detect *d, struct pool *pl, uint32_t owner,
 }
 
 /* ---- one class of one slot ---- */
+
+/* What a class without a ring counts, n events in a run all within the
+ * window: a lower bound of its count, so an alert on it is never false
+ * (a SYN run loses one for every pure ACK; see syn_complete). Distinct
+ * ports are not known without a ring: 0, no alert. */
+static inline uint32_t over_count(unsigned mode, uint32_t n)
+{
+	return mode == M_SCAN ? 0 : n;
+}
 
 /* Second event in the window: the inline one and this one move to a ring. */
 static uint32_t cls_grow(struct detect *d, struct pool *pl, uint32_t si,
@@ -504,7 +530,7 @@ static uint32_t cls_grow(struct detect *d, struct pool *pl, uint32_t si,
 	if (r == NONE) {
 		s->n[c] = 2;
 		st_set(s, c, ST_OVER);
-		return 0;
+		return over_count(pl->mode, 2);
 	}
 	e = ring_ent(pl, r, 0);
 	e[0] = s->v[c];
@@ -576,9 +602,12 @@ cls_ring_count(struct pool *pl, struct slot *s, uint64_t t)
 }
 
 /* Pool exhausted earlier: count coarsely and ask again each time the count
- * doubles. A ring granted to a counting class starts with the events so far
- * stamped at the run's first, the earliest they can be: they leave the
- * window no later than the real ones, so the count can only be low. */
+ * doubles. A ring granted to a counting or SYN class starts with the events
+ * so far stamped at the run's first, the earliest they can be: they leave
+ * the window no later than the real ones, so the count can only be low
+ * (SYNs so carried are keyed 0: ports 0 to 0, which no ACK completes in
+ * practice). Port scan counts distinct ports, which a run does not know:
+ * its ring starts from the one port at hand. */
 static uint32_t cls_over(struct detect *d, struct pool *pl, uint32_t si,
 			 uint64_t t, uint32_t aux)
 {
@@ -593,14 +622,19 @@ static uint32_t cls_over(struct detect *d, struct pool *pl, uint32_t si,
 	n = s->n[c] == UINT16_MAX ? 0x8000u : s->n[c] + 1u;
 	s->n[c] = (uint16_t)n;
 	if (n & (n - 1))
-		return 0;
+		return over_count(pl->mode, n);
 	if ((r = pool_get(d, pl, si, t, n)) == NONE)
-		return 0;
-	if (pl->mode == M_COUNT) {
+		return over_count(pl->mode, n);
+	if (pl->mode != M_SCAN) {
 		uint32_t fill = n - 1 < pl->cap - 1 ? n - 1 : pl->cap - 1;
 
-		for (uint32_t i = 0; i < fill; i++)
-			ring_ent(pl, r, i)[0] = first;
+		for (uint32_t i = 0; i < fill; i++) {
+			uint32_t *e = ring_ent(pl, r, i);
+
+			e[0] = first;
+			if (pl->stride > 1)
+				e[1] = 0;
+		}
 		pl->ring[r].count = fill;
 	}
 	ring_push(pl, r, t, aux);
@@ -638,7 +672,7 @@ cls_event(struct detect *d, struct pool *pl, struct slot *s, uint32_t si,
 		if (((uint32_t)t - s->v[c] < pl->win_us) & ((n & (n - 1)) != 0) &
 		    (n <= UINT16_MAX)) {
 			s->n[c] = (uint16_t)n;
-			return 0;
+			return over_count(mode, n);
 		}
 		return cls_over(d, pl, si, t, aux);
 	}
@@ -660,6 +694,11 @@ static void syn_complete(struct pool *pl, uint32_t si, uint64_t t, uint32_t aux)
 	case ST_ONE:
 		if (s->aux[0] == aux)
 			st_set(s, C_SYN, ST_EMPTY);
+		return;
+	case ST_OVER:
+		/* Which SYN it completes is not known: one fewer, so the run
+		 * stays a lower bound of the half-open ones. */
+		s->n[C_SYN] -= s->n[C_SYN] > 0;
 		return;
 	case ST_RING:
 		r = s->v[C_SYN];
@@ -1322,11 +1361,12 @@ static void big_free(void *p, size_t n)
 		munmap(p, n);
 }
 
-static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mode,
-		     uint32_t nrings, uint32_t cap, uint32_t window_ms)
+static int pool_init(struct pool *pl, struct table *tb, unsigned cls, unsigned cool,
+		     uint8_t mode, uint32_t nrings, uint32_t cap, uint32_t window_ms)
 {
 	pl->tab = tb;
 	pl->cls = (uint8_t)cls;
+	pl->cool_bit = (uint16_t)(1u << (COOL_SHIFT + cool));
 	pl->mode = mode;
 	pl->cap = cap;
 	pl->stride = mode == M_COUNT ? 1 : 2;
@@ -1337,15 +1377,10 @@ static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mo
 	pl->nrings = nrings ? nrings : 1;
 	pl->ent_bytes = (size_t)pl->nrings * cap * pl->stride * sizeof(uint32_t);
 	pl->ent = big_alloc(pl->ent_bytes);
-	pl->ring = calloc(pl->nrings, sizeof(*pl->ring));
-	pl->free = malloc(pl->nrings * sizeof(*pl->free));
+	pl->ring = big_alloc(pl->nrings * sizeof(*pl->ring));
+	pl->free = big_alloc(pl->nrings * sizeof(*pl->free));
 	if (!pl->ent || !pl->ring || !pl->free)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < pl->nrings; i++) {
-		pl->ring[i].owner = NONE;
-		pl->free[i] = pl->nrings - 1 - i;
-	}
-	pl->nfree = pl->nrings;
 	tb->pool[cls] = pl;
 	return 0;
 }
@@ -1353,8 +1388,8 @@ static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mo
 static void pool_fini(struct pool *pl)
 {
 	big_free(pl->ent, pl->ent_bytes);
-	free(pl->ring);
-	free(pl->free);
+	big_free(pl->ring, pl->nrings * sizeof(*pl->ring));
+	big_free(pl->free, pl->nrings * sizeof(*pl->free));
 }
 
 static int tab_init(struct table *tb, uint32_t capacity, uint32_t seed,
@@ -1409,7 +1444,9 @@ static uint32_t pool_size(const struct detect_cfg *cfg, int k, uint32_t slots)
 {
 	uint32_t n = cfg->pool[k] ? cfg->pool[k] : pool_default[k];
 
-	return n < slots ? n : slots;	/* more rings than owners is waste */
+	if (n == AUTO_SLOTS || n > slots)
+		n = slots;	/* more rings than owners is waste */
+	return n < MAX_POOL ? n : MAX_POOL;
 }
 
 static int src_init(struct detect *d, uint32_t seed)
@@ -1431,7 +1468,8 @@ static int src_init(struct detect *d, uint32_t seed)
 		if (!cfg->det[c].enabled)
 			continue;
 		d->src.win_us[c] = cfg->det[c].window_ms * 1000u;
-		r = pool_init(&d->pool[c], &d->src, (unsigned)c, mode, pool_size(cfg, c, slots),
+		r = pool_init(&d->pool[c], &d->src, (unsigned)c, (unsigned)c, mode,
+			      pool_size(cfg, c, slots),
 			      cfg->det[c].threshold, cfg->det[c].window_ms);
 		if (r < 0)
 			return r;
@@ -1456,7 +1494,7 @@ static int dst_init(struct detect *d, uint32_t seed)
 	slots = d->dst.nbuckets * WAYS;
 	for (unsigned c = 0; c < DCLS; c++) {
 		d->dst.win_us[c] = dc->window_ms * 1000u;
-		r = pool_init(&d->pool[NCLS + c], &d->dst, c, M_COUNT,
+		r = pool_init(&d->pool[NCLS + c], &d->dst, c, 0, M_COUNT,
 			      pool_size(&d->cfg, KIND_DDOS, slots), dc->threshold,
 			      dc->window_ms);
 		if (r < 0)

@@ -224,8 +224,9 @@ static void report(struct daemon *d)
 	mitigate_get_stats(d->mit, &ms);
 	log_info("report: bans made=%" PRIu64 " whitelisted=%" PRIu64 " refused_cap=%" PRIu64
 		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
-		 " max=%" PRIu64, ms.bans, ms.whitelisted, ms.refused_cap,
-		 ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us);
+		 " max=%" PRIu64 " packet_to_kernel_us max=%" PRIu64, ms.bans, ms.whitelisted,
+		 ms.refused_cap, ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us,
+		 ms.max_pkt_latency_us);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)

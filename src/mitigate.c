@@ -50,10 +50,20 @@ struct mitigate {
 	unsigned noffs;
 	struct offender *oldest, *newest;
 	bool capped;
+	unsigned queued;            /* bans queued since the last commit */
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
 	struct mitigate_stats st;
 };
+
+/* Bans per commit at most during a storm: every verdict of a commit waits
+ * for the whole of it, at about 60 us a ban (the ban, its event and the
+ * kernel's insertion, which also walks the interval set at every commit).
+ * Replaying 10,000 flooders of 150 SYNs into real nftables, a verdict
+ * waited (median / 90th percentile / max): 73 / 123 / 200 ms unbounded
+ * (1,000 bans a commit), 16 / 25 / 57 ms at 256, 3.2 / 9 / 14-44 ms at 64,
+ * 0.7 / 4-6 / 9-34 ms at 16, in about the same total time. */
+#define COMMIT_BANS 32
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
@@ -373,6 +383,11 @@ static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v)
 	note_pending(m, v);
 	ban_event(m, b, v ? v->ts_us : wall_us(m));
 	m->st.bans++;
+	/* A ban storm goes out in commits of a bounded size, so the first
+	 * verdicts of a large batch do not wait for the kernel to take the
+	 * whole of it (see COMMIT_BANS). */
+	if (++m->queued >= COMMIT_BANS)
+		mitigate_flush(m);
 	return 0;
 }
 
@@ -499,6 +514,7 @@ int mitigate_flush(struct mitigate *m)
 {
 	int r = fw_commit(m->fw);
 
+	m->queued = 0;
 	if (r < 0) {
 		m->st.commit_errors++;
 		log_err("firewall: changes of this round not all applied: %s", strerror(-r));

@@ -517,6 +517,29 @@ static void test_commit_error(void **state)
 	assert_int_equal(mitigate_flush(t->m), 0);
 }
 
+/* A ban storm goes to the kernel in commits of a bounded size as its
+ * verdicts come, not in one commit after the whole detect batch: 100
+ * verdicts in a row leave at most a commit's worth queued. */
+static void test_storm_commits(void **state)
+{
+	struct env *t = *state;
+	struct fw_stats fs;
+	char src[32];
+
+	start(t);
+	mitigate_set_observer(t->m, NULL, NULL);
+	for (int i = 0; i < 100; i++) {
+		snprintf(src, sizeof(src), "198.19.0.%d", i + 1);
+		verdict(t, KIND_SYN_FLOOD, src);
+	}
+	fw_get_stats(t->fw, &fs);
+	assert_true(fs.batches >= 3);
+	assert_true(fw_null_pending(t->fw) < 32);
+	assert_int_equal(mitigate_flush(t->m), 0);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+	assert_int_equal(mitigate_count(t->m), 100);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -526,7 +549,7 @@ int main(void)
 		T(test_escalation), T(test_escalate_off), T(test_memory_expires),
 		T(test_memory_bounded), T(test_cap), T(test_expiry), T(test_manual),
 		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
-		T(test_set_cfg),
+		T(test_set_cfg), T(test_storm_commits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

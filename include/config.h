@@ -25,6 +25,7 @@ struct config {
 	uint32_t hook_max;          /* hooks running at once */
 	uint32_t buffer_kb;         /* kernel capture buffer */
 	uint32_t snaplen;
+	uint32_t workers;           /* capture threads; 0 = auto (the usable cores) */
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;

@@ -34,6 +34,7 @@ LAB_QUIET=1
 # storm N: one lab, one dosips, one flood of N sources; prints one line.
 storm() {
 	_n=$1
+	LAB_DIR=""	# lab_down removed the last one
 	lab_init
 	lab_up || { echo "bench-storm: cannot build the lab" >&2; exit 1; }
 	cat >"$LAB_DIR/dosips.conf" <<-EOF

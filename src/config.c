@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
+enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_WORKERS };
 
 struct key {
 	const char *name;
@@ -41,6 +41,7 @@ static const struct key config_keys[] = {
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
+	NUM("workers", K_WORKERS, workers, 0, 64),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, 16777216),
@@ -72,6 +73,7 @@ void config_defaults(struct config *cfg)
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
+	cfg->workers = 1;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = 65536;
 	detect_cfg_defaults(&cfg->detect);
@@ -165,6 +167,11 @@ static int parse_value(const struct key *k, const char *value, uint32_t *v,
 			return -EINVAL;
 		*v = (uint32_t)ms;
 		return 0;
+	case K_WORKERS:
+		*why = "expected a whole number or auto";
+		if (strcmp(value, "auto") == 0)
+			return *v = 0, 0;
+		return parse_u32(value, v);
 	case K_HOOK:
 		*why = "expected ingress, prerouting, input or forward";
 		r = fw_hook_parse(value);
@@ -380,7 +387,7 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog",
+		"control_socket", "control_group", "user", "syslog", "workers",
 	};
 	size_t n = 0;
 

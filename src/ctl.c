@@ -19,6 +19,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "mitigate.h"
+#include "workers.h"
 
 #define CTL_ARGS 8
 #define CTL_CLIENTS 16          /* connections at once; more are closed */
@@ -90,6 +91,36 @@ static uint64_t alerts_total(const struct ctl_view *v, const struct detect_stats
 	return v->alerts_before[k] + ds->alerts[k];
 }
 
+static void view_capture_stats(const struct ctl_view *v, struct capture_stats *cs)
+{
+	if (v->cap)
+		capture_get_stats(v->cap, cs);
+	else
+		workers_capture_stats(v->wk, cs);
+}
+
+static void view_detect_stats(const struct ctl_view *v, struct detect_stats *ds)
+{
+	if (v->wk)
+		workers_detect_stats(v->wk, ds);
+	else
+		detect_get_stats(v->det, ds);
+}
+
+/* Per worker: packets, kernel drops, busy time (and what it waited or lost). */
+static void stats_workers(const struct ctl_view *v, struct reply *r)
+{
+	struct worker_stats ws;
+
+	for (unsigned i = 0; v->wk && i < workers_count(v->wk); i++) {
+		workers_worker_stats(v->wk, i, &ws);
+		say(r, "worker.%u.packets=%" PRIu64 "\nworker.%u.kernel_dropped=%" PRIu64
+		    "\nworker.%u.busy_ms=%" PRIu64 "\nworker.%u.ring_waits=%" PRIu64
+		    "\nworker.%u.ddos_lost=%" PRIu64 "\n", i, ws.packets, i, ws.kernel_drop, i,
+		    ws.busy_us / 1000, i, ws.ring_waits, i, ws.ddos_lost);
+	}
+}
+
 static int cmd_status(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		      char *err, size_t errlen)
 {
@@ -99,8 +130,8 @@ static int cmd_status(const struct ctl_view *v, int argc, char **argv, struct re
 	uint64_t up = (uint64_t)(ev_time() - v->started);
 	char dur[32];
 
-	capture_get_stats(v->cap, &cs);
-	detect_get_stats(v->det, &ds);
+	view_capture_stats(v, &cs);
+	view_detect_stats(v, &ds);
 	hooks_get_stats(v->hooks, &hs);
 	say(r, "version: %s\npid: %d\nuptime: %" PRIu64 "s (%s)\n", DOSIPS_VERSION,
 	    (int)getpid(), up, fmt_dur(up, dur));
@@ -126,7 +157,7 @@ static void stats_capture(const struct ctl_view *v, struct reply *r)
 {
 	struct capture_stats cs;
 
-	capture_get_stats(v->cap, &cs);
+	view_capture_stats(v, &cs);
 	say(r, "frames=%" PRIu64 "\nbytes=%" PRIu64 "\npackets=%" PRIu64 "\n", cs.frames,
 	    cs.bytes, cs.decoded[DEC_OK]);
 	say(r, "ipv4=%" PRIu64 "\nipv6=%" PRIu64 "\nfragments=%" PRIu64 "\n", cs.ipv4,
@@ -167,7 +198,7 @@ static int cmd_stats(const struct ctl_view *v, int argc, char **argv, struct rep
 
 	say(r, "uptime_s=%.0f\n", ev_time() - v->started);
 	stats_capture(v, r);
-	detect_get_stats(v->det, &ds);
+	view_detect_stats(v, &ds);
 	for (int k = 0; k < KIND__MAX; k++)
 		say(r, "alerts.%s=%" PRIu64 "\n", detect_kind_name(k), alerts_total(v, &ds, k));
 	say(r, "sources_tracked=%" PRIu64 "\nsources_evicted=%" PRIu64 "\n", ds.tracked,
@@ -176,6 +207,7 @@ static int cmd_stats(const struct ctl_view *v, int argc, char **argv, struct rep
 	    ds.dst_tracked, ds.dst_evictions);
 	say(r, "ring_reclaims=%" PRIu64 "\nring_denied=%" PRIu64 "\nalerts_suppressed=%"
 	    PRIu64 "\n", ds.ring_reclaims, ds.ring_denied, ds.suppressed);
+	stats_workers(v, r);
 	stats_mitigate(v, r);
 	fw_get_stats(v->fw, &fs);
 	say(r, "fw_bans=%" PRIu64 "\nfw_unbans=%" PRIu64 "\nfw_batches=%" PRIu64

@@ -179,6 +179,8 @@ struct detect {
 	uint8_t src_ev;		/* bit per source class counted */
 	uint8_t thr_one;	/* bit per source class alerting at its first event */
 	struct dst_memo dst_memo[DST_MEMO];
+	detect_dst_cb dst_sink;	/* ddos counted elsewhere: shares go here */
+	void *dst_ctx;
 	struct table src, dst;
 	struct pool pool[NCLS + DCLS];	/* source classes, then ddos */
 	struct detect_stats st;
@@ -1045,6 +1047,7 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 	v.threshold = d->cfg.det[k].threshold;
 	v.window_ms = d->cfg.det[k].window_ms;
 	v.proto = p->proto;
+	v.pkt = p;
 	d->st.alerts[k]++;
 	if (d->cb)
 		d->cb(&v, d->ctx);
@@ -1275,6 +1278,16 @@ dst_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t
 	detect_check(d, tb, si, 0, KIND_DDOS, n, p, t);
 }
 
+static __attribute__((noinline)) void dst_share(struct detect *d, const struct pkt *p,
+						 const struct prep *x, uint64_t t)
+{
+	struct detect_dst_ev e = {
+		.dst = p->dst, .ts_us = p->ts_us, .proto = p->proto, .cls = (uint8_t)x->pe.dcls,
+	};
+
+	d->dst_sink(&e, p, d->dst_ctx);
+}
+
 /* Counts p, whose first and second looks are in x. */
 static inline __attribute__((always_inline)) void
 run_packet(struct detect *d, const struct pkt *p, const struct prep *x)
@@ -1293,6 +1306,8 @@ run_packet(struct detect *d, const struct pkt *p, const struct prep *x)
 	 * flood of what is one flood. */
 	if (d->dst.nbuckets && x->pe.dcls >= 0 && !offender)
 		dst_packet(d, p, x, t);
+	else if (__builtin_expect(d->dst_sink != NULL, 0) && x->pe.dcls >= 0 && !offender)
+		dst_share(d, p, x, t);
 }
 
 /* run_packet out of line, for the few packets not in the main loop. */
@@ -1332,6 +1347,28 @@ void detect_batch(struct detect *d, const struct pkt *p, size_t n)
 		prep_slot(d, &x[i % PREP_RING]);
 	for (i = n > 2 * AHEAD ? n - 2 * AHEAD : 0; i < n; i++)
 		run_one(d, &p[i], &x[i % PREP_RING]);
+}
+
+void detect_set_dst_sink(struct detect *d, detect_dst_cb cb, void *ctx)
+{
+	d->dst_sink = cb;
+	d->dst_ctx = ctx;
+}
+
+/* The share's packet is remade from what a ddos verdict reports of it. */
+void detect_dst_events(struct detect *d, const struct detect_dst_ev *e, size_t n)
+{
+	if (!d->dst.nbuckets)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct pkt p = { .dst = e[i].dst, .ts_us = e[i].ts_us, .proto = e[i].proto };
+		struct prep x = { .pe = { .dcls = (int8_t)e[i].cls } };
+		uint64_t t = p.ts_us > d->now ? p.ts_us : d->now;
+
+		d->now = t;
+		prep_dst(d, &p, &x);
+		dst_packet(d, &p, &x, t);
+	}
 }
 
 void detect_get_stats(const struct detect *d, struct detect_stats *st)

@@ -19,6 +19,7 @@
 #include "mitigate.h"
 #include "privs.h"
 #include "whitelist.h"
+#include "workers.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_CONFIG SYSCONFDIR "/dosips/dosips.conf"
@@ -38,8 +39,9 @@ struct daemon {
 	struct config cfg;
 	struct config_source src;   /* what a reload reads again */
 	struct opts *opts;
-	struct capture *cap;
-	struct detect *det;
+	struct capture *cap;        /* NULL when live workers capture */
+	struct detect *det;         /* NULL with workers */
+	struct workers *wk;         /* workers > 1 */
 	struct mitigate *mit;
 	struct whitelist *wl;
 	struct events *ev;
@@ -190,6 +192,36 @@ fail:
 	return r;
 }
 
+static void daemon_capture_stats(struct daemon *d, struct capture_stats *cs)
+{
+	if (d->cap)
+		capture_get_stats(d->cap, cs);
+	else
+		workers_capture_stats(d->wk, cs);
+}
+
+static void daemon_detect_stats(struct daemon *d, struct detect_stats *ds)
+{
+	if (d->wk)
+		workers_detect_stats(d->wk, ds);
+	else
+		detect_get_stats(d->det, ds);
+}
+
+/* One line per worker: what it counted, lost, and its CPU time. */
+static void report_workers(struct daemon *d)
+{
+	struct worker_stats ws;
+
+	for (unsigned i = 0; d->wk && i < workers_count(d->wk); i++) {
+		workers_worker_stats(d->wk, i, &ws);
+		log_info("report: worker %u packets=%" PRIu64 " kernel_dropped=%" PRIu64
+			 " busy_ms=%" PRIu64 " verdicts=%" PRIu64 " ring_waits=%" PRIu64
+			 " ddos_lost=%" PRIu64, i, ws.packets, ws.kernel_drop, ws.busy_us / 1000,
+			 ws.verdicts, ws.ring_waits, ws.ddos_lost);
+	}
+}
+
 /* The report SIGUSR1 asks for and every exit gives: key=value per line so a
  * person can read it and a test can parse it. */
 static void report(struct daemon *d)
@@ -200,8 +232,8 @@ static void report(struct daemon *d)
 	char line[1024];
 	size_t n = 0;
 
-	capture_get_stats(d->cap, &cs);
-	detect_get_stats(d->det, &ds);
+	daemon_capture_stats(d, &cs);
+	daemon_detect_stats(d, &ds);
 	log_info("report: frames=%" PRIu64 " packets=%" PRIu64 " ipv4=%" PRIu64 " ipv6=%" PRIu64
 		 " fragments=%" PRIu64, cs.frames, cs.decoded[DEC_OK], cs.ipv4, cs.ipv6, cs.frags);
 	log_info("report: tcp=%" PRIu64 " udp=%" PRIu64 " icmp=%" PRIu64 " icmpv6=%" PRIu64
@@ -227,6 +259,7 @@ static void report(struct daemon *d)
 		 " max=%" PRIu64 " packet_to_kernel_us max=%" PRIu64, ms.bans, ms.whitelisted,
 		 ms.refused_cap, ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us,
 		 ms.max_pkt_latency_us);
+	report_workers(d);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -268,7 +301,10 @@ static void on_packets(const struct pkt *p, size_t n, void *ctx)
 {
 	struct daemon *d = ctx;
 
-	detect_batch(d->det, p, n);
+	if (d->wk)
+		workers_feed(d->wk, p, n);
+	else
+		detect_batch(d->det, p, n);
 	/* A ban decided in this batch goes out now, not after the rest of a
 	 * busy wake-up's rounds: at 70 kpps that saves milliseconds. A commit
 	 * with nothing queued costs nothing. */
@@ -309,6 +345,8 @@ static int open_fw(struct daemon *d)
 	return r;
 }
 
+/* One detect, or workers: live, they capture too; replayed, they are fed
+ * by the one capture. */
 static int open_capture(struct daemon *d)
 {
 	char err[512];
@@ -316,8 +354,17 @@ static int open_capture(struct daemon *d)
 		.iface = d->cfg.iface, .file = d->opts->replay, .snaplen = d->cfg.snaplen,
 		.buffer_kb = d->cfg.buffer_kb, .inbound_only = 1,
 	};
-	int r = capture_open(d->loop, &cc, on_packets, on_eof, d, &d->cap, err, sizeof(err));
+	unsigned n = d->cfg.workers ? d->cfg.workers : workers_auto();
+	struct workers_cfg wc = { .n = n, .det = &d->cfg.detect, .cap = d->opts->replay ? NULL : &cc };
+	int r = 0;
 
+	if (n > 1)
+		r = workers_new(d->loop, &wc, mitigate_verdict, d->mit, on_eof, &d->wk, err,
+				sizeof(err));
+	else if ((r = detect_new(&d->cfg.detect, mitigate_verdict, d->mit, &d->det)) < 0)
+		snprintf(err, sizeof(err), "detection: %s", strerror(-r));
+	if (r == 0 && !(d->wk && !d->opts->replay))
+		r = capture_open(d->loop, &cc, on_packets, on_eof, d, &d->cap, err, sizeof(err));
 	if (r < 0)
 		log_err("%s", err);
 	return r;
@@ -391,6 +438,12 @@ static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t
 		return r;
 	/* Both configurations start from config_defaults' memset, so their
 	 * padding compares equal too. */
+	if (d->wk && memcmp(&nx->cfg->detect, &d->cfg.detect, sizeof(d->cfg.detect)) != 0) {
+		/* The shards belong to running threads: kept as they are. */
+		nx->cfg->detect = d->cfg.detect;
+		snprintf(nx->restart + strlen(nx->restart), sizeof(nx->restart) - strlen(nx->restart),
+			 "%sdetection settings (workers > 1)", *nx->restart ? ", " : "");
+	}
 	if (memcmp(&nx->cfg->detect, &d->cfg.detect, sizeof(d->cfg.detect)) != 0 &&
 	    (r = detect_new(&nx->cfg->detect, mitigate_verdict, d->mit, &nx->det)) < 0) {
 		snprintf(err, errlen, "detection: %s", strerror(-r));
@@ -490,7 +543,8 @@ static void open_control(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 
 	d->view = (struct ctl_view){
-		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
+		.cap = d->cap, .det = d->det, .wk = d->wk, .mit = d->mit, .fw = d->fw,
+		.hooks = d->hooks,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -554,21 +608,23 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	if ((r = mitigate_adopt(d->mit)) < 0)
 		log_warn("could not read back existing bans: %s", strerror(-r));
-	if ((r = detect_new(&d->cfg.detect, mitigate_verdict, d->mit, &d->det)) < 0) {
-		log_err("detection: %s", strerror(-r));
-		return r;
-	}
 	if ((r = open_capture(d)) < 0)
 		return r;
 	start_watchers(d);
 	open_control(d);
-	return drop_privs(d);
+	if ((r = drop_privs(d)) < 0)
+		return r;
+	/* Threads start with the privileges left: none but the two kept. */
+	if (d->wk && (r = workers_start(d->wk)) < 0)
+		log_err("cannot start the workers: %s", strerror(-r));
+	return r;
 }
 
 static void daemon_teardown(struct daemon *d)
 {
 	ctl_close(d->ctl);
 	capture_close(d->cap);
+	workers_free(d->wk);
 	detect_free(d->det);
 	mitigate_free(d->mit);
 	fw_close(d->fw);
@@ -675,12 +731,17 @@ int main(int argc, char **argv)
 				 o.dry_run ? ", dry run" : "");
 		else
 			log_info("watching %s (%s), bans last %us%s", d.cfg.iface,
-				 capture_link_name(d.cap), d.cfg.mitigate.ban_s,
+				 d.cap ? capture_link_name(d.cap) : workers_link_name(d.wk),
+				 d.cfg.mitigate.ban_s,
 				 o.dry_run ? ", dry run: no firewall changes" : "");
+		if (d.wk)
+			log_info("%u workers, sharded by source", workers_count(d.wk));
 		ev_run(d.loop, 0);
+		if (d.wk)
+			workers_stop(d.wk);	/* their last verdicts go in the flush */
 		mitigate_flush(d.mit);
 		report(&d);
-		status = capture_failed(d.cap) ? 1 : 0;
+		status = (d.cap && capture_failed(d.cap)) || (d.wk && workers_failed(d.wk));
 	}
 	daemon_teardown(&d);
 	return status;

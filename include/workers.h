@@ -63,6 +63,9 @@ int workers_failed(const struct workers *w);
  * counters stay readable. */
 void workers_stop(struct workers *w);
 
+/* Why a live capture broke (capture_error of the first), or "". */
+const char *workers_error(const struct workers *w);
+
 /* The link type name of the live captures ("EN10MB", ...). */
 const char *workers_link_name(const struct workers *w);
 

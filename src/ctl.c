@@ -222,7 +222,7 @@ static int cmd_stats(const struct ctl_view *v, int argc, char **argv, struct rep
 static void ban_line(const struct ban_info *b, void *ctx)
 {
 	char addr[ADDR_STRLEN], left[32], len[32];
-	const char *why = event_kind_name(b->kind);
+	const char *why = detect_kind_name(b->kind);
 
 	say(ctx, "%-40s %-11s %8s %8s %8u\n", prefix_fmt(&b->src, addr), why,
 	    fmt_dur((b->remaining_ms + 999) / 1000, left), fmt_dur(b->duration_s, len),

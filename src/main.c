@@ -15,6 +15,7 @@
 #include "events.h"
 #include "fw.h"
 #include "hooks.h"
+#include "jsonl.h"
 #include "log.h"
 #include "mitigate.h"
 #include "privs.h"
@@ -44,7 +45,8 @@ struct daemon {
 	struct workers *wk;         /* workers > 1 */
 	struct mitigate *mit;
 	struct whitelist *wl;
-	struct events *ev;
+	struct events *ev;          /* the bus */
+	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
@@ -70,7 +72,7 @@ static void usage(FILE *f)
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
 		"  -n, --check            check configuration and whitelist, then exit\n"
-		"  -v, --verbose          more detail (repeat for debug)\n"
+		"  -v, --verbose          more detail: set-up steps, privileges, control clients\n"
 		"  -h, --help             this help\n"
 		"      --version          print the version\n");
 }
@@ -315,6 +317,23 @@ static void on_eof(void *ctx)
 {
 	struct daemon *d = ctx;
 
+	/* A replay's truncated last record is how many captures end: a
+	 * warning; live capture that broke is an error (exit status 1). */
+	if (*capture_error(d->cap)) {
+		if (capture_failed(d->cap))
+			log_err("%s", capture_error(d->cap));
+		else
+			log_warn("%s", capture_error(d->cap));
+	}
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
+/* A worker's live capture broke: as on_eof, exit status 1. */
+static void on_workers_eof(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	log_err("%s", workers_error(d->wk));
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -334,14 +353,19 @@ static int open_fw(struct daemon *d)
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
 		.set_size = d->cfg.set_size, .priority = -300,
 	};
+	char err[512];
 	int r;
 
 	if (d->opts->dry_run)
 		return fw_open_null(&d->fw);
-	if ((r = fw_open_nft(&fc, &d->fw)) == -EPERM)
+	if ((r = fw_open_nft(&fc, &d->fw, err, sizeof(err))) == -EPERM)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
 	else if (r < 0)
-		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, strerror(-r));
+		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, err);
+	else
+		log_debug("nftables: table inet %s, drop on the %s hook%s%s", d->cfg.table,
+			  fw_hook_name(d->cfg.hook), d->cfg.hook == FW_HOOK_INGRESS ? " of " : "",
+			  d->cfg.hook == FW_HOOK_INGRESS ? d->cfg.iface : "");
 	return r;
 }
 
@@ -359,8 +383,8 @@ static int open_capture(struct daemon *d)
 	int r = 0;
 
 	if (n > 1)
-		r = workers_new(d->loop, &wc, mitigate_verdict, d->mit, on_eof, &d->wk, err,
-				sizeof(err));
+		r = workers_new(d->loop, &wc, mitigate_verdict, d->mit, on_workers_eof, &d->wk,
+				err, sizeof(err));
 	else if ((r = detect_new(&d->cfg.detect, mitigate_verdict, d->mit, &d->det)) < 0)
 		snprintf(err, sizeof(err), "detection: %s", strerror(-r));
 	if (r == 0 && !(d->wk && !d->opts->replay))
@@ -397,13 +421,18 @@ static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
 	};
 }
 
-/* The JSON sink, and the hooks it hands bans and unbans to. */
+/* The bus and its subscribers, in the order they hear an event: the log,
+ * the JSON-lines file, the hooks. */
 static int open_events(struct daemon *d)
 {
 	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
 	int r;
 
-	if ((r = events_open(d->cfg.events, &d->ev)) < 0) {
+	if ((r = events_new(&d->ev)) < 0) {
+		log_err("events: %s", strerror(-r));
+		return r;
+	}
+	if ((r = jsonl_open(d->cfg.events, &d->jsonl)) < 0) {
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
@@ -411,7 +440,9 @@ static int open_events(struct daemon *d)
 		log_err("hooks: %s", strerror(-r));
 		return r;
 	}
-	events_set_hooks(d->ev, d->hooks);
+	events_subscribe(d->ev, events_log, NULL);
+	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
+	events_subscribe(d->ev, hooks_on_event, d->hooks);
 	return 0;
 }
 
@@ -471,11 +502,11 @@ static void reload_events(struct daemon *d, struct config *next)
 	int r;
 
 	if (strcmp(next->events, d->cfg.events) == 0) {
-		if ((r = events_reopen(d->ev)) < 0)
+		if ((r = jsonl_reopen(d->jsonl)) < 0)
 			log_err("events: cannot reopen %s: %s", d->cfg.events, strerror(-r));
 		return;
 	}
-	if ((r = events_set_path(d->ev, next->events)) < 0) {
+	if ((r = jsonl_set_path(d->jsonl, next->events)) < 0) {
 		log_err("events: cannot open %s: %s; still writing to %s", next->events,
 			strerror(-r), *d->cfg.events ? d->cfg.events : "nowhere");
 		memcpy(next->events, d->cfg.events, sizeof(next->events));
@@ -593,11 +624,15 @@ static int daemon_setup(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 	int r;
 
+	size_t nwl;
+
 	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
 				sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
 	}
+	whitelist_entries(d->wl, &nwl);
+	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
 		return r;
 	if ((r = open_fw(d)) < 0)
@@ -628,10 +663,9 @@ static void daemon_teardown(struct daemon *d)
 	detect_free(d->det);
 	mitigate_free(d->mit);
 	fw_close(d->fw);
-	if (d->ev)
-		events_set_hooks(d->ev, NULL);
+	events_free(d->ev);
 	hooks_free(d->hooks);
-	events_close(d->ev);
+	jsonl_close(d->jsonl);
 	whitelist_free(d->wl);
 }
 
@@ -713,7 +747,8 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	load_config(&d, &o);
-	log_init("dosips", d.cfg.syslog, o.verbose > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_init("dosips", d.cfg.syslog, o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_debug("configuration: %s", *d.cfg.file ? d.cfg.file : "built-in defaults");
 	d.opts = &o;
 	if (o.check)
 		return run_check(&d.cfg, &o);

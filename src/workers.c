@@ -693,6 +693,14 @@ void workers_stop(struct workers *ws)
 	}
 }
 
+const char *workers_error(const struct workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++)
+		if (atomic_load(&ws->w[i].failed))
+			return capture_error(ws->w[i].cap);
+	return "";
+}
+
 const char *workers_link_name(const struct workers *ws)
 {
 	return ws->w[0].cap ? capture_link_name(ws->w[0].cap) : "none";

@@ -110,6 +110,12 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)sh scripts/bench.sh
 
+# Live capacity and ban storms in lab namespaces (root; scripts/bench-*.sh).
+bench-live: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh scripts/bench-live.sh
+	$(Q)sh scripts/bench-storm.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
 libcap-ng-dev libcmocka-dev libcurl4-openssl-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd clang libclang-rt-dev mandoc procps curl"
+netcat-openbsd netsniff-ng valgrind clang libclang-rt-dev mandoc procps curl"
 
 missing=""
 for p in $PKGS; do

@@ -147,7 +147,7 @@ install: all
 clean:
 	rm -rf build dosips dosipsctl
 
-.PHONY: all tests fuzzers deps unit check bench demo run install clean
+.PHONY: all tests fuzzers deps unit check bench bench-live demo run install clean
 .DELETE_ON_ERROR:
 
 -include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d $(O)/fuzz/*.d)

@@ -130,7 +130,9 @@ struct ring {
 	uint64_t newest;	/* ts_us of the last push: anchors the stamps */
 	uint32_t owner;		/* slot index, NONE when free */
 	uint32_t head, count;
+	uint32_t alerted;	/* its owner alerted for the class since it got it */
 };
+_Static_assert(sizeof(struct ring) == 24, "padding used, not grown");
 
 struct table;
 
@@ -143,7 +145,6 @@ struct pool {
 	uint32_t nrings, nfree, cap, stride, hand;
 	uint32_t fresh;		/* rings below this one were ever handed out */
 	uint32_t win_us;
-	uint16_t cool_bit;	/* slot.flags bit of the owner's class cooldown */
 	uint8_t cls, mode;
 };
 
@@ -454,14 +455,13 @@ static void pool_disown(struct pool *pl, uint32_t r, uint64_t t)
  * the fewest events goes to the requester if it has fewer than prio (the
  * requester's own count), so busy owners keep their rings and a flood
  * takes them from quiet ones. An owner that has alerted for the class
- * (within about a cooldown: soon banned, and its next alert waits for the
+ * since it got the ring (soon banned, and its next alert waits for the
  * cooldown anyway) counts as holding nothing: a ban storm does not keep
  * the pool from the next flooders. NONE when every probed ring is busier. */
 static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 			     uint32_t prio)
 {
 	const struct ring *ring = pl->ring;
-	const struct slot *slot = pl->tab->slot;
 	uint32_t best = NONE, bestc = UINT32_MAX, hand = pl->hand, nr = pl->nrings;
 	uint32_t probes = nr < PROBES ? nr : PROBES, win = pl->win_us;
 	bool live = false;
@@ -476,8 +476,7 @@ static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 			live = false;
 			break;
 		}
-		if (slot[ring[r].owner].flags & pl->cool_bit)
-			c = 0;
+		c = ring[r].alerted ? 0 : c;
 		live |= c < bestc;
 		best = c < bestc ? r : best;	/* which way goes at random */
 		bestc = c < bestc ? c : bestc;
@@ -508,11 +507,23 @@ static uint32_t pool_get(struct detect *d, struct pool *pl, uint32_t owner,
 	pl->ring[r].owner = owner;
 	pl->ring[r].head = 0;
 	pl->ring[r].count = 0;
+	pl->ring[r].alerted = 0;
 	pl->ring[r].newest = t;
 	return r;
 }
 
 /* ---- one class of one slot ---- */
+
+/* Whether slot si has alerted for pl's class within the cooldown: a ring
+ * it gets now is the first to go again (see pool_reclaim). */
+static bool cooling(const struct detect *d, const struct pool *pl, uint32_t si, uint64_t t)
+{
+	const struct table *tb = pl->tab;
+	unsigned ci = tb == &d->src ? pl->cls : 0;
+
+	return (tb->slot[si].flags & 1u << (COOL_SHIFT + ci)) &&
+	       (uint32_t)t - tb->cool[(size_t)si * tb->ncool + ci] < d->cool_us;
+}
 
 /* What a class without a ring counts, n events in a run all within the
  * window: a lower bound of its count, so an alert on it is never false
@@ -629,6 +640,7 @@ static uint32_t cls_over(struct detect *d, struct pool *pl, uint32_t si,
 		return over_count(pl->mode, n);
 	if ((r = pool_get(d, pl, si, t, n)) == NONE)
 		return over_count(pl->mode, n);
+	pl->ring[r].alerted = cooling(d, pl, si, t);
 	if (pl->mode != M_SCAN) {
 		uint32_t fill = n - 1 < pl->cap - 1 ? n - 1 : pl->cap - 1;
 
@@ -1037,6 +1049,8 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 	}
 	s->flags |= bit;
 	*cool = t32;
+	if (k != KIND_DDOS && st_get(s, ci) == ST_RING)
+		d->pool[ci].ring[s->v[ci]].alerted = 1;	/* first to go, see pool_reclaim */
 	memset(&v, 0, sizeof(v));
 	v.kind = k;
 	if (k != KIND_DDOS) {
@@ -1400,12 +1414,11 @@ static void big_free(void *p, size_t n)
 		munmap(p, n);
 }
 
-static int pool_init(struct pool *pl, struct table *tb, unsigned cls, unsigned cool,
-		     uint8_t mode, uint32_t nrings, uint32_t cap, uint32_t window_ms)
+static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mode,
+		     uint32_t nrings, uint32_t cap, uint32_t window_ms)
 {
 	pl->tab = tb;
 	pl->cls = (uint8_t)cls;
-	pl->cool_bit = (uint16_t)(1u << (COOL_SHIFT + cool));
 	pl->mode = mode;
 	pl->cap = cap;
 	pl->stride = mode == M_COUNT ? 1 : 2;
@@ -1507,8 +1520,7 @@ static int src_init(struct detect *d, uint32_t seed)
 		if (!cfg->det[c].enabled)
 			continue;
 		d->src.win_us[c] = cfg->det[c].window_ms * 1000u;
-		r = pool_init(&d->pool[c], &d->src, (unsigned)c, (unsigned)c, mode,
-			      pool_size(cfg, c, slots),
+		r = pool_init(&d->pool[c], &d->src, (unsigned)c, mode, pool_size(cfg, c, slots),
 			      cfg->det[c].threshold, cfg->det[c].window_ms);
 		if (r < 0)
 			return r;
@@ -1533,7 +1545,7 @@ static int dst_init(struct detect *d, uint32_t seed)
 	slots = d->dst.nbuckets * WAYS;
 	for (unsigned c = 0; c < DCLS; c++) {
 		d->dst.win_us[c] = dc->window_ms * 1000u;
-		r = pool_init(&d->pool[NCLS + c], &d->dst, c, 0, M_COUNT,
+		r = pool_init(&d->pool[NCLS + c], &d->dst, c, M_COUNT,
 			      pool_size(&d->cfg, KIND_DDOS, slots), dc->threshold,
 			      dc->window_ms);
 		if (r < 0)

@@ -14,6 +14,8 @@ struct capture_cfg {
 	const char *file;       /* capture file to replay ("-" stdin) */
 	uint32_t snaplen;
 	uint32_t buffer_kb;
+	uint32_t wait_ms;       /* live: 0 immediate mode, else the longest a
+				   packet waits for others to be read with */
 	int inbound_only;       /* live: keep only packets to this host */
 	const struct sock_fprog *fanout_prog; /* live: join PACKET_FANOUT group
 				   fanout_id, members chosen by this cBPF */

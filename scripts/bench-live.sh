@@ -6,13 +6,14 @@
 # consumer it records packets offered, delivered by the victim's veth,
 # received by the consumer, kernel drops, and CPU time per packet. The
 # consumers: `tcpdump -s 256 -w /dev/null` (the yardstick), dosips with
-# workers = 1 and with workers = 2. It prints the highest rate each kept
+# workers = 1 and with workers = 2, each in immediate mode and with
+# capture_wait = 1ms (dosipsN-waitM: workers N, capture_wait M ms). It prints the highest rate each kept
 # with < 0.1 % drops, and dosips's ratios to tcpdump's.
 #
 #   sh scripts/bench-live.sh          (root; `make bench-live` builds first)
 #
 # Environment: LIVE_RATES (pps, "50000 100000 200000 400000 800000"),
-# LIVE_SECONDS (3 per step), LIVE_CONSUMERS ("tcpdump dosips1 dosips2").
+# LIVE_SECONDS (3 per step), LIVE_CONSUMERS (the five above).
 # When trafgen cannot reach a rate (the "delivered" column falls short of
 # "offered"), the generator is the limit there, not the consumer.
 set -eu
@@ -22,7 +23,7 @@ TOP=$(pwd)
 DOSIPS=$TOP/build/release/dosips
 RATES=${LIVE_RATES:-"50000 100000 200000 400000 800000"}
 SECS=${LIVE_SECONDS:-3}
-CONSUMERS=${LIVE_CONSUMERS:-"tcpdump dosips1 dosips2"}
+CONSUMERS=${LIVE_CONSUMERS:-"tcpdump dosips1 dosips2 dosips1-wait1 dosips2-wait1"}
 BASE=$(( (198 << 24) + (19 << 16) ))
 SINK=198.18.0.99
 
@@ -60,7 +61,10 @@ consumer_start() {
 		C_PID=$LAB_LAST_PID
 		lab_wait 5 grep -q listening "$LAB_DIR/c.log" ;;
 	dosips*)
-		printf 'control_socket =\nworkers = %s\n' "${1#dosips}" >"$LAB_DIR/d.conf"
+		_w=${1#dosips}
+		printf 'control_socket =\nworkers = %s\ncapture_wait = %s\n' "${_w%-wait*}" \
+			"$(case $_w in *-wait*) echo "${_w#*-wait}ms" ;; *) echo 0 ;; esac)" \
+			>"$LAB_DIR/d.conf"
 		lab_bg "$LAB_VICTIM" "$DOSIPS" -i "$LAB_IFACE" -c "$LAB_DIR/d.conf" -w /dev/null \
 			--dry-run >"$LAB_DIR/c.log" 2>&1 </dev/null
 		C_PID=$LAB_LAST_PID
@@ -85,7 +89,7 @@ consumer_stop() {
 	esac
 }
 
-printf '%-9s %9s %9s %9s %9s %9s %7s %8s\n' consumer rate offered delivered received \
+printf '%-13s %9s %9s %9s %9s %9s %7s %8s\n' consumer rate offered delivered received \
 	dropped drop% ns/pkt | tee -a "$RES"
 for c in $CONSUMERS; do
 	for r in $RATES; do
@@ -105,7 +109,7 @@ for c in $CONSUMERS; do
 		    -v dr="${C_DROP:-0}" -v t=$(( cpu1 - cpu0 )) 'BEGIN {
 			p = d > 0 ? 100 * dr / d : 0
 			ns = rc > 0 ? t / rc : 0
-			printf "%-9s %9d %9d %9d %9d %9d %7.3f %8.0f\n", c, r, n, d, rc, dr, p, ns
+			printf "%-13s %9d %9d %9d %9d %9d %7.3f %8.0f\n", c, r, n, d, rc, dr, p, ns
 		}' | tee -a "$RES"
 	done
 done

@@ -177,7 +177,16 @@ static int capture_live(struct capture *c, const struct capture_cfg *cfg, char *
 	if (!(c->p = pcap_create(cfg->iface, ebuf)))
 		return snprintf(err, len, "cannot capture on %s: %s", cfg->iface, ebuf), -ENODEV;
 	pcap_set_snaplen(c->p, (int)cfg->snaplen);
-	pcap_set_immediate_mode(c->p, 1);
+	/* Immediate mode wakes us per packet (TPACKET_V2): the least latency,
+	 * ~2 us of CPU a packet at 100 kpps. A wait lets the kernel fill
+	 * TPACKET_V3 blocks for up to wait_ms (in jiffies) before waking us:
+	 * a tenth of that CPU, a ban that much later. */
+	if (cfg->wait_ms) {
+		pcap_set_immediate_mode(c->p, 0);
+		pcap_set_timeout(c->p, (int)cfg->wait_ms);
+	} else {
+		pcap_set_immediate_mode(c->p, 1);
+	}
 	pcap_set_buffer_size(c->p, (int)(cfg->buffer_kb * 1024));
 	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
 	if ((r = pcap_activate(c->p)) < 0) {

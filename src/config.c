@@ -42,6 +42,7 @@ static const struct key config_keys[] = {
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
 	NUM("workers", K_WORKERS, workers, 0, 64),
+	NUM("capture_wait", K_MS, capture_wait_ms, 0, 1000),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
@@ -486,7 +487,7 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog", "workers",
+		"control_socket", "control_group", "user", "syslog", "workers", "capture_wait",
 	};
 	size_t n = 0;
 

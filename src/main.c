@@ -376,7 +376,7 @@ static int open_capture(struct daemon *d)
 	char err[512];
 	struct capture_cfg cc = {
 		.iface = d->cfg.iface, .file = d->opts->replay, .snaplen = d->cfg.snaplen,
-		.buffer_kb = d->cfg.buffer_kb, .inbound_only = 1,
+		.buffer_kb = d->cfg.buffer_kb, .wait_ms = d->cfg.capture_wait_ms, .inbound_only = 1,
 	};
 	unsigned n = d->cfg.workers ? d->cfg.workers : workers_auto();
 	struct workers_cfg wc = { .n = n, .det = &d->cfg.detect, .cap = d->opts->replay ? NULL : &cc };

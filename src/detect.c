@@ -144,6 +144,8 @@ struct pool {
 	uint32_t *free;		/* stack of ring ids given back */
 	uint32_t nrings, nfree, cap, stride, hand;
 	uint32_t fresh;		/* rings below this one were ever handed out */
+	uint32_t floor;		/* fewest events a denying probe found, */
+	uint64_t floor_t;	/* and when: see pool_reclaim */
 	uint32_t win_us;
 	uint8_t cls, mode;
 };
@@ -466,6 +468,13 @@ static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 	uint32_t probes = nr < PROBES ? nr : PROBES, win = pl->win_us;
 	bool live = false;
 
+	/* A probe found every ring busier than this a moment ago: so will
+	 * this one, most likely. Requests come at every doubling of every
+	 * source's count while a pool is short; each probe costs 8 lines. */
+	if (prio <= pl->floor && t - pl->floor_t < win / 16) {
+		d->st.ring_denied++;
+		return NONE;
+	}
 	for (uint32_t k = 0; k < probes; k++) {
 		uint32_t r = hand, c = ring[r].count;
 
@@ -484,6 +493,8 @@ static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 	pl->hand = hand;
 	if (bestc >= prio) {
 		d->st.ring_denied++;
+		pl->floor = bestc;
+		pl->floor_t = t;
 		return NONE;
 	}
 	if (live)

@@ -35,11 +35,14 @@ done
 
 LAB_LIB=1 . "$TOP/scripts/lab.sh"
 LAB_QUIET=1
+OUT=$TOP/build/bench
+# The lab's scratch files under build/, where no /tmp cleaning reaches them.
+LAB_DIR=$OUT/live-lab
+rm -rf "$LAB_DIR"
+mkdir -p "$LAB_DIR"
 lab_init
 lab_trap
 lab_up || { echo "bench-live: cannot build the lab" >&2; exit 1; }
-OUT=$TOP/build/bench
-mkdir -p "$OUT"
 RES=$OUT/live.txt
 : >"$RES"
 cat >"$LAB_DIR/flood.cfg" <<EOF

@@ -34,7 +34,10 @@ LAB_QUIET=1
 # storm N: one lab, one dosips, one flood of N sources; prints one line.
 storm() {
 	_n=$1
-	LAB_DIR=""	# lab_down removed the last one
+	# The lab's scratch files under build/, where no /tmp cleaning reaches.
+	LAB_DIR=$TOP/build/bench/storm-lab
+	rm -rf "$LAB_DIR"
+	mkdir -p "$LAB_DIR"
 	lab_init
 	lab_up || { echo "bench-storm: cannot build the lab" >&2; exit 1; }
 	cat >"$LAB_DIR/dosips.conf" <<-EOF

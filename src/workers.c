@@ -111,10 +111,10 @@ struct workers {
 	struct pkt *sub;		/* n shards of cap packets */
 	size_t *map;			/* their indices in the batch */
 	size_t *cnt, cap;
-	struct rec *rec;
-	size_t nrec, rcap;
-	struct share *sh;
-	size_t nsh, shcap;
+	struct rec *rec;		/* cap * KIND__MAX */
+	size_t nrec;
+	struct share *sh;		/* cap */
+	size_t nsh;
 	size_t cur, cur_shard;
 	unsigned seq;
 	struct worker w[];
@@ -472,28 +472,11 @@ int workers_start(struct workers *ws)
 
 /* ---- replay: shards in this thread, verdicts in packet order ---- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap ? *cap : 256;
-	void *q;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	if (!(q = realloc(*p, c * size)))
-		return -ENOMEM;
-	*p = q;
-	*cap = c;
-	return 0;
-}
-
+/* A packet gives at most one verdict per kind: the batch's room is ample. */
 static void rec_add(struct workers *ws, size_t idx, unsigned ddos, const struct verdict *v)
 {
-	if (grow((void **)&ws->rec, &ws->rcap, ws->nrec + 1, sizeof(*ws->rec)) < 0) {
-		log_err("replay: out of memory: a verdict is lost");
+	if (ws->nrec == ws->cap * KIND__MAX)
 		return;
-	}
 	ws->rec[ws->nrec++] = (struct rec){ .idx = idx, .ddos = ddos, .seq = ws->seq++, .v = *v };
 }
 
@@ -517,10 +500,6 @@ static void replay_share(const struct detect_dst_ev *e, const struct pkt *p, voi
 	struct workers *ws = ((struct worker *)ctx)->ws;
 	const struct pkt *base = ws->sub + ws->cur_shard * ws->cap;
 
-	if (grow((void **)&ws->sh, &ws->shcap, ws->nsh + 1, sizeof(*ws->sh)) < 0) {
-		log_err("replay: out of memory: a ddos share is lost");
-		return;
-	}
 	ws->sh[ws->nsh++] = (struct share){
 		.idx = ws->map[ws->cur_shard * ws->cap + (size_t)(p - base)], .e = *e,
 	};
@@ -551,11 +530,15 @@ static int replay_split(struct workers *ws, const struct pkt *p, size_t n)
 		free(ws->sub);
 		free(ws->map);
 		free(ws->cnt);
+		free(ws->rec);
+		free(ws->sh);
 		ws->cap = n;
 		ws->sub = malloc(ws->n * n * sizeof(*ws->sub));
 		ws->map = malloc(ws->n * n * sizeof(*ws->map));
 		ws->cnt = malloc(ws->n * sizeof(*ws->cnt));
-		if (!ws->sub || !ws->map || !ws->cnt) {
+		ws->rec = malloc(n * KIND__MAX * sizeof(*ws->rec));
+		ws->sh = malloc(n * sizeof(*ws->sh));	/* one share a packet at most */
+		if (!ws->sub || !ws->map || !ws->cnt || !ws->rec || !ws->sh) {
 			ws->cap = 0;
 			return -ENOMEM;
 		}

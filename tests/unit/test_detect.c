@@ -762,13 +762,13 @@ static void test_many_flooders(void **state)
 	}
 }
 
-/* A source that finds every ring held by a busier one still alerts, on the
- * lower bound its run counts: 200 datagrams are 200, never silence. */
-static void test_over_alerts(void **state)
+/* One UDP ring for all: a hog sends hog_n datagrams 1 ms apart from
+ * 198.18.30.1, then 198.18.30.2 sends 200, the hog still sending between
+ * them when busy. */
+static struct rec *one_ring(int hog_n, bool busy, struct detect_stats *st)
 {
 	struct rec *r = rec_new();
 	struct detect_cfg cfg;
-	struct detect_stats st;
 	struct detect *d;
 	struct ip_addr hog, s, t = target();
 	struct pkt p;
@@ -780,20 +780,36 @@ static void test_over_alerts(void **state)
 	d = mk_detect(&cfg, r);
 	v4(&hog, 198, 18, 30, 1);
 	v4(&s, 198, 18, 30, 2);
-	for (int i = 0; i < 199; i++, ts += 1000) {	/* one short of alerting */
+	for (int i = 0; i < hog_n; i++, ts += 1000) {
 		p = mk(&hog, &t, IPPROTO_UDP, 5000, 53, ts);
 		feed(d, r, &p);
 	}
 	for (int i = 0; i < 200; i++, ts += 1000) {
 		p = mk(&s, &t, IPPROTO_UDP, 5000, 53, ts);
 		feed(d, r, &p);
-		assert_int_equal(r->kind_n[KIND_UDP_FLOOD], i == 199);
+		p = mk(&hog, &t, IPPROTO_UDP, 5000, 53, ts + 500);
+		if (busy)
+			feed(d, r, &p);
 	}
+	detect_get_stats(d, st);
+	detect_free(d);
+	return r;
+}
+
+/* A source that finds every ring held by a busier one still alerts, on the
+ * lower bound its run counts: 200 datagrams are 200, never silence. */
+static void test_over_alerts(void **state)
+{
+	struct detect_stats st;
+	struct rec *r = one_ring(199, false, &st);	/* one short of alerting */
+	struct ip_addr s;
+
+	v4(&s, 198, 18, 30, 2);
+	assert_int_equal(r->kind_n[KIND_UDP_FLOOD], 1);
+	assert_int_equal(r->at[0], 199 + 199);	/* at its 200th */
 	assert_int_equal(r->v[0].count, 200);
 	assert_true(addr_eq(&r->v[0].src.addr, &s));
-	detect_get_stats(d, &st);
 	assert_true(st.ring_denied > 0);	/* it really had no ring */
-	detect_free(d);
 	free(r);
 }
 
@@ -801,37 +817,16 @@ static void test_over_alerts(void **state)
  * the pool of one ring serves a second flood without a request denied. */
 static void test_alerted_gives_ring(void **state)
 {
-	struct rec *r = rec_new();
-	struct detect_cfg cfg;
 	struct detect_stats st;
-	struct detect *d;
-	struct ip_addr hog, s, t = target();
-	struct pkt p;
-	uint64_t ts = T0;
+	struct rec *r = one_ring(250, true, &st);
+	struct ip_addr s;
 
-	detect_cfg_defaults(&cfg);
-	cfg.seed = 5;
-	cfg.pool[KIND_UDP_FLOOD] = 1;
-	d = mk_detect(&cfg, r);
-	v4(&hog, 198, 18, 31, 1);
-	v4(&s, 198, 18, 31, 2);
-	for (int i = 0; i < 250; i++, ts += 1000) {
-		p = mk(&hog, &t, IPPROTO_UDP, 5000, 53, ts);
-		feed(d, r, &p);
-	}
-	for (int i = 0; i < 200; i++, ts += 1000) {
-		p = mk(&s, &t, IPPROTO_UDP, 5000, 53, ts);
-		feed(d, r, &p);
-		p = mk(&hog, &t, IPPROTO_UDP, 5000, 53, ts + 500);	/* still at it */
-		feed(d, r, &p);
-	}
+	v4(&s, 198, 18, 30, 2);
 	assert_int_equal(r->kind_n[KIND_UDP_FLOOD], 2);
 	assert_true(addr_eq(&r->v[1].src.addr, &s));
 	assert_int_equal(r->v[1].count, 200);
-	detect_get_stats(d, &st);
 	assert_int_equal(st.ring_denied, 0);
 	assert_true(st.ring_reclaims > 0);
-	detect_free(d);
 	free(r);
 }
 

@@ -86,9 +86,8 @@ consumer_stop() {
 		C_DROP=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$LAB_DIR/c.log") ;;
 	dosips*)
 		C_RECV=$(sed -n 's/.*report: frames=\([0-9]*\).*/\1/p' "$LAB_DIR/c.log" | tail -n 1)
-		C_DROP=$(sed -n 's/.*kernel received=[0-9]* dropped=\([0-9]*\).*/\1/p' \
-			"$LAB_DIR/c.log" | tail -n 1)
-		grep 'report: worker' "$LAB_DIR/c.log" | sed 's/^/    /' >>"$RES" || true ;;
+		C_DROP=$(sed -n 's/.* kernel_dropped=\([0-9]*\).*/\1/p' "$LAB_DIR/c.log" | tail -n 1)
+		grep 'report: worker\.' "$LAB_DIR/c.log" | sed 's/^/    /' >>"$RES" || true ;;
 	esac
 }
 

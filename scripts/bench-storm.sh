@@ -77,11 +77,9 @@ storm() {
 		grep -F '"kind":"syn_flood"' | grep -cF '"src":"198.19.' || true)
 	_banned=$(lab_exec "$LAB_VICTIM" nft list set inet dosips ban4 | tr '{},' '\n\n\n' |
 		grep -c '198\.19\.' || true)
-	_p2k=$(sed -n 's/.*packet_to_kernel_us max=\([0-9]*\).*/\1/p' "$LAB_DIR/dosips.log" | tail -n 1)
-	_v2k=$(sed -n 's/.*verdict_to_kernel_us last=[0-9]* max=\([0-9]*\).*/\1/p' \
-		"$LAB_DIR/dosips.log" | tail -n 1)
-	_drop=$(sed -n 's/.*kernel received=[0-9]* dropped=\([0-9]*\).*/\1/p' \
-		"$LAB_DIR/dosips.log" | tail -n 1)
+	_p2k=$(sed -n 's/.*packet_to_kernel_us.max=\([0-9]*\).*/\1/p' "$LAB_DIR/dosips.log" | tail -n 1)
+	_v2k=$(sed -n 's/.*verdict_to_kernel_us.max=\([0-9]*\).*/\1/p' "$LAB_DIR/dosips.log" | tail -n 1)
+	_drop=$(sed -n 's/.* kernel_dropped=\([0-9]*\).*/\1/p' "$LAB_DIR/dosips.log" | tail -n 1)
 	awk -v n="$_n" -v k="$SYNS" -v a="$_alerts" -v b="$_banned" -v p="${_p2k:-?}" \
 	    -v v="${_v2k:-?}" -v d="${_drop:-?}" -v m="$_hwm" -v t0="$_t0" -v t1="$_t1" 'BEGIN {
 		printf "storm %6d sources x %d SYNs: sent in %.2f s (%d pps); alerted %d, banned %d, missed %d;",

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mitigate.h"
 #include "privs.h"
+#include "stats.h"
 #include "whitelist.h"
 #include "workers.h"
 
@@ -194,74 +195,42 @@ fail:
 	return r;
 }
 
-static void daemon_capture_stats(struct daemon *d, struct capture_stats *cs)
+/* One line of the report being built: a group's counters. */
+struct report_line {
+	enum stats_group group;
+	char text[2048];
+	size_t n;
+};
+
+static void report_flush(struct report_line *l)
 {
-	if (d->cap)
-		capture_get_stats(d->cap, cs);
-	else
-		workers_capture_stats(d->wk, cs);
+	if (l->n)
+		log_info("report:%s", l->text);
+	l->n = 0;
 }
 
-static void daemon_detect_stats(struct daemon *d, struct detect_stats *ds)
+static void report_kv(enum stats_group g, const char *key, uint64_t value, void *ctx)
 {
-	if (d->wk)
-		workers_detect_stats(d->wk, ds);
-	else
-		detect_get_stats(d->det, ds);
+	struct report_line *l = ctx;
+
+	/* A line per group, and per worker. */
+	if (g != l->group || (g == STATS_WORKERS && strstr(key, ".packets")))
+		report_flush(l);
+	l->group = g;
+	if (l->n < sizeof(l->text))
+		l->n += (size_t)snprintf(l->text + l->n, sizeof(l->text) - l->n,
+					 " %s=%" PRIu64, key, value);
 }
 
-/* One line per worker: what it counted, lost, and its CPU time. */
-static void report_workers(struct daemon *d)
-{
-	struct worker_stats ws;
-
-	for (unsigned i = 0; d->wk && i < workers_count(d->wk); i++) {
-		workers_worker_stats(d->wk, i, &ws);
-		log_info("report: worker %u packets=%" PRIu64 " kernel_dropped=%" PRIu64
-			 " busy_ms=%" PRIu64 " verdicts=%" PRIu64 " ring_waits=%" PRIu64
-			 " ddos_lost=%" PRIu64, i, ws.packets, ws.kernel_drop, ws.busy_us / 1000,
-			 ws.verdicts, ws.ring_waits, ws.ddos_lost);
-	}
-}
-
-/* The report SIGUSR1 asks for and every exit gives: key=value per line so a
- * person can read it and a test can parse it. */
+/* The report SIGUSR1 asks for and every exit gives: a line per group of
+ * key=value counters (the names of dosipsctl stats), so a person can read
+ * it and a test can parse it. */
 static void report(struct daemon *d)
 {
-	struct capture_stats cs;
-	struct detect_stats ds;
-	struct mitigate_stats ms;
-	char line[1024];
-	size_t n = 0;
+	struct report_line l = { .group = STATS_CAPTURE };
 
-	daemon_capture_stats(d, &cs);
-	daemon_detect_stats(d, &ds);
-	log_info("report: frames=%" PRIu64 " packets=%" PRIu64 " ipv4=%" PRIu64 " ipv6=%" PRIu64
-		 " fragments=%" PRIu64, cs.frames, cs.decoded[DEC_OK], cs.ipv4, cs.ipv6, cs.frags);
-	log_info("report: tcp=%" PRIu64 " udp=%" PRIu64 " icmp=%" PRIu64 " icmpv6=%" PRIu64
-		 " other=%" PRIu64, cs.tcp, cs.udp, cs.icmp, cs.icmp6, cs.other);
-	for (int r = 1; r < DEC__MAX; r++)
-		if (cs.decoded[r])
-			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-					      decode_result_name(r), cs.decoded[r]);
-	log_info("report: skipped:%s", n ? line : " none");
-	if (cs.have_kernel)
-		log_info("report: kernel received=%" PRIu64 " dropped=%" PRIu64
-			 " if_dropped=%" PRIu64, cs.kernel_recv, cs.kernel_drop, cs.iface_drop);
-	n = 0;
-	for (int k = 0; k < KIND__MAX; k++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-				      detect_kind_name(k), ds.alerts[k]);
-	log_info("report: alerts:%s", line);
-	log_info("report: sources tracked=%" PRIu64 " evicted=%" PRIu64 " bans active=%u",
-		 ds.tracked, ds.evictions, mitigate_count(d->mit));
-	mitigate_get_stats(d->mit, &ms);
-	log_info("report: bans made=%" PRIu64 " whitelisted=%" PRIu64 " refused_cap=%" PRIu64
-		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
-		 " max=%" PRIu64 " packet_to_kernel_us max=%" PRIu64, ms.bans, ms.whitelisted,
-		 ms.refused_cap, ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us,
-		 ms.max_pkt_latency_us);
-	report_workers(d);
+	stats_collect(&d->view, report_kv, &l);
+	report_flush(&l);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)

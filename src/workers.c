@@ -485,6 +485,7 @@ static void replay_verdict(const struct verdict *v, void *ctx)
 	struct workers *ws = ctx;
 	const struct pkt *base = ws->sub + ws->cur_shard * ws->cap;
 
+	ws->w[ws->cur_shard].st.verdicts++;
 	rec_add(ws, ws->map[ws->cur_shard * ws->cap + (size_t)(v->pkt - base)], 0, v);
 }
 

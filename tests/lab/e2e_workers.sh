@@ -20,9 +20,9 @@ attack_report syn_flood
 client_ok
 dosips_stop
 for w in 0 1; do
-	_l=$(grep "report: worker $w " "$LAB_DIR/dosips.log" | tail -n 1)
-	_p=$(printf '%s\n' "$_l" | sed -n 's/.* packets=\([0-9]*\).*/\1/p')
-	_v=$(printf '%s\n' "$_l" | sed -n 's/.* verdicts=\([0-9]*\).*/\1/p')
+	_l=$(grep "report: worker\.$w\.packets=" "$LAB_DIR/dosips.log" | tail -n 1)
+	_p=$(printf '%s\n' "$_l" | sed -n "s/.*worker\.$w\.packets=\([0-9]*\).*/\1/p")
+	_v=$(printf '%s\n' "$_l" | sed -n "s/.*worker\.$w\.verdicts=\([0-9]*\).*/\1/p")
 	[ "${_p:-0}" -gt 0 ] && [ "${_v:-0}" -ge 1 ] &&
 		ok "worker $w counted $_p packets and handed on $_v verdicts" ||
 		bad "worker $w: packets=${_p:-none} verdicts=${_v:-none} (want both floods' verdicts spread)"

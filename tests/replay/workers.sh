@@ -50,11 +50,11 @@ for s in synflood udpflood icmpflood portscan v6flood ddos benign mixed; do
 done
 
 # Every shard of the mixed capture counted packets.
-_empty=$(grep -c 'report: worker [0-9]* packets=0 ' "$tmp/mixed.4.err")
-_lines=$(grep -c 'report: worker [0-9]* packets=' "$tmp/mixed.4.err")
+_empty=$(grep -c 'report: worker\.[0-9]*\.packets=0 ' "$tmp/mixed.4.err")
+_lines=$(grep -c 'report: worker\.[0-9]*\.packets=' "$tmp/mixed.4.err")
 if [ "$_lines" -eq 4 ] && [ "$_empty" -eq 0 ]; then
 	echo "ok   mixed: all 4 shards counted packets:" \
-		"$(sed -n 's/.*report: worker \([0-9]*\) packets=\([0-9]*\).*/\1:\2/p' "$tmp/mixed.4.err" | tr '\n' ' ')"
+		"$(sed -n 's/.*report: worker\.\([0-9]*\)\.packets=\([0-9]*\).*/\1:\2/p' "$tmp/mixed.4.err" | tr '\n' ' ')"
 else
 	echo "FAIL mixed: $_lines worker lines, $_empty shards without packets"; fail=1
 fi

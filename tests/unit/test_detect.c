@@ -737,7 +737,11 @@ static void storm_run(struct detect *d, uint32_t n, uint32_t k, bool syn)
 
 /* 10,000 sources flooding at once, each 150 SYNs (then 250 datagrams):
  * with the default configuration every one is caught, at its very
- * threshold-th event (the pools had 4,096 rings and caught 6,904 to 7,955). */
+ * threshold-th event (the pools had 4,096 rings and caught 6,904 to 7,955).
+ * The seed is one whose table spreads these sources over buckets of at
+ * most 8 in both hash builds: with some seeds (about 1 in 10 here) a bucket
+ * gets 9 or more and the extra ones evict each other, a chance that
+ * dosips.conf(5) states under capacity. */
 static void test_many_flooders(void **state)
 {
 	static const bool syn[2] = { true, false };
@@ -749,7 +753,7 @@ static void test_many_flooders(void **state)
 
 		assert_non_null(st);
 		detect_cfg_defaults(&cfg);
-		cfg.seed = 11;
+		cfg.seed = 1;
 		st->thr = cfg.det[syn[c] ? KIND_SYN_FLOOD : KIND_UDP_FLOOD].threshold;
 		assert_int_equal(detect_new(&cfg, storm_cb, st, &d), 0);
 		storm_run(d, 10000, syn[c] ? 150 : 250, syn[c]);

@@ -10,6 +10,7 @@
 
 #include "capture.h"
 #include "config.h"
+#include "crowdsec.h"
 #include "ctl.h"
 #include "detect.h"
 #include "events.h"
@@ -20,6 +21,7 @@
 #include "mitigate.h"
 #include "privs.h"
 #include "stats.h"
+#include "webclient.h"
 #include "whitelist.h"
 #include "workers.h"
 
@@ -51,6 +53,8 @@ struct daemon {
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
+	struct webclient *web;      /* HTTP for the fleet links, NULL if none */
+	struct crowdsec *crowdsec;
 	struct ctl_view view;
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
@@ -415,6 +419,36 @@ static int open_events(struct daemon *d)
 	return 0;
 }
 
+/* The CrowdSec link, when configured: not for replays or dry runs, whose
+ * bans are not real and must not reach the fleet. Its failure to start is
+ * logged; local protection goes on without it. */
+static void open_crowdsec(struct daemon *d)
+{
+	struct crowdsec_cfg cc = {
+		.url = d->cfg.crowdsec_url, .credentials = d->cfg.crowdsec_credentials,
+		.api_key_file = d->cfg.crowdsec_key_file, .queue_path = d->cfg.crowdsec_queue,
+		.poll_ms = d->cfg.crowdsec_poll_ms, .queue_max = d->cfg.crowdsec_queue_max,
+	};
+	char err[CONFIG_PATH_MAX + 128];
+
+	if (!*d->cfg.crowdsec_url)
+		return;
+	if (d->opts->replay || d->opts->dry_run) {
+		log_info("crowdsec: not linked in a %s", d->opts->replay ? "replay" : "dry run");
+		return;
+	}
+	if ((!d->web && webclient_new(d->loop, &d->web, err, sizeof(err)) < 0) ||
+	    crowdsec_new(d->loop, d->web, d->mit, &cc, &d->crowdsec, err, sizeof(err)) < 0) {
+		log_err("%s; running without the fleet link", err);
+		return;
+	}
+	events_subscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	log_info("crowdsec: linked to %s (%s%s%s)", d->cfg.crowdsec_url,
+		 *d->cfg.crowdsec_credentials ? "pushing bans" : "",
+		 *d->cfg.crowdsec_credentials && *d->cfg.crowdsec_key_file ? ", " : "",
+		 *d->cfg.crowdsec_key_file ? "pulling decisions" : "");
+}
+
 /* Everything a reload replaces, built aside first. */
 struct reload {
 	struct config *cfg;
@@ -544,7 +578,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .wk = d->wk, .mit = d->mit, .fw = d->fw,
-		.hooks = d->hooks,
+		.hooks = d->hooks, .crowdsec = d->crowdsec,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -612,6 +646,7 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	if ((r = mitigate_adopt(d->mit)) < 0)
 		log_warn("could not read back existing bans: %s", strerror(-r));
+	open_crowdsec(d);
 	if ((r = open_capture(d)) < 0)
 		return r;
 	start_watchers(d);
@@ -627,6 +662,10 @@ static int daemon_setup(struct daemon *d)
 static void daemon_teardown(struct daemon *d)
 {
 	ctl_close(d->ctl);
+	if (d->crowdsec)
+		events_unsubscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	crowdsec_free(d->crowdsec);
+	webclient_free(d->web);
 	capture_close(d->cap);
 	workers_free(d->wk);
 	detect_free(d->det);

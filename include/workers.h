@@ -33,10 +33,11 @@ struct workers;
 
 /* Builds n shards calling cb(verdict, ctx) in the caller's loop; live, also
  * opens n capture handles in one fanout group (threads wait for
- * workers_start). eof is called there when a capture breaks. -errno and a
- * sentence in err. */
+ * workers_start). eof(eof_ctx) is called there when a capture breaks.
+ * -errno and a sentence in err. */
 int workers_new(struct ev_loop *loop, const struct workers_cfg *cfg, detect_cb cb,
-		void *ctx, capture_eof_cb eof, struct workers **out, char *err, size_t errlen);
+		void *ctx, capture_eof_cb eof, void *eof_ctx, struct workers **out, char *err,
+		size_t errlen);
 
 /* Live: starts the threads (after privileges are dropped). 0 or -errno. */
 int workers_start(struct workers *w);

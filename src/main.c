@@ -356,8 +356,8 @@ static int open_capture(struct daemon *d)
 	int r = 0;
 
 	if (n > 1)
-		r = workers_new(d->loop, &wc, mitigate_verdict, d->mit, on_workers_eof, &d->wk,
-				err, sizeof(err));
+		r = workers_new(d->loop, &wc, mitigate_verdict, d->mit, on_workers_eof, d,
+				&d->wk, err, sizeof(err));
 	else if ((r = detect_new(&d->cfg.detect, mitigate_verdict, d->mit, &d->det)) < 0)
 		snprintf(err, sizeof(err), "detection: %s", strerror(-r));
 	if (r == 0 && !(d->wk && !d->opts->replay))

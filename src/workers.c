@@ -102,6 +102,7 @@ struct workers {
 	detect_cb cb;
 	void *ctx;
 	capture_eof_cb eof;
+	void *eof_ctx;
 	bool eof_told;
 	ev_async wake;
 	struct detect *ddos;		/* NULL when ddos is off */
@@ -348,7 +349,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		if (atomic_load(&w->failed) && !ws->eof_told) {
 			ws->eof_told = true;
 			if (ws->eof)
-				ws->eof(ws->ctx);
+				ws->eof(ws->eof_ctx);
 		}
 	}
 }
@@ -415,7 +416,8 @@ static int shards_cfg(struct workers *ws, const struct workers_cfg *cfg,
 }
 
 int workers_new(struct ev_loop *loop, const struct workers_cfg *cfg, detect_cb cb,
-		void *ctx, capture_eof_cb eof, struct workers **out, char *err, size_t errlen)
+		void *ctx, capture_eof_cb eof, void *eof_ctx, struct workers **out, char *err,
+		size_t errlen)
 {
 	struct workers *ws;
 	struct detect_cfg shard;
@@ -431,6 +433,7 @@ int workers_new(struct ev_loop *loop, const struct workers_cfg *cfg, detect_cb c
 	ws->cb = cb;
 	ws->ctx = ctx;
 	ws->eof = eof;
+	ws->eof_ctx = eof_ctx;
 	ws->v4p = cfg->det->v4_prefix;
 	ws->v6p = cfg->det->v6_prefix;
 	ws->fprog.len = (unsigned short)workers_fanout_prog(ws->v4p, ws->v6p, ws->prog);

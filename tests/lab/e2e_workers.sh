@@ -18,6 +18,16 @@ attack_run timeout 10 hping3 -q -c "$FLOOD_COUNT" -i "$FLOOD_INTERVAL" -S -a "$S
 	-p "$LAB_TCP_PORT" "$LAB_VICTIM4"
 attack_report syn_flood
 client_ok
+_s=$("$BIN/dosipsctl" -s "$LAB_DIR/ctl.sock" stats 2>&1)
+printf '%s\n' "$_s" | grep -q '^worker\.1\.packets=[1-9]' &&
+	ok "dosipsctl stats gives per-worker counters ($(printf '%s\n' "$_s" | grep -c '^worker\.') keys)" ||
+	bad "dosipsctl stats has no worker.1.packets: $(printf '%s\n' "$_s" | head -n 3)"
+# A reload that changes detection keeps the shards (threads run them) and says so.
+echo "cooldown = 7s" >>"$LAB_DIR/dosips.conf"
+kill -HUP "$DOSIPS_PID"
+lab_wait 5 grep -q "detection settings (workers > 1)" "$LAB_DIR/dosips.log" &&
+	ok "reload: detection settings wait for a restart with workers" ||
+	bad "reload did not say detection settings wait for a restart"
 dosips_stop
 for w in 0 1; do
 	_l=$(grep "report: worker\.$w\.packets=" "$LAB_DIR/dosips.log" | tail -n 1)

@@ -7,7 +7,10 @@
 #include "addr.h"
 #include "detect.h"
 
-enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP };
+enum event_type {
+	EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP,
+	EVT_BAN_FAILED,   /* the kernel refused a ban: not in force (reason says why) */
+};
 
 /* One event; fields unused by a type stay zero. */
 struct event {

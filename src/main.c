@@ -342,6 +342,15 @@ static int open_fw(struct daemon *d)
 	return r;
 }
 
+/* Verdicts go to mitigate, made after the capture (see daemon_setup):
+ * none comes before the loop runs. */
+static void on_verdict(const struct verdict *v, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	mitigate_verdict(v, d->mit);
+}
+
 /* One detect, or workers: live, they capture too; replayed, they are fed
  * by the one capture. */
 static int open_capture(struct daemon *d)
@@ -356,9 +365,9 @@ static int open_capture(struct daemon *d)
 	int r = 0;
 
 	if (n > 1)
-		r = workers_new(d->loop, &wc, mitigate_verdict, d->mit, on_workers_eof, d,
-				&d->wk, err, sizeof(err));
-	else if ((r = detect_new(&d->cfg.detect, mitigate_verdict, d->mit, &d->det)) < 0)
+		r = workers_new(d->loop, &wc, on_verdict, d, on_workers_eof, d, &d->wk, err,
+				sizeof(err));
+	else if ((r = detect_new(&d->cfg.detect, on_verdict, d, &d->det)) < 0)
 		snprintf(err, sizeof(err), "detection: %s", strerror(-r));
 	if (r == 0 && !(d->wk && !d->opts->replay))
 		r = capture_open(d->loop, &cc, on_packets, on_eof, d, &d->cap, err, sizeof(err));

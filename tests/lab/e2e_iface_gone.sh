@@ -6,14 +6,13 @@
 set -u
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespaces)"; exit 77; }
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-NS=dg$$-gone
 LOG=$(mktemp)
 CONF=$(mktemp)
-trap 'ip netns del "$NS" 2>/dev/null; rm -f "$LOG" "$CONF"' EXIT
+trap 'ip netns del "dg$$-gone1" 2>/dev/null; ip netns del "dg$$-gone2" 2>/dev/null; rm -f "$LOG" "$CONF"' EXIT
 
-# gone WORKERS: one run.
+# gone WORKERS: one run, in a namespace of its own.
 gone() {
-ip netns del "$NS" 2>/dev/null
+NS=dg$$-gone$1
 printf 'control_socket =\nworkers = %s\n' "$1" >"$CONF"
 ip netns add "$NS" || exit 1
 ip -n "$NS" link add v0 type veth peer name v1 && ip -n "$NS" link set v0 up &&

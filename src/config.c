@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "privs.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_WORKERS };
 
@@ -31,12 +32,14 @@ static const struct key config_keys[] = {
 	STR("interface", iface),
 	STR("whitelist", whitelist),
 	STR("events", events),
+	NUM("events_max_mb", K_U32, events_max_mb, 0, 1048576),
 	STR("table", table),
 	STR("control_socket", ctl_socket),
 	STR("control_group", ctl_group),
 	STR("on_ban", on_ban),
 	STR("on_unban", on_unban),
 	STR("user", user),
+	STR("hook_user", hook_user),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
@@ -46,6 +49,9 @@ static const struct key config_keys[] = {
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
+	NUM("log_interval", K_MS, log_limit.interval_ms, 0, 3600000),
+	NUM("log_limit", K_U32, log_limit.per_class, 1, 100000000),
+	NUM("log_limit_source", K_U32, log_limit.per_source, 1, 100000000),
 	STR("crowdsec.url", crowdsec_url),
 	STR("crowdsec.credentials", crowdsec_credentials),
 	STR("crowdsec.api_key_file", crowdsec_key_file),
@@ -78,7 +84,8 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
-	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_CTL_SOCKET);
+	snprintf(cfg->user, sizeof(cfg->user), "%s", PRIVS_DEFAULT_USER);
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
@@ -86,6 +93,8 @@ void config_defaults(struct config *cfg)
 	cfg->workers = 1;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
+	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
+						 .per_source = 5 };
 	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
 	cfg->crowdsec_poll_ms = 10000;
 	cfg->crowdsec_queue_max = 10000;

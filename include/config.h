@@ -36,6 +36,7 @@ struct config {
 	char on_ban[CONFIG_PATH_MAX];
 	char on_unban[CONFIG_PATH_MAX];
 	char user[64];              /* run as this user after set-up ("" root) */
+	char state_dir[CONFIG_PATH_MAX];    /* feeds' last good copies, caches */
 	uint32_t hook_timeout_ms;
 	uint32_t hook_max;          /* hooks running at once */
 	uint32_t buffer_kb;         /* kernel capture buffer */

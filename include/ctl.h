@@ -17,6 +17,7 @@
 #define CTL_LINE_MAX 512     /* longest request line, newline included */
 
 struct capture;
+struct feeds;
 struct hooks;
 
 /* The daemon as the control socket sees it. The caller owns everything
@@ -28,6 +29,7 @@ struct ctl_view {
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;
+	const struct feeds *feeds;         /* may be NULL */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

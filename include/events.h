@@ -42,6 +42,15 @@ int events_subscribe(struct events *bus, events_fn fn, void *ctx);
 /* Removes the subscription fn(ctx); one that is not there is fine. */
 void events_unsubscribe(struct events *bus, events_fn fn, void *ctx);
 
+/* A tagger adds fields to an event's JSON: it writes ",\"key\":value..."
+ * into buf (at most len bytes with the NUL) and returns their length, or 0
+ * for none (also when they do not fit). Called once per event, before the
+ * subscribers, at publish time only (feeds.c: the feeds listing the source). */
+typedef size_t (*events_tag_fn)(const struct event *e, char *buf, size_t len, void *ctx);
+
+/* Sets the bus's one tagger (NULL fn: none). */
+void events_set_tagger(struct events *bus, events_tag_fn fn, void *ctx);
+
 /* Hands e to every subscriber. NULL bus: nothing happens. */
 void events_publish(struct events *bus, const struct event *e);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "feeds.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
 
@@ -36,6 +37,7 @@ static const struct key config_keys[] = {
 	STR("on_ban", on_ban),
 	STR("on_unban", on_unban),
 	STR("user", user),
+	STR("state_dir", state_dir),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
@@ -67,6 +69,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/dosips");
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
@@ -250,6 +253,7 @@ struct named_type {
 };
 
 static const struct named_type named_types[] = {
+	{ "feed", feeds_cfg_check },
 	{ NULL, NULL },
 };
 
@@ -478,7 +482,7 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog",
+		"control_socket", "control_group", "user", "syslog", "state_dir",
 	};
 	size_t n = 0;
 

@@ -28,7 +28,34 @@ struct events_sub {
 struct events {
 	struct events_sub sub[EVENTS_SUBS];
 	unsigned n;
+	events_tag_fn tag;
+	void *tag_ctx;
 };
+
+void events_set_tagger(struct events *bus, events_tag_fn fn, void *ctx)
+{
+	bus->tag = fn;
+	bus->tag_ctx = ctx;
+}
+
+/* The tagger's fields go in place of the closing brace of line (n bytes). */
+static int events_tag(struct events *bus, const struct event *e, char *line, size_t cap, int n)
+{
+	size_t t;
+
+	if (!bus->tag || n < 2 || (size_t)n + 2 > cap)
+		return n;
+	t = bus->tag(e, line + n - 1, cap - (size_t)n - 1, bus->tag_ctx);
+	if (t == 0) {
+		line[n - 1] = '}';
+		line[n] = '\0';
+		return n;
+	}
+	n += (int)t - 1;
+	line[n++] = '}';
+	line[n] = '\0';
+	return n;
+}
 
 const char *event_kind_name(enum detect_kind k)
 {
@@ -187,6 +214,7 @@ void events_publish(struct events *bus, const struct event *e)
 	if ((n = events_json(e, line, sizeof(line))) < 0)
 		n = 0;
 	line[n] = '\0';
+	n = events_tag(bus, e, line, sizeof(line), n);
 	for (unsigned i = 0; i < bus->n; i++)
 		bus->sub[i].fn(e, line, (size_t)n, bus->sub[i].ctx);
 }

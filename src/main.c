@@ -13,12 +13,15 @@
 #include "ctl.h"
 #include "detect.h"
 #include "events.h"
+#include "feeds.h"
 #include "fw.h"
+#include "fw_feeds.h"
 #include "hooks.h"
 #include "jsonl.h"
 #include "log.h"
 #include "mitigate.h"
 #include "privs.h"
+#include "webclient.h"
 #include "whitelist.h"
 
 #define EXIT_USAGE 2
@@ -46,6 +49,9 @@ struct daemon {
 	struct events *ev;          /* the bus */
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct fw *fw;
+	struct fw_feeds *fwf;       /* feed sets, NULL in a dry run */
+	struct webclient *web;      /* downloads, NULL if unavailable */
+	struct feeds *feeds;
 	struct hooks *hooks;
 	struct ctl *ctl;
 	struct ctl_view view;
@@ -260,6 +266,7 @@ static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
 			 d->cfg.table, mitigate_count(d->mit));
 		mitigate_restore(d->mit);
 		mitigate_flush(d->mit);
+		feeds_restore(d->feeds);
 	} else if (r < 0) {
 		log_err("nftables monitor: %s", strerror(-r));
 	}
@@ -307,6 +314,8 @@ static int open_fw(struct daemon *d)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
 	else if (r < 0)
 		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, strerror(-r));
+	else if (d->cfg.nnamed && (r = fw_feeds_open(&fc, &d->fwf)) < 0)
+		log_err("nftables: feeds socket: %s", strerror(-r));
 	return r;
 }
 
@@ -341,6 +350,26 @@ static int push_allow(struct daemon *d)
 	if (r < 0)
 		log_err("nftables: cannot load the whitelist: %s", strerror(-r));
 	return r;
+}
+
+/* Feeds: their last good copies now, downloads in the loop. Without a web
+ * client only file feeds work, which feeds.c reports per feed. */
+static int open_feeds(struct daemon *d)
+{
+	char err[512];
+	int r;
+
+	if ((r = webclient_new(d->loop, &d->web)) < 0) {
+		log_debug("web client: %s", strerror(-r));
+		d->web = NULL;
+	}
+	if ((r = feeds_new(d->loop, &d->cfg, d->fwf, d->web, d->wl, &d->feeds, err,
+			   sizeof(err))) < 0) {
+		log_err("feeds: %s", *err ? err : strerror(-r));
+		return r;
+	}
+	events_set_tagger(d->ev, feeds_tag_event, d->feeds);
+	return 0;
 }
 
 static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
@@ -448,6 +477,8 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	mitigate_set_whitelist(d->mit, nx->wl);
 	whitelist_free(d->wl);
 	d->wl = nx->wl;
+	feeds_set_whitelist(d->feeds, d->wl);
+	feeds_restore(d->feeds);
 	if (nx->det) {
 		detect_get_stats(d->det, &ds);
 		for (int k = 0; k < KIND__MAX; k++)
@@ -499,6 +530,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
+		.feeds = d->feeds,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -558,6 +590,8 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	if ((r = push_allow(d)) < 0)
 		return r;
+	if ((r = open_feeds(d)) < 0)
+		return r;
 	if ((r = mitigate_new(d->loop, &d->cfg.mitigate, d->fw, d->wl, d->ev, &d->mit)) < 0)
 		return r;
 	if ((r = mitigate_adopt(d->mit)) < 0)
@@ -579,6 +613,9 @@ static void daemon_teardown(struct daemon *d)
 	capture_close(d->cap);
 	detect_free(d->det);
 	mitigate_free(d->mit);
+	feeds_free(d->feeds);
+	webclient_free(d->web);
+	fw_feeds_close(d->fwf);
 	fw_close(d->fw);
 	events_free(d->ev);
 	hooks_free(d->hooks);

@@ -15,13 +15,13 @@ for c in "$TOP"/src/*.c; do
 	o=$O/obj/$(basename "$c" .c).o
 	if [ ! -e "$o" ] || [ "$c" -nt "$o" ]; then
 		# shellcheck disable=SC2086
-		clang $CFLAGS $SAN -fsanitize=fuzzer-no-link $(pkg-config --cflags libnftnl libmnl) -c "$c" -o "$o"
+		clang $CFLAGS $SAN -fsanitize=fuzzer-no-link $(pkg-config --cflags libnftnl libmnl json-c) -c "$c" -o "$o"
 	fi
 	objs="$objs $o"
 done
 # shellcheck disable=SC2086
 clang $CFLAGS $SAN -fsanitize=fuzzer "$src" $objs -o "$O/$name" \
-	$(pkg-config --libs libpcap libmnl libnftnl libcap-ng) -lev
+	$(pkg-config --libs libpcap libmnl libnftnl libcap-ng json-c) -lev
 seeds=$TOP/tests/fuzz/$name
 [ -d "$seeds" ] || seeds=
 "$O/$name" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=5 -rss_limit_mb=2048 \

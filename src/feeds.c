@@ -50,11 +50,11 @@ struct feed {
 	double max_shrink;
 	struct ip_range *r[2];          /* v4, v6: sorted, disjoint, unsplit */
 	size_t nr[2], entries;
-	char etag[256], modified[64];
+	char etag[256], modified[256];
 	char error[320];
 	double last_ok, last_try;
 	uint64_t loads, failures;
-	long req;                       /* download under way, or 0 */
+	int64_t req;                    /* download under way, or 0 */
 	unsigned split_logged;
 	ev_timer timer;
 };
@@ -488,7 +488,7 @@ static void feed_load_state(struct feed *f)
 
 	feed_path(f, ".meta", path, sizeof(path));
 	if (read_file(path, 4096, &meta, &len) == 0) {
-		sscanf(meta, "etag %255[^\n]\nmodified %63[^\n]", f->etag, f->modified);
+		sscanf(meta, "etag %255[^\n]\nmodified %255[^\n]", f->etag, f->modified);
 		if (!strncmp(f->etag, "modified ", 9))  /* an empty etag line */
 			*f->etag = '\0';
 		free(meta);
@@ -507,11 +507,12 @@ static void feed_load_state(struct feed *f)
 static void feed_on_web(const struct web_response *w, void *ctx)
 {
 	struct feed *f = ctx;
-	const char *h;
+	char h[256];
 
 	f->req = 0;
 	if (w->err || w->status == 0) {
-		feed_fail(f, "%s: %s", f->url, w->error ? w->error : strerror(-w->err));
+		feed_fail(f, "%s: %s", f->url, w->error && *w->error ? w->error :
+			  strerror(w->err ? -w->err : EIO));
 		return;
 	}
 	if (w->status == 304) {
@@ -521,27 +522,28 @@ static void feed_on_web(const struct web_response *w, void *ctx)
 		return;
 	}
 	if (w->status != 200) {
-		feed_fail(f, "%s: HTTP status %ld", f->url, w->status);
+		feed_fail(f, "%s: HTTP status %d", f->url, w->status);
 		return;
 	}
 	if (feed_apply(f, w->body, w->len, f->url, true) < 0)
 		return;
-	snprintf(f->etag, sizeof(f->etag), "%s", (h = web_response_header(w, "ETag")) ? h : "");
+	snprintf(f->etag, sizeof(f->etag), "%s",
+		 web_response_header(w, "ETag", h, sizeof(h)) ? h : "");
 	snprintf(f->modified, sizeof(f->modified), "%s",
-		 (h = web_response_header(w, "Last-Modified")) ? h : "");
+		 web_response_header(w, "Last-Modified", h, sizeof(h)) ? h : "");
 	feed_save(f, w->body, w->len);
 }
 
 static void feed_fetch_url(struct feed *f)
 {
-	char inm[300], ims[100];
+	char inm[300], ims[300];
 	const char *hdrs[3] = { NULL, NULL, NULL };
 	size_t nh = 0;
 	struct web_request req = {
 		.method = "GET", .url = f->url, .headers = hdrs, .timeout_ms = 60000,
 		.max_bytes = f->max_bytes, .cainfo = *f->cainfo ? f->cainfo : NULL,
 	};
-	long id;
+	int64_t id;
 
 	if (*f->etag) {
 		snprintf(inm, sizeof(inm), "If-None-Match: %s", f->etag);

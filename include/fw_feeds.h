@@ -16,8 +16,10 @@ struct fw_feed_def {
 };
 
 /* Opens a netlink socket of its own for cfg->table (which fw_open_nft has
- * made). 0 or -errno. */
-int fw_feeds_open(const struct fw_cfg *cfg, struct fw_feeds **out);
+ * made). quiet_fd (or -1): a netlink socket subscribed to the nftables
+ * group (fw_monitor_fd) that leaves the group while a feed loads, so the
+ * kernel does not build one notification per element for it. 0 or -errno. */
+int fw_feeds_open(const struct fw_cfg *cfg, int quiet_fd, struct fw_feeds **out);
 
 /* Makes the sets of the n feeds (interval, no timeout: never mixed with
  * the timed ban sets) and the base chain "feeds": allow4/allow6 accept

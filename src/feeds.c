@@ -488,9 +488,12 @@ static void feed_load_state(struct feed *f)
 
 	feed_path(f, ".meta", path, sizeof(path));
 	if (read_file(path, 4096, &meta, &len) == 0) {
-		sscanf(meta, "etag %255[^\n]\nmodified %255[^\n]", f->etag, f->modified);
-		if (!strncmp(f->etag, "modified ", 9))  /* an empty etag line */
-			*f->etag = '\0';
+		for (char *l = strtok(meta, "\n"); l; l = strtok(NULL, "\n")) {
+			if (!strncmp(l, "etag ", 5))
+				snprintf(f->etag, sizeof(f->etag), "%s", l + 5);
+			else if (!strncmp(l, "modified ", 9))
+				snprintf(f->modified, sizeof(f->modified), "%s", l + 9);
+		}
 		free(meta);
 	}
 	feed_path(f, "", path, sizeof(path));

@@ -323,7 +323,7 @@ static int open_fw(struct daemon *d)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
 	else if (r < 0)
 		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, err);
-	else if (d->cfg.nnamed && (r = fw_feeds_open(&fc, &d->fwf)) < 0)
+	else if (d->cfg.nnamed && (r = fw_feeds_open(&fc, fw_monitor_fd(d->fw), &d->fwf)) < 0)
 		log_err("nftables: feeds socket: %s", strerror(-r));
 	else
 		log_debug("nftables: table inet %s, drop on the %s hook%s%s", d->cfg.table,

@@ -369,10 +369,15 @@ static int feed_apply(struct feed *f, const char *body, size_t len, const char *
 	f->loads++;
 	f->last_ok = ev_now(f->fs->loop);
 	*f->error = '\0';
-	log_info("feed %s: %zu entries from %s (%zu IPv4 and %zu IPv6 ranges)%s; parsed in "
-		 "%.0f ms, loaded into the kernel in %.0f ms (%.0f ms of CPU)", f->name, l.n, from,
-		 cnt[0], cnt[1], f->drop ? ", dropped" : ", alert only", t1 - t0,
-		 clock_ms(CLOCK_MONOTONIC) - t1, clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c1);
+	if (!f->fs->kernel)
+		log_info("feed %s: %zu entries from %s (%zu IPv4 and %zu IPv6 ranges); no "
+			 "firewall (dry run)", f->name, l.n, from, cnt[0], cnt[1]);
+	else
+		log_info("feed %s: %zu entries from %s (%zu IPv4 and %zu IPv6 ranges)%s; parsed "
+			 "in %.0f ms, loaded into the kernel in %.0f ms (%.0f ms of CPU)", f->name,
+			 l.n, from, cnt[0], cnt[1], f->drop ? ", dropped" : ", alert only",
+			 t1 - t0, clock_ms(CLOCK_MONOTONIC) - t1,
+			 clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c1);
 out:
 	free(r[0]);
 	free(r[1]);

@@ -59,25 +59,33 @@ all: $(O)/dosips $(CTL_BIN) dosips $(if $(CTL_BIN),dosipsctl)
 dosips dosipsctl: %: build/release/%
 	$(Q)ln -sf $< $@
 
-$(O)/dosips: $(O)/main.o $(LIB_OBJ)
-	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Every module but main in one archive: each program and test takes only
+# the objects it calls, and --as-needed only the libraries those call.
+LIB := $(O)/libdosips.a
+AS_NEEDED := -Wl,--as-needed
 
-$(O)/dosipsctl: $(O)/dosipsctl.o $(LIB_OBJ)
-	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(LIB): $(LIB_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/dosips: $(O)/main.o $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
+
+$(O)/dosipsctl: $(O)/dosipsctl.o $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
 
 $(O)/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(O)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(O)/tools/%: tests/tools/%.c $(LIB_OBJ)
+$(O)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 

@@ -68,10 +68,10 @@
 #define TICK_SHIFT	4
 #define COOL_SHIFT	(2 * NCLS)	/* slot.flags: cooldown bits after states */
 
-#define MAX_WINDOW_MS	3600000u
-#define MAX_THRESHOLD	100000000u
-#define MAX_CAPACITY	(1u << 26)
-#define MAX_DST_CAP	(1u << 20)
+#define MAX_WINDOW_MS	DETECT_MAX_WINDOW_MS
+#define MAX_THRESHOLD	DETECT_MAX_THRESHOLD
+#define MAX_CAPACITY	DETECT_MAX_CAPACITY
+#define MAX_DST_CAP	DETECT_MAX_DST_CAP
 #define MAX_POOL	(1u << 20)
 #define MAX_POOL_BYTES	(256ull << 20)	/* one pool's ring storage */
 
@@ -237,7 +237,7 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	memcpy(cfg->det, det, sizeof(det));
 	cfg->cooldown_ms = 5000;
-	cfg->capacity = 65536;
+	cfg->capacity = DETECT_CAPACITY;
 	cfg->dst_capacity = 4096;
 	cfg->v4_prefix = 32;
 	cfg->v6_prefix = 64;
@@ -287,6 +287,8 @@ int detect_cfg_check(const struct detect_cfg *cfg, const char **why)
 
 const char *detect_kind_name(enum detect_kind k)
 {
+	if (k == KIND_MANUAL)
+		return "manual";
 	return (unsigned)k < KIND__MAX ? kind_names[k] : "unknown";
 }
 

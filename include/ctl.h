@@ -18,6 +18,7 @@
 
 struct capture;
 struct feeds;
+struct feed_info;
 struct hooks;
 
 /* The daemon as the control socket sees it. The caller owns everything
@@ -29,7 +30,11 @@ struct ctl_view {
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;
-	const struct feeds *feeds;         /* may be NULL */
+	/* Lists the feeds (feeds_foreach), or NULL: a pointer, so that
+	 * dosipsctl, which links ctl.c, does not pull in the feeds code. */
+	void (*feeds_foreach)(const struct feeds *f,
+			      void (*cb)(const struct feed_info *, void *), void *ctx);
+	const struct feeds *feeds;
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

@@ -43,6 +43,15 @@ size_t feed_ranges_subtract(const struct ip_range *a, size_t na, const struct ip
 /* True when x lies in one of the n sorted disjoint ranges r (binary search). */
 bool feed_ranges_contain(const struct ip_range *r, size_t n, const struct ip_addr *x);
 
+/* Most feeds one configuration may have. */
+#define FEEDS_MAX 32
+
+/* A positive whole number of at most 2^40 ("max_bytes"); 0 or -EINVAL. */
+int feed_parse_size(const char *s, size_t *v);
+
+/* A fraction from 0 to 1 ("max_shrink"); 0 or -EINVAL. */
+int feed_parse_fraction(const char *s, double *v);
+
 /* Checks every [feed NAME] section of cfg (config.c's named_types row);
  * 0 or -EINVAL with "file:line: message" in err. */
 int feeds_cfg_check(const struct config *cfg, char *err, size_t errlen);
@@ -69,7 +78,8 @@ void feeds_restore(struct feeds *f);
  * (["a","b"]); returns the number of feeds, 0 leaving buf "[]". */
 size_t feeds_lookup_json(const struct feeds *f, const struct ip_addr *a, char *buf, size_t len);
 
-/* An event tagger (events_set_tagger): alerts and bans get "feeds". */
+/* An event tagger (events_set_tagger): when feeds are configured, alerts
+ * and bans get "feeds" (the list of those that list the source). */
 size_t feeds_tag_event(const struct event *e, char *buf, size_t len, void *ctx);
 
 /* One feed as dosipsctl feeds shows it. */

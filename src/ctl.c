@@ -171,7 +171,8 @@ static int cmd_feeds(const struct ctl_view *v, int argc, char **argv, struct rep
 {
 	say(r, "%-20s %9s %-6s %10s  %s\n", "FEED", "ENTRIES", "ACTION", "REFRESHED",
 	    "LAST ERROR");
-	feeds_foreach(v->feeds, feed_line, r);
+	if (v->feeds_foreach)
+		v->feeds_foreach(v->feeds, feed_line, r);
 	return 0;
 }
 

@@ -25,19 +25,6 @@
 
 #define FEED_LINE_MAX 256
 
-static const char *const feed_formats[FEED__MAX] = {
-	[FEED_NETSET] = "netset", [FEED_DROP] = "drop", [FEED_PLAIN] = "plain",
-	[FEED_JSON] = "json",
-};
-
-int feed_format_parse(const char *s)
-{
-	for (int i = 0; i < FEED__MAX; i++)
-		if (strcmp(s, feed_formats[i]) == 0)
-			return i;
-	return -1;
-}
-
 void feed_list_clear(struct feed_list *l)
 {
 	free(l->p);

@@ -7,7 +7,7 @@
 #include "addr.h"
 #include "detect.h"
 
-enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP };
+enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP, EVT_ENRICH };
 
 /* One event; fields unused by a type stay zero. */
 struct event {
@@ -19,6 +19,7 @@ struct event {
 	uint32_t duration_s;       /* ban length */
 	uint32_t offences;         /* how many bans this source has had lately */
 	const char *reason;        /* unban: "expired", "manual", ... */
+	const char *detail;        /* more JSON fields (",\"k\":v..."), or NULL */
 };
 
 /*

@@ -74,6 +74,9 @@ void feeds_set_whitelist(struct feeds *f, const struct whitelist *wl);
 /* Loads every feed into the kernel again (the table was re-created). */
 void feeds_restore(struct feeds *f);
 
+/* True when any feed lists a. */
+bool feeds_listed(const struct feeds *f, const struct ip_addr *a);
+
 /* Writes into buf the names of the feeds that list a, as a JSON array
  * (["a","b"]); returns the number of feeds, 0 leaving buf "[]". */
 size_t feeds_lookup_json(const struct feeds *f, const struct ip_addr *a, char *buf, size_t len);

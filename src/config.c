@@ -38,6 +38,13 @@ static const struct key config_keys[] = {
 	STR("on_unban", on_unban),
 	STR("user", user),
 	STR("state_dir", state_dir),
+	STR("reputation.abuseipdb_key_file", rep.key_file),
+	STR("reputation.abuseipdb_url", rep.url),
+	STR("reputation.abuseipdb_cainfo", rep.cainfo),
+	NUM("reputation.abuseipdb_daily_limit", K_U32, rep.daily_limit, 1, 10000000),
+	NUM("reputation.abuseipdb_report", K_BOOL, rep.report, 0, 1),
+	NUM("reputation.threshold", K_U32, rep.threshold, 0, 100),
+	NUM("reputation.ban_factor", K_U32, rep.ban_factor, 1, 1000),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
@@ -70,6 +77,10 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/dosips");
+	snprintf(cfg->rep.url, sizeof(cfg->rep.url), "https://api.abuseipdb.com/api/v2");
+	cfg->rep.daily_limit = 1000;
+	cfg->rep.threshold = 75;
+	cfg->rep.ban_factor = 1;
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;

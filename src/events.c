@@ -62,6 +62,7 @@ const char *event_type_name(enum event_type t)
 	static const char *const names[] = {
 		[EVT_ALERT] = "alert", [EVT_BAN] = "ban", [EVT_UNBAN] = "unban",
 		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
+		[EVT_ENRICH] = "enrich",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -158,12 +159,14 @@ int events_json(const struct event *e, char *buf, size_t len)
 		put(buf, len, &n, ",\"src\":null");
 	if (e->v)
 		json_verdict(e->v, buf, len, &n);
-	else if (e->type != EVT_BAN_CAP)
+	else if (e->type != EVT_BAN_CAP && e->type != EVT_ENRICH)
 		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
 	if (e->type == EVT_BAN)
 		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
 		put(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
+	if (e->detail)
+		put(buf, len, &n, "%s", e->detail);
 	put(buf, len, &n, "}");
 	return n < len ? (int)n : -1;
 }
@@ -189,6 +192,9 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 		break;
 	case EVT_UNBAN:
 		log_info("unban %s (%s)", who, e->reason ? e->reason : "expired");
+		break;
+	case EVT_ENRICH:
+		log_info("enrich %s:%s", who, e->detail ? e->detail : "");
 		break;
 	case EVT_BAN_CAP:
 		log_warn("ban cap reached: %s not banned (%s)", who,

@@ -480,6 +480,16 @@ static void feed_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- lookups, listing ---- */
 
+bool feeds_listed(const struct feeds *fs, const struct ip_addr *a)
+{
+	int fam = !addr_is_v4(a);
+
+	for (size_t i = 0; fs && i < fs->n; i++)
+		if (feed_ranges_contain(fs->f[i].r[fam], fs->f[i].nr[fam], a))
+			return true;
+	return false;
+}
+
 size_t feeds_lookup_json(const struct feeds *fs, const struct ip_addr *a, char *buf, size_t len)
 {
 	int fam = !addr_is_v4(a);

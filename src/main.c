@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "abuseipdb.h"
 #include "capture.h"
 #include "config.h"
 #include "ctl.h"
@@ -53,6 +54,9 @@ struct daemon {
 	struct fw_feeds *fwf;       /* feed sets, NULL in a dry run */
 	struct webclient *web;      /* downloads, NULL if unavailable */
 	struct feeds *feeds;
+	struct abuseipdb *abuse;    /* NULL without abuseipdb_key_file */
+	ev_timer drain;             /* a replay's end waits for answers */
+	double drain_until;
 	struct hooks *hooks;
 	struct ctl *ctl;
 	struct ctl_view view;
@@ -283,6 +287,16 @@ static void on_packets(const struct pkt *p, size_t n, void *ctx)
 	mitigate_flush(d->mit);
 }
 
+static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	if (webclient_pending(d->web) && ev_now(loop) < d->drain_until)
+		return;
+	ev_timer_stop(loop, w);
+	ev_break(loop, EVBREAK_ALL);
+}
+
 static void on_eof(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -294,6 +308,15 @@ static void on_eof(void *ctx)
 			log_err("%s", capture_error(d->cap));
 		else
 			log_warn("%s", capture_error(d->cap));
+	}
+	/* Enrichment answers still on their way belong to this replay's
+	 * events: wait for them, 10 s at most. */
+	if (d->abuse && d->web && webclient_pending(d->web)) {
+		d->drain_until = ev_now(d->loop) + 10;
+		ev_timer_init(&d->drain, on_drain, 0.05, 0.05);
+		d->drain.data = d;
+		ev_timer_start(d->loop, &d->drain);
+		return;
 	}
 	ev_break(d->loop, EVBREAK_ALL);
 }
@@ -383,6 +406,37 @@ static int open_feeds(struct daemon *d)
 	}
 	events_set_tagger(d->ev, feeds_tag_event, d->feeds);
 	return 0;
+}
+
+/* AbuseIPDB, when a key file is set: a subscriber of the bus. */
+static int open_abuseipdb(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 128];
+	int r;
+
+	if (!*d->cfg.rep.key_file)
+		return 0;
+	if ((r = abuseipdb_new(d->loop, &d->cfg.rep, d->cfg.state_dir, d->web, d->ev, &d->abuse, err,
+			       sizeof(err))) < 0) {
+		log_err("%s", err);
+		return r;
+	}
+	events_subscribe(d->ev, abuseipdb_on_event, d->abuse);
+	return 0;
+}
+
+/* The reputation policy: a first ban of a source that a feed lists, or
+ * that AbuseIPDB scores at reputation.threshold or more, is ban_factor
+ * times longer. ban_factor 1 (the default) turns it off. */
+static uint32_t reputation_factor(const struct ip_prefix *p, void *ctx)
+{
+	struct daemon *d = ctx;
+	if (d->cfg.rep.ban_factor <= 1)
+		return 1;
+	if (feeds_listed(d->feeds, &p->addr) ||
+	    abuseipdb_score(d->abuse, &p->addr) >= (int)d->cfg.rep.threshold)
+		return d->cfg.rep.ban_factor;
+	return 1;
 }
 
 static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
@@ -607,10 +661,11 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	if ((r = push_allow(d)) < 0)
 		return r;
-	if ((r = open_feeds(d)) < 0)
+	if ((r = open_feeds(d)) < 0 || (r = open_abuseipdb(d)) < 0)
 		return r;
 	if ((r = mitigate_new(d->loop, &d->cfg.mitigate, d->fw, d->wl, d->ev, &d->mit)) < 0)
 		return r;
+	mitigate_set_reputation(d->mit, reputation_factor, d);
 	if ((r = mitigate_adopt(d->mit)) < 0)
 		log_warn("could not read back existing bans: %s", strerror(-r));
 	if ((r = detect_new(&d->cfg.detect, mitigate_verdict, d->mit, &d->det)) < 0) {
@@ -630,6 +685,7 @@ static void daemon_teardown(struct daemon *d)
 	capture_close(d->cap);
 	detect_free(d->det);
 	mitigate_free(d->mit);
+	abuseipdb_free(d->abuse);
 	feeds_free(d->feeds);
 	webclient_free(d->web);
 	fw_feeds_close(d->fwf);

@@ -51,7 +51,16 @@ struct mitigate {
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
 	struct mitigate_stats st;
+	uint32_t (*rep_fn)(const struct ip_prefix *p, void *ctx);
+	void *rep_ctx;
 };
+
+void mitigate_set_reputation(struct mitigate *m, uint32_t (*fn)(const struct ip_prefix *p,
+								 void *ctx), void *ctx)
+{
+	m->rep_fn = fn;
+	m->rep_ctx = ctx;
+}
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
@@ -381,6 +390,12 @@ static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_
 	struct ban *b;
 	int r;
 
+	if (offences == 1 && m->rep_fn) {  /* reputation: a longer first ban */
+		uint64_t x = (uint64_t)d * m->rep_fn(p, m->rep_ctx);
+		uint32_t max = m->cfg.ban_max_s ? m->cfg.ban_max_s : UINT32_MAX;
+
+		d = x < max ? (uint32_t)x : max;
+	}
 	if (m->nbans >= m->cfg.max_bans)
 		return cap_refuse(m, p, v ? v->ts_us : wall_us(m));
 	lift_inside(m, p);

@@ -92,8 +92,9 @@ bool abuseipdb_reserved(const struct ip_addr *a)
 			prefix_parse(nets[i], &p[i]);
 		ready = true;
 	}
+	/* Each family against its own ranges: ::/8 holds every IPv4-mapped one. */
 	for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
-		if (prefix_contains(&p[i], a))
+		if (addr_is_v4(&p[i].addr) == addr_is_v4(a) && prefix_contains(&p[i], a))
 			return true;
 	return false;
 }

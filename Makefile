@@ -89,7 +89,18 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BIN) $(TOOL_BIN)
+# detect's portable fallbacks (no SSE2, no 128-bit multiply) built and
+# tested too: the same tests against a detect.o compiled without them.
+PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable
+
+$(O)/detect_portable.o: src/detect.c
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) -DDETECT_PORTABLE -c -o $@ $<
+
+$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(LIB)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+tests: $(UNIT_BIN) $(PORTABLE_BIN) $(TOOL_BIN)
 
 # The libFuzzer targets; only in the fuzz tree (make BUILD=fuzz fuzzers).
 fuzzers: $(if $(filter fuzz,$(BUILD)),$(FUZZ_BIN))

@@ -52,6 +52,16 @@
 #include <emmintrin.h>
 #endif
 
+/* DETECT_PORTABLE builds the fallbacks of the SSE2 and 128-bit paths, so
+ * tests compile and run them on machines that have both (make's
+ * test_*_portable binaries). Either path gives the same verdicts. */
+#if defined(__SSE2__) && !defined(DETECT_PORTABLE)
+#define DETECT_SSE2 1
+#endif
+#if defined(__SIZEOF_INT128__) && !defined(DETECT_PORTABLE)
+#define DETECT_INT128 1
+#endif
+
 #include "detect.h"
 
 #define WAYS		8	/* slots per bucket */
@@ -745,7 +755,7 @@ static inline void tab_touch(const struct detect *d, struct table *tb,
  * packet per source that is always another spoofed source, never an
  * attacker or a client already seen many times, who keep their slots and
  * their counts. */
-#ifdef __SSE2__
+#ifdef DETECT_SSE2
 /* Signed 32-bit lanes: the larger of a and b (SSE2 has no pmaxsd). */
 static inline __m128i max_epi32(__m128i a, __m128i b)
 {
@@ -913,7 +923,7 @@ tab_insert(struct table *tb, struct bucket *bk, uint32_t base, unsigned empty,
 	return base + w;
 }
 
-#ifdef __SIZEOF_INT128__
+#ifdef DETECT_INT128
 /* A keyed hash of a's two words, on every packet's path: each word offset
  * by a secret, the two multiplied to 128 bits and the halves folded
  * (wyhash's mum). The secrets are odd, so neither an IPv4 key (first word

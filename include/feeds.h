@@ -68,6 +68,10 @@ int feeds_new(struct ev_loop *loop, const struct config *cfg, struct fw_feeds *k
 	      struct webclient *web, const struct whitelist *wl, struct feeds **out,
 	      char *err, size_t errlen);
 
+/* fn(ctx) runs after each feed load into the kernel: the monitor left the
+ * nftables group meanwhile, so main has the table looked at. */
+void feeds_on_load(struct feeds *f, void (*fn)(void *ctx), void *ctx);
+
 /* Takes a new whitelist (reload): drop feeds are split around it again. */
 void feeds_set_whitelist(struct feeds *f, const struct whitelist *wl);
 

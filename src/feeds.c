@@ -67,7 +67,15 @@ struct feeds {
 	size_t nallow[2];
 	struct feed f[FEEDS_MAX];
 	size_t n;
+	void (*on_load)(void *ctx);
+	void *on_load_ctx;
 };
+
+void feeds_on_load(struct feeds *fs, void (*fn)(void *ctx), void *ctx)
+{
+	fs->on_load = fn;
+	fs->on_load_ctx = ctx;
+}
 
 /* ---- configuration ---- */
 
@@ -231,11 +239,13 @@ static int feed_apply(struct feed *f, const char *body, size_t len, const char *
 	f->split_logged = 0;
 	t1 = clock_ms(CLOCK_MONOTONIC);
 	c1 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-	for (int fam = 0; fam < 2; fam++) {
-		if ((ret = feed_to_kernel(f, fam, r[fam], cnt[fam], err, sizeof(err))) < 0) {
-			feed_fail(f, "loading into nftables: %s", err);
-			goto out;
-		}
+	for (int fam = 0; fam < 2 && ret == 0; fam++)
+		ret = feed_to_kernel(f, fam, r[fam], cnt[fam], err, sizeof(err));
+	if (f->fs->kernel && f->fs->on_load)
+		f->fs->on_load(f->fs->on_load_ctx);
+	if (ret < 0) {
+		feed_fail(f, "loading into nftables: %s", err);
+		goto out;
 	}
 	if (f->split_logged > FEED_SPLIT_LOG)
 		log_warn("feed %s: %u entries covered whitelisted or protected addresses",

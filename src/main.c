@@ -260,9 +260,10 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	mitigate_flush(d->mit);
 }
 
-static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
+/* The monitor's verdict: our table lost (and re-made empty) means every
+ * ban and feed goes in again. */
+static void check_table(struct daemon *d)
 {
-	struct daemon *d = w->data;
 	int r = fw_monitor_check(d->fw);
 
 	if (r == 1) {
@@ -274,6 +275,20 @@ static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
 	} else if (r < 0) {
 		log_err("nftables monitor: %s", strerror(-r));
 	}
+}
+
+static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
+{
+	check_table(w->data);
+}
+
+/* After a feed load the monitor had left the nftables group: look. */
+static void on_feed_loaded(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	fw_monitor_missed(d->fw);
+	check_table(d);
 }
 
 static void on_packets(const struct pkt *p, size_t n, void *ctx)
@@ -405,6 +420,7 @@ static int open_feeds(struct daemon *d)
 		return r;
 	}
 	events_set_tagger(d->ev, feeds_tag_event, d->feeds);
+	feeds_on_load(d->feeds, on_feed_loaded, d);
 	return 0;
 }
 

@@ -136,7 +136,7 @@ struct nft {
 	uint32_t order;
 	struct ip_range *allow[2];
 	size_t nallow[2];
-	bool allow_dirty, allow_skip, recreated, flushed;
+	bool allow_dirty, allow_skip, recreated, flushed, mon_missed;
 	struct nft_batch b;
 	struct nftnl_set_elem *elem;  /* scratch, reused for every element */
 	char *rbuf;
@@ -1512,6 +1512,8 @@ static int nft_monitor_check(struct fw *fw)
 	}
 	if (n->flushed)
 		return 0;
+	hit |= n->mon_missed;
+	n->mon_missed = false;
 	if (hit && (r = nft_ensure(n, true, &made)) < 0)
 		return r;
 	if (made & (MADE_TABLE | MADE_BANSET))
@@ -1519,6 +1521,11 @@ static int nft_monitor_check(struct fw *fw)
 	r = n->recreated;
 	n->recreated = false;
 	return r;
+}
+
+static void nft_monitor_missed(struct fw *fw)
+{
+	to_nft(fw)->mon_missed = true;
 }
 
 /* ---- open, flush, close ---- */
@@ -1568,6 +1575,7 @@ static void nft_close(struct fw *fw)
 static const struct fw_ops nft_ops = {
 	.ban = nft_ban, .unban = nft_unban, .set_allow = nft_set_allow, .commit = nft_commit,
 	.adopt = nft_adopt, .monitor_fd = nft_monitor_fd, .monitor_check = nft_monitor_check,
+	.monitor_missed = nft_monitor_missed,
 	.flush = nft_flush, .close = nft_close,
 };
 

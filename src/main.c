@@ -238,6 +238,17 @@ static void report(struct daemon *d)
 
 	stats_collect(&d->view, report_kv, &l);
 	report_flush(&l);
+	if (d->abuse) {
+		struct abuseipdb_stats as;
+
+		abuseipdb_get_stats(d->abuse, &as);
+		log_info("report: abuseipdb.requests=%" PRIu64 " abuseipdb.answers=%" PRIu64
+			 " abuseipdb.errors=%" PRIu64 " abuseipdb.cache_hits=%" PRIu64
+			 " abuseipdb.skipped_reserved=%" PRIu64 " abuseipdb.skipped_quota=%" PRIu64
+			 " abuseipdb.reports=%" PRIu64 " abuseipdb.used_today=%u abuseipdb.limit=%u",
+			 as.requests, as.answers, as.errors, as.cache_hits, as.skipped_reserved,
+			 as.skipped_quota, as.reports, as.used_today, as.limit);
+	}
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)

@@ -95,6 +95,9 @@ for s in 1.2.3.4 5.6.7.8; do
 done
 [ -z "$(ev enrich 9.9.9.9 1)" ] && grep -q 'daily quota of 2 requests reached' "$D/dosips1.log" &&
 	ok "run 1: 9.9.9.9 not checked: daily quota of 2 reached (logged)" || bad "run 1: quota not respected"
+grep -q 'abuseipdb.requests=2 .*abuseipdb.skipped_reserved=2 abuseipdb.skipped_quota=1 .*abuseipdb.used_today=2 abuseipdb.limit=2' \
+	"$D/dosips1.log" && ok "run 1 report: $(grep -o 'abuseipdb.requests.*' "$D/dosips1.log")" ||
+	bad "run 1 report: $(grep 'abuseipdb\.' "$D/dosips1.log")"
 grep -q "10.1.2.3\|198.18.0.7" "$D/requests.log" && bad "a private or reserved address was sent" ||
 	ok "10.1.2.3 (private) and 198.18.0.7 (benchmarking) alerted and were never sent"
 [ -n "$(ev alert 10.1.2.3 1)" ] && [ -n "$(ev alert 198.18.0.7 1)" ] ||

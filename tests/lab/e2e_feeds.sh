@@ -163,6 +163,13 @@ grep -q "If-Modified-Since\|304" "$LAB_DIR/https.log" &&
 	ok "conditional requests: the server answered 304 Not Modified" ||
 	note "(no 304 seen in the server log)"
 
+# ---- someone flushes the ruleset: the feeds come back with the table
+lab_exec "$LAB_VICTIM" nft flush ruleset
+lab_wait 5 set_has feed_firehol_level1_4 "198.18.0.3" &&
+	! lab_reach "$LAB_ATTACKER" "$LAB_VICTIM4" &&
+	ok "after nft flush ruleset the feed sets are back and the attacker dropped" ||
+	bad "the feeds were not restored after nft flush ruleset"
+
 # ---- bad bodies: refused, old list kept
 check_refused() { # WHAT: serve $WWW/firehol.netset as prepared, expect a refusal
 	r0=$(refused firehol_level1)

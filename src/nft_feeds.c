@@ -69,6 +69,7 @@ struct fw_feeds {
 	uint32_t first_seq, last_seq;
 	char *rbuf;
 	int quiet_fd;
+	bool oom;                   /* an object could not be built: do not send */
 };
 
 static const uint32_t fwf_hooknum[] = {
@@ -85,6 +86,7 @@ static void fwf_set_name(char *buf, size_t len, const char *feed, bool v6)
 
 static int fwf_begin(struct fw_feeds *k, size_t need)
 {
+	k->oom = false;
 	need += 2 * FWF_MSG_ROOM;
 	if (need > k->cap) {
 		char *nb = realloc(k->buf, need);
@@ -187,6 +189,10 @@ static struct nlmsghdr *fwf_put_set(struct fw_feeds *k, const char *feed, bool v
 	struct nlmsghdr *nlh = fwf_msg(k, NFT_MSG_NEWSET, NLM_F_CREATE);
 	char name[96];
 
+	if (!s) {
+		k->oom = true;
+		return nlh;
+	}
 	fwf_set_name(name, sizeof(name), feed, v6);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, k->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
@@ -206,6 +212,10 @@ static struct nlmsghdr *fwf_put_chain(struct fw_feeds *k)
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh = fwf_msg(k, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
 
+	if (!c) {
+		k->oom = true;
+		return nlh;
+	}
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, k->table);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, FWF_CHAIN);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, fwf_hooknum[k->hook]);
@@ -220,11 +230,16 @@ static struct nlmsghdr *fwf_put_chain(struct fw_feeds *k)
 	return nlh;
 }
 
-static void fwf_expr(struct nftnl_rule *r, const char *name, const uint32_t *kv, size_t nkv,
-		     uint16_t dattr, const void *data, uint32_t dlen)
+static void fwf_expr(struct fw_feeds *k, struct nftnl_rule *r, const char *name,
+		     const uint32_t *kv, size_t nkv, uint16_t dattr, const void *data,
+		     uint32_t dlen)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc(name);
 
+	if (!e) {
+		k->oom = true;
+		return;
+	}
 	for (size_t i = 0; i + 1 < nkv; i += 2)
 		nftnl_expr_set_u32(e, (uint16_t)kv[i], kv[i + 1]);
 	if (data)
@@ -249,12 +264,17 @@ static struct nlmsghdr *fwf_put_rule(struct fw_feeds *k, const char *set, bool v
 	const uint32_t imm[] = { NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT,
 				 NFTNL_EXPR_IMM_VERDICT, drop ? NF_DROP : NF_ACCEPT };
 
-	fwf_expr(r, "meta", meta, 4, 0, NULL, 0);
-	fwf_expr(r, "cmp", cmp, 4, NFTNL_EXPR_CMP_DATA, &proto, 1);
-	fwf_expr(r, "payload", pay, 8, 0, NULL, 0);
-	fwf_expr(r, "lookup", look, 2, NFTNL_EXPR_LOOKUP_SET, set, (uint32_t)strlen(set) + 1);
-	fwf_expr(r, "counter", NULL, 0, 0, NULL, 0);
-	fwf_expr(r, "immediate", imm, 4, 0, NULL, 0);
+	if (!r) {
+		k->oom = true;
+		return nlh;
+	}
+
+	fwf_expr(k, r, "meta", meta, 4, 0, NULL, 0);
+	fwf_expr(k, r, "cmp", cmp, 4, NFTNL_EXPR_CMP_DATA, &proto, 1);
+	fwf_expr(k, r, "payload", pay, 8, 0, NULL, 0);
+	fwf_expr(k, r, "lookup", look, 2, NFTNL_EXPR_LOOKUP_SET, set, (uint32_t)strlen(set) + 1);
+	fwf_expr(k, r, "counter", NULL, 0, 0, NULL, 0);
+	fwf_expr(k, r, "immediate", imm, 4, 0, NULL, 0);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, k->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, FWF_CHAIN);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
@@ -281,8 +301,8 @@ int fw_feeds_setup(struct fw_feeds *k, const struct fw_feed_def *defs, size_t n,
 		nlh = fwf_put_set(k, defs[i].name, true);
 	}
 	fwf_end(k, nlh);
-	if ((r = fwf_send(k, err, errlen)) < 0)
-		return r;
+	if (k->oom || (r = fwf_send(k, err, errlen)) < 0)
+		return k->oom ? -ENOMEM : r;
 	if ((r = fwf_begin(k, (n * 2 + 4) * FWF_MSG_ROOM)) < 0)
 		return r;
 	nlh = fwf_msg(k, NFT_MSG_DELRULE, 0);  /* flush the chain: rules come whole */
@@ -300,7 +320,7 @@ int fw_feeds_setup(struct fw_feeds *k, const struct fw_feed_def *defs, size_t n,
 		nlh = fwf_put_rule(k, set, true, true);
 	}
 	fwf_end(k, nlh);
-	return fwf_send(k, err, errlen);
+	return k->oom ? -ENOMEM : fwf_send(k, err, errlen);
 }
 
 static void fwf_put_key(struct nlmsghdr *nlh, const uint8_t *key, size_t klen, bool end)

@@ -48,6 +48,7 @@
 #include <libnftnl/set.h>
 
 #include "fw_feeds.h"
+#include "nft_rule.h"
 
 #define FWF_ELEMS_MAX (60 * 1024)  /* element bytes per message */
 #define FWF_ELEM_BYTES 48          /* one element, nests and all */
@@ -230,51 +231,18 @@ static struct nlmsghdr *fwf_put_chain(struct fw_feeds *k)
 	return nlh;
 }
 
-static void fwf_expr(struct fw_feeds *k, struct nftnl_rule *r, const char *name,
-		     const uint32_t *kv, size_t nkv, uint16_t dattr, const void *data,
-		     uint32_t dlen)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (!e) {
-		k->oom = true;
-		return;
-	}
-	for (size_t i = 0; i + 1 < nkv; i += 2)
-		nftnl_expr_set_u32(e, (uint16_t)kv[i], kv[i + 1]);
-	if (data)
-		nftnl_expr_set(e, dattr, data, dlen);
-	nftnl_rule_add_expr(r, e);
-}
-
-/* meta nfproto <family> <family> saddr @set counter accept|drop */
+/* <family> saddr @set counter accept|drop, appended to the chain. */
 static struct nlmsghdr *fwf_put_rule(struct fw_feeds *k, const char *set, bool v6, bool drop)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nlmsghdr *nlh = fwf_msg(k, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
-	uint8_t proto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-	const uint32_t meta[] = { NFTNL_EXPR_META_KEY, NFT_META_NFPROTO,
-				  NFTNL_EXPR_META_DREG, NFT_REG_1 };
-	const uint32_t cmp[] = { NFTNL_EXPR_CMP_SREG, NFT_REG_1, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ };
-	const uint32_t pay[] = { NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER,
-				 NFTNL_EXPR_PAYLOAD_OFFSET, v6 ? 8 : 12,
-				 NFTNL_EXPR_PAYLOAD_LEN, v6 ? 16 : 4,
-				 NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1 };
-	const uint32_t look[] = { NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1 };
-	const uint32_t imm[] = { NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT,
-				 NFTNL_EXPR_IMM_VERDICT, drop ? NF_DROP : NF_ACCEPT };
 
-	if (!r) {
+	if (!r || nft_rule_saddr(r, v6, set, 0, true, drop) < 0) {
 		k->oom = true;
+		if (r)
+			nftnl_rule_free(r);
 		return nlh;
 	}
-
-	fwf_expr(k, r, "meta", meta, 4, 0, NULL, 0);
-	fwf_expr(k, r, "cmp", cmp, 4, NFTNL_EXPR_CMP_DATA, &proto, 1);
-	fwf_expr(k, r, "payload", pay, 8, 0, NULL, 0);
-	fwf_expr(k, r, "lookup", look, 2, NFTNL_EXPR_LOOKUP_SET, set, (uint32_t)strlen(set) + 1);
-	fwf_expr(k, r, "counter", NULL, 0, 0, NULL, 0);
-	fwf_expr(k, r, "immediate", imm, 4, 0, NULL, 0);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, k->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, FWF_CHAIN);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);

@@ -52,6 +52,10 @@ int feed_parse_size(const char *s, size_t *v);
 /* A fraction from 0 to 1 ("max_shrink"); 0 or -EINVAL. */
 int feed_parse_fraction(const char *s, double *v);
 
+/* True when the [feed] sections of a and b differ (a reload warns: they
+ * take effect at restart). */
+bool feeds_cfg_changed(const struct config *a, const struct config *b);
+
 /* Checks every [feed NAME] section of cfg (config.c's named_types row);
  * 0 or -EINVAL with "file:line: message" in err. */
 int feeds_cfg_check(const struct config *cfg, char *err, size_t errlen);

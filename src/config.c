@@ -494,6 +494,9 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
 		"control_socket", "control_group", "user", "syslog", "state_dir",
+		"reputation.abuseipdb_key_file", "reputation.abuseipdb_url",
+		"reputation.abuseipdb_cainfo", "reputation.abuseipdb_daily_limit",
+		"reputation.abuseipdb_report",
 	};
 	size_t n = 0;
 

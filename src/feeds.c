@@ -37,11 +37,12 @@
 #include "webclient.h"
 
 #define FEED_SPLIT_LOG 5            /* split entries logged per load */
+#define FEED_HEADERS 4              /* lines of headers_file */
 
 struct feed {
 	struct feeds *fs;
 	char name[64];
-	char url[512], file[512], cainfo[512];
+	char url[512], file[512], cainfo[512], headers[512];
 	enum feed_format fmt;
 	bool drop;
 	uint64_t refresh_ms;
@@ -89,6 +90,7 @@ static void feed_from_cfg(struct feed *f, const struct config *cfg, const char *
 	snprintf(f->url, sizeof(f->url), "%s", (v = GET("url")) ? v : "");
 	snprintf(f->file, sizeof(f->file), "%s", (v = GET("file")) ? v : "");
 	snprintf(f->cainfo, sizeof(f->cainfo), "%s", (v = GET("cainfo")) ? v : "");
+	snprintf(f->headers, sizeof(f->headers), "%s", (v = GET("headers_file")) ? v : "");
 	f->fmt = (v = GET("format")) ? (enum feed_format)feed_format_parse(v) : FEED_NETSET;
 	f->drop = !(v = GET("action")) || strcmp(v, "alert") != 0;
 	if ((v = GET("refresh")))
@@ -433,10 +435,38 @@ static void feed_on_web(const struct web_response *w, void *ctx)
 	feed_save(f, w->body, w->len);
 }
 
+/* The "Name: value" lines of headers_file (an API key stays out of the
+ * configuration), read at each download, into buf and hdrs[*nh...]. */
+static int feed_headers(struct feed *f, char *buf, size_t len, const char **hdrs, size_t *nh)
+{
+	char *body, *line, *save = NULL;
+	size_t n;
+	int r;
+
+	if (!*f->headers)
+		return 0;
+	if ((r = read_file(f->headers, len - 1, &body, &n)) < 0) {
+		feed_fail(f, "headers_file %s: %s", f->headers,
+			  r == -EFBIG ? "too large" : strerror(-r));
+		return r;
+	}
+	memcpy(buf, body, n + 1);
+	free(body);
+	for (line = strtok_r(buf, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		if (!strchr(line, ':') || *nh >= FEED_HEADERS) {
+			feed_fail(f, "headers_file %s: expected at most %d \"Name: value\" lines",
+				  f->headers, FEED_HEADERS);
+			return -EINVAL;
+		}
+		hdrs[(*nh)++] = line;
+	}
+	return 0;
+}
+
 static void feed_fetch_url(struct feed *f)
 {
-	char inm[300], ims[300];
-	const char *hdrs[3] = { NULL, NULL, NULL };
+	char inm[300], ims[300], extra[1024];
+	const char *hdrs[3 + FEED_HEADERS] = { NULL };
 	size_t nh = 0;
 	struct web_request req = {
 		.method = "GET", .url = f->url, .headers = hdrs, .timeout_ms = 60000,
@@ -452,6 +482,8 @@ static void feed_fetch_url(struct feed *f)
 		snprintf(ims, sizeof(ims), "If-Modified-Since: %s", f->modified);
 		hdrs[nh++] = ims;
 	}
+	if (feed_headers(f, extra, sizeof(extra), hdrs, &nh) < 0)
+		return;
 	if (!f->fs->web)
 		feed_fail(f, "%s: no web client", f->url);
 	else if ((id = webclient_request(f->fs->web, &req, feed_on_web, f)) < 0)

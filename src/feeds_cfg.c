@@ -24,7 +24,7 @@ int feed_format_parse(const char *s)
 
 static const char *const feed_keys[] = {
 	"url", "file", "format", "refresh", "action", "max_bytes", "max_entries",
-	"max_shrink", "cainfo",
+	"max_shrink", "cainfo", "headers_file",
 };
 
 static bool feed_name_ok(const char *s)
@@ -138,4 +138,28 @@ int feeds_cfg_check(const struct config *cfg, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* The i-th entry of type feed in cfg, from *at on; NULL past the last. */
+static const struct config_entry *feed_entry(const struct config *cfg, uint32_t *at)
+{
+	for (; *at < cfg->nnamed; (*at)++)
+		if (!strcmp(cfg->named[*at].type, "feed"))
+			return &cfg->named[(*at)++];
+	return NULL;
+}
+
+bool feeds_cfg_changed(const struct config *a, const struct config *b)
+{
+	uint32_t i = 0, j = 0;
+	const struct config_entry *x, *y;
+
+	do {
+		x = feed_entry(a, &i);
+		y = feed_entry(b, &j);
+		if (!x != !y || (x && (strcmp(x->name, y->name) || strcmp(x->key, y->key) ||
+				       strcmp(x->value, y->value))))
+			return true;
+	} while (x);
+	return false;
 }

@@ -518,6 +518,9 @@ static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t
 	if ((r = config_build(nx->cfg, &d->src, err, errlen)) < 0)
 		return r;
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
+	if (feeds_cfg_changed(nx->cfg, &d->cfg))  /* feeds keep what they read at start */
+		snprintf(nx->restart + strlen(nx->restart), sizeof(nx->restart) - strlen(nx->restart),
+			 "%s[feed] sections", *nx->restart ? ", " : "");
 	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl, err, errlen)) < 0)
 		return r;
 	/* Both configurations start from config_defaults' memset, so their

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # abuseipdb_standin.py - a LOCAL STAND-IN for AbuseIPDB's public API v2, for
-# tests only: it answers /api/v2/check in the JSON shape
-# AbuseIPDB documents (https://docs.abuseipdb.com/), checks the Key
-# header, and appends one line per request to LOG ("check ADDR" or
-# "denied ..."). Scores come from SCORES, "addr=score,..." (default 100).
+# tests only: it answers /api/v2/check and /api/v2/blacklist in the JSON
+# shapes AbuseIPDB documents (https://docs.abuseipdb.com/), checks the Key
+# header, and appends one line per request to LOG ("check ADDR",
+# "blacklist", or "denied ..."). Scores come from SCORES, "addr=score,..." (default 100).
 #   abuseipdb_standin.py HOST PORT KEY LOG [SCORES]
 import http.server
 import json
@@ -53,6 +53,11 @@ class H(http.server.BaseHTTPRequestHandler):
                     {"reportedAt": "2026-11-30T08:00:00+00:00", "comment": "scan",
                      "categories": [14], "reporterId": 2, "reporterCountryCode": "DE",
                      "reporterCountryName": "Germany"}]}})
+        elif u.path == "/api/v2/blacklist":
+            log("blacklist")
+            self.answer(200, {"meta": {"generatedAt": "2026-12-02T10:00:00+00:00"}, "data": [
+                {"ipAddress": "5.6.7.8", "countryCode": "US", "abuseConfidenceScore": 100,
+                 "lastReportedAt": "2026-12-02T09:58:01+00:00"}]})
         else:
             log("unknown " + self.path)
             self.answer(404, {"errors": [{"detail": "Not found", "status": 404}]})

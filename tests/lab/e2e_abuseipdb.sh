@@ -9,9 +9,11 @@
 # benchmarking sources never queried, enrich events with the stand-in's
 # score, country and categories. A second run from the same state: the
 # cached sources make no request (enrich "cached":true) and the day's
-# count carries over. The reputation policy (ban_factor 3) lengthens first
-# bans of a source listed by a feed (an AbuseIPDB blacklist answer as a
-# json feed) or scored 100 by the cache, and only those.
+# count carries over. The stand-in's blacklist endpoint serves a json
+# feed (the key sent from headers_file): fetched by a first, live run, its
+# last good copy lists 5.6.7.8 in the replays. The reputation policy
+# (ban_factor 3) lengthens first bans of a source listed by a feed or
+# scored 100 by the cache, and only those.
 set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 LAB_LIB=1 . "$TOP/scripts/lab.sh"
@@ -55,10 +57,7 @@ with open(sys.argv[1], "wb") as f:
             fr = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00" + ip + udp
             f.write(struct.pack("<IIII", us // 10**6, us % 10**6, len(fr), len(fr)) + fr)
 PY
-# AbuseIPDB's blacklist answer (api/v2/blacklist, documented shape) as a feed.
-cat >"$D/blacklist.json" <<'J'
-{"meta":{"generatedAt":"2026-12-02T10:00:00+00:00"},"data":[{"ipAddress":"5.6.7.8","countryCode":"US","abuseConfidenceScore":100,"lastReportedAt":"2026-12-02T09:58:01+00:00"}]}
-J
+printf 'Key: %s\nAccept: application/json\n' "$KEY" >"$D/abuse.headers"
 
 lab_bg "$NS" python3 "$TOP/tests/lab/abuseipdb_standin.py" 127.0.0.1 8099 "$KEY" "$D/requests.log"
 lab_wait 5 lab_exec "$NS" curl -s -o /dev/null http://127.0.0.1:8099/ ||
@@ -66,7 +65,7 @@ lab_wait 5 lab_exec "$NS" curl -s -o /dev/null http://127.0.0.1:8099/ ||
 : >"$D/requests.log"
 ok "local AbuseIPDB stand-in (not the public service) on 127.0.0.1:8099 in $NS"
 
-run() { # LIMIT RUN
+write_conf() { # LIMIT
 	cat >"$D/dosips.conf" <<-C
 	state_dir = $D/state
 	[reputation]
@@ -75,17 +74,37 @@ run() { # LIMIT RUN
 	abuseipdb_daily_limit = $1
 	ban_factor = 3
 	[feed abuseipdb_blacklist]
-	file = $D/blacklist.json
+	url = http://127.0.0.1:8099/api/v2/blacklist?confidenceMinimum=90
+	headers_file = $D/abuse.headers
 	format = json
 	C
+}
+run() { # LIMIT RUN
+	write_conf "$1"
 	lab_exec "$NS" "$BIN/dosips" -r "$D/floods.pcap" --dry-run -c "$D/dosips.conf" -w /dev/null \
 		--ban 60 --events "$D/events$2.json" >"$D/dosips$2.log" 2>&1 ||
 		bad "run $2: dosips exited non-zero: $(tail -n 3 "$D/dosips$2.log")"
 }
 ev() { grep "\"event\":\"$1\"" "$D/events$3.json" | grep "\"src\":\"$2\""; }
 
+# Run 0, live on lo (dry run) for a moment: the blacklist feed is fetched.
+run_live() {
+	lab_bg "$NS" "$BIN/dosips" -i lo --dry-run -c "$D/dosips.conf" -w /dev/null \
+		>"$D/dosips0.log" 2>&1
+	lab_wait 10 grep -q "feed abuseipdb_blacklist: 1 entries from http" "$D/dosips0.log"
+	r=$?
+	kill "$LAB_LAST_PID"
+	wait "$LAB_LAST_PID" 2>/dev/null
+	return $r
+}
+write_conf 2
+run_live && grep -qx blacklist "$D/requests.log" && [ -s "$D/state/feeds/abuseipdb_blacklist" ] &&
+	ok "the blacklist endpoint, as a json feed with the key from headers_file: $(grep -o '1 entries from http[^ ]*' "$D/dosips0.log"), kept" ||
+	bad "blacklist feed: $(grep abuseipdb_blacklist "$D/dosips0.log" | tail -n 2)"
+: >"$D/requests.log"
+
 run 2 1
-[ "$(sort "$D/requests.log" | tr '\n' ' ')" = "check 1.2.3.4 check 5.6.7.8 " ] &&
+[ "$(grep -v blacklist "$D/requests.log" | sort | tr '\n' ' ')" = "check 1.2.3.4 check 5.6.7.8 " ] &&
 	ok "run 1: the stand-in got exactly: $(tr '\n' ' ' <"$D/requests.log")" ||
 	bad "run 1: requests: $(tr '\n' ' ' <"$D/requests.log")"
 for s in 1.2.3.4 5.6.7.8; do
@@ -111,7 +130,7 @@ ev ban 5.6.7.8 1 | grep -q '"duration_s":180' && ev ban 1.2.3.4 1 | grep -q '"du
 
 n0=$(wc -l <"$D/requests.log")
 run 10 2
-new=$(tail -n +"$((n0 + 1))" "$D/requests.log" | tr '\n' ' ')
+new=$(tail -n +"$((n0 + 1))" "$D/requests.log" | grep -v blacklist | tr '\n' ' ')
 [ "$new" = "check 9.9.9.9 " ] && ok "run 2: cached 1.2.3.4 and 5.6.7.8 made no request; only: $new" ||
 	bad "run 2: requests: '$new'"
 ev enrich 1.2.3.4 2 | grep -q '"cached":true' && ev enrich 5.6.7.8 2 | grep -q '"cached":true' &&
@@ -123,4 +142,6 @@ grep -q '^quota [0-9]* 3$' "$D/state/abuseipdb.cache" &&
 ev ban 1.2.3.4 2 | grep -q '"duration_s":180' && ev ban 10.1.2.3 2 | grep -q '"duration_s":60' &&
 	ok "run 2: 1.2.3.4, cached score 100, banned 180 s; 10.1.2.3 (no score) 60 s" ||
 	bad "run 2 ban lengths: $(ev ban 1.2.3.4 2)"
+grep -q '^denied' "$D/requests.log" && bad "the stand-in denied a request: wrong or missing Key" ||
+	ok "every request carried the key the stand-in expects"
 [ "$FAILED" -eq 0 ] && echo "PASS abuseipdb" || { echo "FAIL abuseipdb"; exit 1; }

@@ -198,6 +198,27 @@ static void test_cfg_check(void **state)
 	assert_string_equal(err, "3: unknown key in a feed section");
 }
 
+/* A reload tells feed sections that changed (they need a restart). */
+static void test_cfg_changed(void **state)
+{
+	static struct config a, b;
+
+	config_defaults(&a);
+	config_defaults(&b);
+	assert_false(feeds_cfg_changed(&a, &b));
+	a.nnamed = b.nnamed = 2;
+	a.named[0] = b.named[0] = (struct config_entry){ "notify", "ops", "url", "x", 1 };
+	a.named[1] = b.named[1] = (struct config_entry){ "feed", "f", "file", "/a", 2 };
+	assert_false(feeds_cfg_changed(&a, &b));
+	snprintf(b.named[1].value, sizeof(b.named[1].value), "/b");
+	assert_true(feeds_cfg_changed(&a, &b));
+	b.nnamed = 1;
+	assert_true(feeds_cfg_changed(&a, &b));
+	a.nnamed = 1;
+	snprintf(b.named[0].value, sizeof(b.named[0].value), "y");
+	assert_false(feeds_cfg_changed(&a, &b));  /* not a feed */
+}
+
 static char seen[1024];
 
 static void keep(const struct event *e, const char *json, size_t len, void *ctx)
@@ -262,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_cfg_check),
+		cmocka_unit_test(test_cfg_changed),
 		cmocka_unit_test(test_event_feeds),
 	};
 

@@ -19,6 +19,7 @@
 struct capture;
 struct feeds;
 struct feed_info;
+struct crowdsec;
 struct hooks;
 
 /* The daemon as the control socket sees it. The caller owns everything
@@ -35,6 +36,7 @@ struct ctl_view {
 	void (*feeds_foreach)(const struct feeds *f,
 			      void (*cb)(const struct feed_info *, void *), void *ctx);
 	const struct feeds *feeds;
+	struct crowdsec *crowdsec;         /* NULL: no fleet link */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

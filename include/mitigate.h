@@ -64,6 +64,16 @@ void mitigate_verdict(const struct verdict *v, void *ctx);
  * -EEXIST (inside a larger active ban). */
 int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s);
 
+/* Bans p for duration_s on another system's word (kind names which, e.g.
+ * KIND_CROWDSEC), queued for the next commit; otherwise as mitigate_ban
+ * (never over the whitelist: -EPERM). A ban of p already here is left as
+ * it is (-EALREADY). */
+int mitigate_ban_remote(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s,
+			enum detect_kind kind);
+
+/* The active ban of exactly p into *bi: 0, or -ENOENT. */
+int mitigate_find(struct mitigate *m, const struct ip_prefix *p, struct ban_info *bi);
+
 /* Lifts a ban by hand; 0 or -ENOENT. */
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p);
 

@@ -52,6 +52,12 @@ static const struct key config_keys[] = {
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
+	STR("crowdsec.url", crowdsec_url),
+	STR("crowdsec.credentials", crowdsec_credentials),
+	STR("crowdsec.api_key_file", crowdsec_key_file),
+	STR("crowdsec.queue", crowdsec_queue),
+	NUM("crowdsec.poll", K_MS, crowdsec_poll_ms, 100, 3600000),
+	NUM("crowdsec.queue_max", K_U32, crowdsec_queue_max, 1, 1000000),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
@@ -87,6 +93,9 @@ void config_defaults(struct config *cfg)
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
+	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
+	cfg->crowdsec_poll_ms = 10000;
+	cfg->crowdsec_queue_max = 10000;
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }
@@ -496,7 +505,9 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 		"control_socket", "control_group", "user", "syslog", "state_dir",
 		"reputation.abuseipdb_key_file", "reputation.abuseipdb_url",
 		"reputation.abuseipdb_cainfo", "reputation.abuseipdb_daily_limit",
-		"reputation.abuseipdb_report",
+		"reputation.abuseipdb_report", "crowdsec.url",
+		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
+		"crowdsec.poll", "crowdsec.queue_max",
 	};
 	size_t n = 0;
 

@@ -19,6 +19,7 @@
 #include "fw.h"
 #include "hooks.h"
 #include "log.h"
+#include "crowdsec.h"
 #include "mitigate.h"
 #include "stats.h"
 
@@ -256,6 +257,43 @@ static int cmd_reload(const struct ctl_view *v, int argc, char **argv, struct re
 	return rc;
 }
 
+static void peer_time(struct reply *r, const char *what, double t)
+{
+	char dur[32];
+	uint64_t ago = t > 0 ? (uint64_t)(ev_time() - t) : 0;
+
+	if (t > 0)
+		say(r, "%s: %s ago\n", what, fmt_dur(ago, dur));
+	else
+		say(r, "%s: never\n", what);
+}
+
+/* The fleet links: CrowdSec's Local API (BGP when it exists). */
+static int cmd_peers(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		     char *err, size_t errlen)
+{
+	struct crowdsec_stats cs;
+
+	if (!v->crowdsec) {
+		say(r, "crowdsec: off\n");
+		return 0;
+	}
+	crowdsec_get_stats(v->crowdsec, &cs);
+	say(r, "crowdsec: %s %s%s%s\n", v->cfg->crowdsec_url, cs.api_up ? "up" : "down",
+	    *cs.last_error ? ": " : "", cs.last_error);
+	say(r, "crowdsec pushed: %" PRIu64 " (failed tries %" PRIu64 ")\n", cs.pushed,
+	    cs.push_failures);
+	say(r, "crowdsec queued: %" PRIu64 " (dropped when full %" PRIu64 ")\n", cs.queued,
+	    cs.queue_dropped);
+	peer_time(r, "crowdsec last push", cs.last_push);
+	say(r, "crowdsec decisions: %" PRIu64 " new, %" PRIu64 " deleted; %" PRIu64
+	    " banned here, %" PRIu64 " already banned, %" PRIu64 " refused, %" PRIu64
+	    " lifted\n", cs.pulled_new, cs.pulled_deleted, cs.applied, cs.own, cs.refused,
+	    cs.lifted);
+	peer_time(r, "crowdsec last sync", cs.last_pull);
+	return 0;
+}
+
 static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		    char *err, size_t errlen);
 
@@ -273,6 +311,7 @@ static const struct ctl_cmd {
 	{ "ban", 1, 2, true, cmd_ban, "ban ADDR[/LEN] [SECONDS]" },
 	{ "unban", 1, 1, true, cmd_unban, "unban ADDR[/LEN]" },
 	{ "reload", 0, 0, true, cmd_reload, "reload" },
+	{ "peers", 0, 0, false, cmd_peers, "peers" },
 	{ "help", 0, 0, false, cmd_help, "help" },
 };
 

@@ -11,6 +11,7 @@
 #include "abuseipdb.h"
 #include "capture.h"
 #include "config.h"
+#include "crowdsec.h"
 #include "ctl.h"
 #include "detect.h"
 #include "events.h"
@@ -52,13 +53,14 @@ struct daemon {
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct fw *fw;
 	struct fw_feeds *fwf;       /* feed sets, NULL in a dry run */
-	struct webclient *web;      /* downloads, NULL if unavailable */
 	struct feeds *feeds;
 	struct abuseipdb *abuse;    /* NULL without abuseipdb_key_file */
 	ev_timer drain;             /* a replay's end waits for answers */
 	double drain_until;
 	struct hooks *hooks;
 	struct ctl *ctl;
+	struct webclient *web;      /* HTTP: feeds, AbuseIPDB, fleet links; NULL if none */
+	struct crowdsec *crowdsec;
 	struct ctl_view view;
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
@@ -499,6 +501,36 @@ static int open_events(struct daemon *d)
 	return 0;
 }
 
+/* The CrowdSec link, when configured: not for replays or dry runs, whose
+ * bans are not real and must not reach the fleet. Its failure to start is
+ * logged; local protection goes on without it. */
+static void open_crowdsec(struct daemon *d)
+{
+	struct crowdsec_cfg cc = {
+		.url = d->cfg.crowdsec_url, .credentials = d->cfg.crowdsec_credentials,
+		.api_key_file = d->cfg.crowdsec_key_file, .queue_path = d->cfg.crowdsec_queue,
+		.poll_ms = d->cfg.crowdsec_poll_ms, .queue_max = d->cfg.crowdsec_queue_max,
+	};
+	char err[CONFIG_PATH_MAX + 128];
+
+	if (!*d->cfg.crowdsec_url)
+		return;
+	if (d->opts->replay || d->opts->dry_run) {
+		log_info("crowdsec: not linked in a %s", d->opts->replay ? "replay" : "dry run");
+		return;
+	}
+	if ((!d->web && webclient_new(d->loop, &d->web, err, sizeof(err)) < 0) ||
+	    crowdsec_new(d->loop, d->web, d->mit, &cc, &d->crowdsec, err, sizeof(err)) < 0) {
+		log_err("%s; running without the fleet link", err);
+		return;
+	}
+	events_subscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	log_info("crowdsec: linked to %s (%s%s%s)", d->cfg.crowdsec_url,
+		 *d->cfg.crowdsec_credentials ? "pushing bans" : "",
+		 *d->cfg.crowdsec_credentials && *d->cfg.crowdsec_key_file ? ", " : "",
+		 *d->cfg.crowdsec_key_file ? "pulling decisions" : "");
+}
+
 /* Everything a reload replaces, built aside first. */
 struct reload {
 	struct config *cfg;
@@ -628,6 +660,7 @@ static void open_control(struct daemon *d)
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
 		.feeds = d->feeds, .feeds_foreach = feeds_foreach,
+		.crowdsec = d->crowdsec,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -702,6 +735,7 @@ static int daemon_setup(struct daemon *d)
 		log_err("detection: %s", strerror(-r));
 		return r;
 	}
+	open_crowdsec(d);
 	if ((r = open_capture(d)) < 0)
 		return r;
 	start_watchers(d);
@@ -712,12 +746,15 @@ static int daemon_setup(struct daemon *d)
 static void daemon_teardown(struct daemon *d)
 {
 	ctl_close(d->ctl);
+	if (d->crowdsec)
+		events_unsubscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	crowdsec_free(d->crowdsec);
+	abuseipdb_free(d->abuse);   /* they cancel their requests: before the client */
+	feeds_free(d->feeds);
+	webclient_free(d->web);
 	capture_close(d->cap);
 	detect_free(d->det);
 	mitigate_free(d->mit);
-	abuseipdb_free(d->abuse);
-	feeds_free(d->feeds);
-	webclient_free(d->web);
 	fw_feeds_close(d->fwf);
 	fw_close(d->fw);
 	events_free(d->ev);

@@ -471,6 +471,37 @@ int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duratio
 	return ban_start(m, &q, KIND_MANUAL, NULL, duration_s);
 }
 
+int mitigate_ban_remote(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s,
+			enum detect_kind kind)
+{
+	struct ip_prefix q = *p;
+
+	addr_mask(&q.addr, q.len);
+	if (wl_covers(m, &q))
+		return -EPERM;
+	if (ban_find(m, &q))
+		return -EALREADY;
+	if (ban_covering(m, &q))
+		return -EEXIST;
+	return ban_start(m, &q, kind, NULL, duration_s ? duration_s : m->cfg.ban_s);
+}
+
+int mitigate_find(struct mitigate *m, const struct ip_prefix *p, struct ban_info *bi)
+{
+	struct ip_prefix q = *p;
+	struct ban *b;
+
+	addr_mask(&q.addr, q.len);
+	if (!(b = ban_find(m, &q)))
+		return -ENOENT;
+	*bi = (struct ban_info){
+		.src = b->src, .kind = b->kind, .duration_s = b->duration_s,
+		.offences = b->offences,
+		.remaining_ms = (uint64_t)(ev_timer_remaining(m->loop, &b->timer) * 1000),
+	};
+	return 0;
+}
+
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p)
 {
 	struct ip_prefix q = *p;

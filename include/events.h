@@ -7,7 +7,11 @@
 #include "addr.h"
 #include "detect.h"
 
-enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP, EVT_ENRICH };
+enum event_type {
+	EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP,
+	EVT_BAN_FAILED,   /* the kernel refused a ban: not in force (reason says why) */
+	EVT_ENRICH,       /* more about an alert's source (abuseipdb.c), in detail */
+};
 
 /* One event; fields unused by a type stay zero. */
 struct event {

@@ -212,7 +212,10 @@ static int cmd_ban(const struct ctl_view *v, int argc, char **argv, struct reply
 		secs = (uint32_t)(ms / 1000);
 	}
 	prefix_fmt(&p, addr);
-	if ((rc = mitigate_ban(v->mit, &p, secs)) == -EPERM)
+	if ((rc = mitigate_ban(v->mit, &p, secs)) < 0 && *mitigate_refusal(v->mit))
+		snprintf(err, errlen, "the kernel refused the ban of %s: %s", addr,
+			 mitigate_refusal(v->mit));
+	else if (rc == -EPERM)
 		snprintf(err, errlen, "%s is whitelisted: not banned", addr);
 	else if (rc == -EEXIST)
 		snprintf(err, errlen, "%s is inside a wider ban already", addr);
@@ -439,8 +442,8 @@ static void conn_free(struct conn *k)
 	free(k);
 }
 
-/* Replies go out when the socket is writable, which is after the loop's
- * prepare step has sent the batch: an "ok" to a ban means it is in the
+/* A ban's reply is decided after its commit (mitigate_ban commits and
+ * waits for the kernel's answer): an "ok" to a ban means it is in the
  * kernel. */
 static void conn_reply(struct conn *k, char *out, size_t len)
 {

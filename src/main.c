@@ -363,7 +363,7 @@ static int open_fw(struct daemon *d)
 {
 	struct fw_cfg fc = {
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
-		.set_size = d->cfg.set_size, .priority = -300,
+		.set_size = d->cfg.set_size, .priority = -300, .open_only = d->opts->flush,
 	};
 	char err[512];
 	int r;
@@ -720,6 +720,11 @@ static int daemon_setup(struct daemon *d)
 	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
 		return r;
+	/* The capture first: a wrong interface or file must stop dosips
+	 * before it changes anything in the firewall. Packets are only read
+	 * once the loop runs, when everything below is in place. */
+	if ((r = open_capture(d)) < 0)
+		return r;
 	if ((r = open_fw(d)) < 0)
 		return r;
 	if ((r = push_allow(d)) < 0)
@@ -736,8 +741,6 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	}
 	open_crowdsec(d);
-	if ((r = open_capture(d)) < 0)
-		return r;
 	start_watchers(d);
 	open_control(d);
 	return drop_privs(d);
@@ -848,8 +851,15 @@ int main(int argc, char **argv)
 		return run_check(&d.cfg, &o);
 	if (!o.replay && pick_iface(&d.cfg) < 0)
 		return 1;
+	if (o.replay && !o.dry_run && !o.flush) {
+		/* A capture file is the past: its sources are not at the door. */
+		log_info("replaying a capture never touches the firewall: --dry-run implied");
+		o.dry_run = 1;
+	}
 	if (o.flush)
 		return run_flush(&d);
+	if (check_runtime(&d.cfg) < 0)
+		return 1;
 	if (!(d.loop = ev_default_loop(EVFLAG_AUTO)))
 		log_fatal("cannot initialise the event loop");
 	if (daemon_setup(&d) == 0) {

@@ -148,6 +148,13 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/dosips.service
 	install -d $(DESTDIR)$(LIBEXECDIR)/dosips
 	install -m 755 scripts/webhook-hook.sh $(DESTDIR)$(LIBEXECDIR)/dosips/webhook-hook.sh
+	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 644 policy/dosips.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dosips
+	# The unprivileged account dosips runs as (the unit's User=, the
+	# default `user`); not for a staged install (DESTDIR).
+	[ -n "$(DESTDIR)" ] || id -u dosips >/dev/null 2>&1 || \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --comment "dosips daemon" dosips
 
 clean:
 	rm -rf build dosips dosipsctl

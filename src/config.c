@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "feeds.h"
+#include "privs.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
 
@@ -31,12 +32,14 @@ static const struct key config_keys[] = {
 	STR("interface", iface),
 	STR("whitelist", whitelist),
 	STR("events", events),
+	NUM("events_max_mb", K_U32, events_max_mb, 0, 1048576),
 	STR("table", table),
 	STR("control_socket", ctl_socket),
 	STR("control_group", ctl_group),
 	STR("on_ban", on_ban),
 	STR("on_unban", on_unban),
 	STR("user", user),
+	STR("hook_user", hook_user),
 	STR("state_dir", state_dir),
 	STR("reputation.abuseipdb_key_file", rep.key_file),
 	STR("reputation.abuseipdb_url", rep.url),
@@ -52,6 +55,9 @@ static const struct key config_keys[] = {
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
+	NUM("log_interval", K_MS, log_limit.interval_ms, 0, 3600000),
+	NUM("log_limit", K_U32, log_limit.per_class, 1, 100000000),
+	NUM("log_limit_source", K_U32, log_limit.per_source, 1, 100000000),
 	STR("crowdsec.url", crowdsec_url),
 	STR("crowdsec.credentials", crowdsec_credentials),
 	STR("crowdsec.api_key_file", crowdsec_key_file),
@@ -84,7 +90,8 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
-	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_CTL_SOCKET);
+	snprintf(cfg->user, sizeof(cfg->user), "%s", PRIVS_DEFAULT_USER);
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/dosips");
 	snprintf(cfg->rep.url, sizeof(cfg->rep.url), "https://api.abuseipdb.com/api/v2");
 	cfg->rep.daily_limit = 1000;
@@ -96,6 +103,8 @@ void config_defaults(struct config *cfg)
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
+	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
+						 .per_source = 5 };
 	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
 	cfg->crowdsec_poll_ms = 10000;
 	cfg->crowdsec_queue_max = 10000;

@@ -138,8 +138,18 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-/* True when p touches the whitelist (there may be none). */
+/* True when all of p is whitelisted (there may be no whitelist). Merely
+ * touching it is not enough: a /64 holding this host's address is not
+ * immune, and the kernel's allow sets let the host's own address through
+ * a ban of the prefix around it. */
 static bool wl_covers(const struct mitigate *m, const struct ip_prefix *p)
+{
+	return m->wl && whitelist_contains(m->wl, p);
+}
+
+/* True when any of p is whitelisted: what a ban dosips widens on its own
+ * (aggregation at the cap) must not touch. */
+static bool wl_touches(const struct mitigate *m, const struct ip_prefix *p)
 {
 	return m->wl && whitelist_overlaps(m->wl, p);
 }
@@ -518,7 +528,7 @@ static int cap_make_room(struct mitigate *m, const struct ip_prefix *p, enum det
 	uint32_t refused = a.len ? agg_refused(m, &a, false) : 0;
 
 	if (a.len && k + refused + 1 >= (m->cfg.aggregate_min ? m->cfg.aggregate_min : 2) &&
-	    !wl_covers(m, &a) && !ban_covering(m, &a)) {
+	    !wl_touches(m, &a) && !ban_covering(m, &a)) {
 		snprintf(reason, sizeof(reason), "%u active bans, cap: %u bans, %u refused sources "
 			 "and %s become one ban of %s", m->nbans, k, refused, prefix_fmt(p, pb),
 			 prefix_fmt(&a, pa));
@@ -999,7 +1009,7 @@ void mitigate_set_whitelist(struct mitigate *m, const struct whitelist *wl)
 
 		for (; b; b = next) {
 			next = b->next;
-			if (wl && whitelist_overlaps(wl, &b->src))
+			if (wl && whitelist_contains(wl, &b->src))
 				ban_lift(m, b, "whitelisted");
 		}
 	}

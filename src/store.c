@@ -85,6 +85,8 @@ struct store {
 	double pause_s;             /* retry pause while failing, 0 when fine */
 	double warned_at;           /* last time a failure was reported */
 	uint64_t streak;            /* failed batches since the last success */
+	char why[256];              /* the last failure in words */
+	int sys_errno;              /* and the system's error behind it */
 	struct store_stats stats;
 };
 
@@ -104,14 +106,24 @@ static int errno_of(int rc)
 }
 
 /* What a failure means to an operator, in one sentence. */
-static const char *why(const struct store *s, int rc)
+static const char *why(struct store *s, int rc)
 {
+	int sys = s->sys_errno;
+
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return "the database is locked by another process";
 	case SQLITE_FULL:
 		return "the disk (or the database's size cap) is full";
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		if (sys) {
+			snprintf(s->why, sizeof(s->why), "%s (%s)", sqlite3_errstr(rc),
+				 strerror(sys));
+			return s->why;
+		}
+		/* fall through */
 	default:
 		return sqlite3_errmsg(s->db);
 	}
@@ -147,7 +159,8 @@ static void queue_clear(struct store *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(s->q[i].json);
-	memmove(s->q, s->q + n, (s->n - n) * sizeof(*s->q));
+	if (n && n < s->n)
+		memmove(s->q, s->q + n, (s->n - n) * sizeof(*s->q));
 	s->n -= n;
 }
 
@@ -169,10 +182,16 @@ static struct pending *queue_slot(struct store *s)
 }
 
 /* Runs a statement without results and resets it; the SQLite code. */
-static int step(sqlite3_stmt *st)
+static int step(struct store *s, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc;
 
+	errno = 0;
+	rc = sqlite3_step(st);
+	/* SQLite keeps the system's error for few failures (not a short
+	 * write); errno right after the call is the next best witness. */
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		s->sys_errno = sqlite3_system_errno(s->db) ? sqlite3_system_errno(s->db) : errno;
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
@@ -186,20 +205,20 @@ static int insert(struct store *s, const struct pending *p)
 	sqlite3_bind_text(st, 3, p->kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, p->src, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, p->json, -1, SQLITE_STATIC);
-	return step(st);
+	return step(s, st);
 }
 
 /* The whole queue in one transaction; the SQLite code. */
 static int write_batch(struct store *s)
 {
-	int rc = step(s->st[ST_BEGIN]);
+	int rc = step(s, s->st[ST_BEGIN]);
 
 	for (size_t i = 0; rc == SQLITE_OK && i < s->n; i++)
 		rc = insert(s, &s->q[i]);
 	if (rc == SQLITE_OK)
-		rc = step(s->st[ST_COMMIT]);
+		rc = step(s, s->st[ST_COMMIT]);
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(s->db))
-		step(s->st[ST_ROLLBACK]);
+		step(s, s->st[ST_ROLLBACK]);
 	sqlite3_clear_bindings(s->st[ST_INSERT]);
 	return rc;
 }
@@ -358,7 +377,7 @@ int store_ack(struct store *s, int64_t id, const char *who, const char *note)
 	sqlite3_bind_text(st, 2, note ? note : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)(ev_time() * 1e6));
 	sqlite3_bind_int64(st, 4, id);
-	rc = step(st);
+	rc = step(s, st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_OK) {
 		log_err("history: cannot acknowledge %" PRId64 ": %s", id, why(s, rc));
@@ -378,7 +397,7 @@ int store_prune(struct store *s)
 	keep = (uint64_t)s->retention_days * 86400 * US;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)(now > keep ? now - keep : 0));
 	sqlite3_bind_int(st, 2, PRUNE_CHUNK);
-	if ((rc = step(st)) != SQLITE_OK) {
+	if ((rc = step(s, st)) != SQLITE_OK) {
 		log_warn("history: retention pass failed: %s", why(s, rc));
 		return errno_of(rc);
 	}

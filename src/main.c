@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mitigate.h"
 #include "privs.h"
+#include "stats.h"
 #include "store.h"
 #include "whitelist.h"
 
@@ -75,7 +76,7 @@ static void usage(FILE *f)
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
 		"  -n, --check            check configuration and whitelist, then exit\n"
-		"  -v, --verbose          more detail (repeat for debug)\n"
+		"  -v, --verbose          more detail: set-up steps, privileges, control clients\n"
 		"  -h, --help             this help\n"
 		"      --version          print the version\n");
 }
@@ -202,54 +203,41 @@ fail:
 	return r;
 }
 
-static void report_history(const struct store *s)
-{
-	struct store_stats hs;
+/* One line of the report being built: a group's counters. */
+struct report_line {
+	enum stats_group group;
+	char text[2048];
+	size_t n;
+};
 
-	store_get_stats(s, &hs);
-	log_info("report: history written=%" PRIu64 " pending=%u batches=%" PRIu64
-		 " failed=%" PRIu64 " dropped=%" PRIu64 " slowest_batch_us=%" PRIu64,
-		 hs.written, hs.pending, hs.batches, hs.failed, hs.dropped, hs.max_batch_us);
+static void report_flush(struct report_line *l)
+{
+	if (l->n)
+		log_info("report:%s", l->text);
+	l->n = 0;
 }
 
-/* The report SIGUSR1 asks for and every exit gives: key=value per line so a
- * person can read it and a test can parse it. */
+static void report_kv(enum stats_group g, const char *key, uint64_t value, void *ctx)
+{
+	struct report_line *l = ctx;
+
+	if (g != l->group)
+		report_flush(l);
+	l->group = g;
+	if (l->n < sizeof(l->text))
+		l->n += (size_t)snprintf(l->text + l->n, sizeof(l->text) - l->n,
+					 " %s=%" PRIu64, key, value);
+}
+
+/* The report SIGUSR1 asks for and every exit gives: a line per group of
+ * key=value counters (the names of dosipsctl stats), so a person can read
+ * it and a test can parse it. */
 static void report(struct daemon *d)
 {
-	struct capture_stats cs;
-	struct detect_stats ds;
-	struct mitigate_stats ms;
-	char line[1024];
-	size_t n = 0;
+	struct report_line l = { .group = STATS_CAPTURE };
 
-	capture_get_stats(d->cap, &cs);
-	detect_get_stats(d->det, &ds);
-	log_info("report: frames=%" PRIu64 " packets=%" PRIu64 " ipv4=%" PRIu64 " ipv6=%" PRIu64
-		 " fragments=%" PRIu64, cs.frames, cs.decoded[DEC_OK], cs.ipv4, cs.ipv6, cs.frags);
-	log_info("report: tcp=%" PRIu64 " udp=%" PRIu64 " icmp=%" PRIu64 " icmpv6=%" PRIu64
-		 " other=%" PRIu64, cs.tcp, cs.udp, cs.icmp, cs.icmp6, cs.other);
-	for (int r = 1; r < DEC__MAX; r++)
-		if (cs.decoded[r])
-			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-					      decode_result_name(r), cs.decoded[r]);
-	log_info("report: skipped:%s", n ? line : " none");
-	if (cs.have_kernel)
-		log_info("report: kernel received=%" PRIu64 " dropped=%" PRIu64
-			 " if_dropped=%" PRIu64, cs.kernel_recv, cs.kernel_drop, cs.iface_drop);
-	n = 0;
-	for (int k = 0; k < KIND__MAX; k++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-				      detect_kind_name(k), ds.alerts[k]);
-	log_info("report: alerts:%s", line);
-	log_info("report: sources tracked=%" PRIu64 " evicted=%" PRIu64 " bans active=%u",
-		 ds.tracked, ds.evictions, mitigate_count(d->mit));
-	mitigate_get_stats(d->mit, &ms);
-	log_info("report: bans made=%" PRIu64 " whitelisted=%" PRIu64 " refused_cap=%" PRIu64
-		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
-		 " max=%" PRIu64, ms.bans, ms.whitelisted, ms.refused_cap,
-		 ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us);
-	if (d->store)
-		report_history(d->store);
+	stats_collect(&d->view, report_kv, &l);
+	report_flush(&l);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -302,6 +290,14 @@ static void on_eof(void *ctx)
 {
 	struct daemon *d = ctx;
 
+	/* A replay's truncated last record is how many captures end: a
+	 * warning; live capture that broke is an error (exit status 1). */
+	if (*capture_error(d->cap)) {
+		if (capture_failed(d->cap))
+			log_err("%s", capture_error(d->cap));
+		else
+			log_warn("%s", capture_error(d->cap));
+	}
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -321,14 +317,19 @@ static int open_fw(struct daemon *d)
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
 		.set_size = d->cfg.set_size, .priority = -300,
 	};
+	char err[512];
 	int r;
 
 	if (d->opts->dry_run)
 		return fw_open_null(&d->fw);
-	if ((r = fw_open_nft(&fc, &d->fw)) == -EPERM)
+	if ((r = fw_open_nft(&fc, &d->fw, err, sizeof(err))) == -EPERM)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
 	else if (r < 0)
-		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, strerror(-r));
+		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, err);
+	else
+		log_debug("nftables: table inet %s, drop on the %s hook%s%s", d->cfg.table,
+			  fw_hook_name(d->cfg.hook), d->cfg.hook == FW_HOOK_INGRESS ? " of " : "",
+			  d->cfg.hook == FW_HOOK_INGRESS ? d->cfg.iface : "");
 	return r;
 }
 
@@ -588,11 +589,15 @@ static int daemon_setup(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 	int r;
 
+	size_t nwl;
+
 	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
 				sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
 	}
+	whitelist_entries(d->wl, &nwl);
+	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
 		return r;
 	open_history(d);
@@ -707,7 +712,8 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	load_config(&d, &o);
-	log_init("dosips", d.cfg.syslog, o.verbose > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_init("dosips", d.cfg.syslog, o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_debug("configuration: %s", *d.cfg.file ? d.cfg.file : "built-in defaults");
 	d.opts = &o;
 	if (o.check)
 		return run_check(&d.cfg, &o);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "fw_null.h"
 #include "mitigate.h"
 
 #define MAX_SEEN 64
@@ -373,7 +374,7 @@ static void test_manual(void **state)
 	assert_int_equal(mitigate_ban(t->m, &host, 30), 0);
 	assert_int_equal(last(t, EVT_BAN)->duration_s, 30);
 	assert_int_equal(last(t, EVT_BAN)->offences, 0);
-	assert_int_equal(last(t, EVT_BAN)->kind, MITIGATE_KIND_MANUAL);
+	assert_int_equal(last(t, EVT_BAN)->kind, KIND_MANUAL);
 	/* Again: restarted with the new length, still one ban. */
 	assert_int_equal(mitigate_ban(t->m, &host, 45), 0);
 	assert_int_equal(last(t, EVT_BAN)->duration_s, 45);

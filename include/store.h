@@ -45,6 +45,7 @@ struct store_stats {
 	uint64_t pruned;        /* rows removed by retention */
 	uint32_t pending;       /* queued, not yet written */
 	uint64_t max_batch_us;  /* slowest commit */
+	uint64_t checkpoints;   /* WAL checkpoints run by the checkpoint thread */
 	int last_error;         /* SQLite result code of the last failure, 0 when fine */
 };
 

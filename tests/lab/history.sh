@@ -24,7 +24,6 @@ SOCK=$T/ctl.sock
 DB=$T/history.db
 NOGROUP=$(id -gn nobody)
 pids=""
-failed=0
 
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
@@ -35,9 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
+. "$TOP/tests/common.sh"
 ctl() { "$BIN/dosipsctl" -s "$SOCK" "$@"; }
 as_nobody() { setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups "$@"; }
 wait_for() { i=0; while ! "$@"; do i=$((i + 1)); [ $i -gt 200 ] && return 1; sleep 0.05; done; }
@@ -154,4 +151,4 @@ else
 	diff "$T/head" "$T/rows" | head -n 4
 fi
 check "at most a few events lost (one loop iteration's)" [ $((m - n)) -le 10 ]
-exit $failed
+exit $T_FAILED

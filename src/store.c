@@ -93,6 +93,7 @@ struct ckpt {
 
 struct store {
 	struct ev_loop *loop;
+	struct events *bus;         /* where control actions go, or NULL */
 	sqlite3 *db;
 	struct ckpt ckpt;
 	char *path;
@@ -319,7 +320,9 @@ void store_on_event(const struct event *e, const char *json, size_t len, void *c
 	}
 	p->ts_us = e->ts_us;
 	snprintf(p->event, sizeof(p->event), "%s", event_type_name(e->type));
-	if (e->v)
+	if (e->type == EVT_CONTROL)
+		snprintf(p->kind, sizeof(p->kind), "%s", e->action ? e->action : "");
+	else if (e->v)
 		snprintf(p->kind, sizeof(p->kind), "%s", detect_kind_name(e->v->kind));
 	else if (e->type == EVT_BAN_CAP)
 		p->kind[0] = '\0';
@@ -429,62 +432,30 @@ static void ckpt_close(struct ckpt *c)
 
 /* ---- control actions ------------------------------------------------------ */
 
-/* Appends s to buf at *n as a JSON string; *n past len on overflow. */
-static void json_str(char *buf, size_t len, size_t *n, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	if (*n < len)
-		buf[(*n)++] = '"';
-	for (const unsigned char *c = (const unsigned char *)s; *c && *n + 7 < len; c++) {
-		if (*c == '"' || *c == '\\') {
-			buf[(*n)++] = '\\';
-			buf[(*n)++] = (char)*c;
-		} else if (*c < 0x20 || *c == 0x7f) {
-			memcpy(buf + *n, "\\u00", 4);
-			buf[*n + 4] = hex[*c >> 4];
-			buf[*n + 5] = hex[*c & 15];
-			*n += 6;
-		} else {
-			buf[(*n)++] = (char)*c;
-		}
-	}
-	if (*n < len)
-		buf[(*n)++] = '"';
-}
-
 int store_audit(struct store *s, const char *who, const char *role, const char *action,
 		const char *detail)
 {
-	static const char *const keys[] = { "who", "role", "action", "detail" };
-	const char *vals[] = { who, role, action, detail ? detail : "" };
-	char buf[2048], ts[40];
-	struct pending *p;
-	uint64_t ts_us = (uint64_t)(ev_time() * 1e6);
-	size_t n;
+	struct event e = { .type = EVT_CONTROL, .who = who, .role = role, .action = action,
+			   .detail = detail ? detail : "" };
+	uint64_t dropped = s->stats.dropped;
+	char json[2048];
+	int n;
 
-	events_fmt_ts(ts_us, ts, sizeof(ts));
-	n = (size_t)snprintf(buf, sizeof(buf), "{\"ts\":\"%s\",\"event\":\"%s\"", ts,
-			     event_type_name(EVT_CONTROL));
-	for (int i = 0; i < 4 && n < sizeof(buf); i++) {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"%s\":", keys[i]);
-		json_str(buf, sizeof(buf) - 1, &n, vals[i]);
+	/* On the bus, the store hears it with everyone else. */
+	if (s->bus) {
+		events_control(s->bus, who, role, action, detail);
+		return 0;
 	}
-	if (n >= sizeof(buf) - 1)
+	e.ts_us = (uint64_t)(ev_time() * 1e6);
+	if ((n = events_json(&e, json, sizeof(json))) < 0)
 		return -E2BIG;
-	buf[n++] = '}';
-	if (!(p = queue_slot(s)))
-		return -ENOSPC;
-	if (!(p->json = strndup(buf, n))) {
-		s->stats.dropped++;
-		return -ENOMEM;
-	}
-	p->ts_us = ts_us;
-	snprintf(p->event, sizeof(p->event), "%s", event_type_name(EVT_CONTROL));
-	snprintf(p->kind, sizeof(p->kind), "%s", action);
-	p->src[0] = '\0';
-	queued(s);
-	return 0;
+	store_on_event(&e, json, (size_t)n, s);
+	return s->stats.dropped == dropped ? 0 : -ENOSPC;
+}
+
+void store_set_bus(struct store *s, struct events *bus)
+{
+	s->bus = bus;
 }
 
 /* ---- acknowledgement and retention ------------------------------------------ */
@@ -668,9 +639,9 @@ int store_row_json(const struct store_row *r, char *buf, size_t len)
 	if (r->acked) {
 		events_fmt_ts(r->ack_ts_us, ts, sizeof(ts));
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"ack\":{\"by\":");
-		json_str(buf, len, &n, r->ack_by);
+		events_json_string(buf, len, &n, r->ack_by);
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"note\":");
-		json_str(buf, len, &n, r->ack_note);
+		events_json_string(buf, len, &n, r->ack_note);
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"ts\":\"%s\"}", ts);
 	}
 	if (n + 2 > len)

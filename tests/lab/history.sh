@@ -105,6 +105,9 @@ check "unban audited: by root (admin)" has_line "$out" ' control *unban *- *by r
 check "ban audited" has_line "$out" ' control *ban *- *by root (admin): 198.18.0.99 2m$'
 check "ack audited" has_line "$out" " control *ack *- *by root (admin): $alert seen, lab test $$\$"
 check "the refused ack is not" [ "$(printf '%s\n' "$out" | grep -c ' ack ')" -eq 1 ]
+check "changes are on the bus: in the events file" \
+	events_have '"event":"control","who":"root","role":"admin","action":"unban","detail":"198.18.0.2"}'
+check "and in the log" grep -q 'control: root (admin): ban 198.18.0.99 2m$' "$T/log"
 check "the database agrees (sqlite3)" [ "$(count "event = 'control'")" -eq 3 ]
 check "the ack is stored" [ "$(count "id = $alert AND ack_by = 'root' AND ack_note = 'seen, lab test $$'")" -eq 1 ]
 out=$(ctl history --event alert --json | grep "\"id\":$alert,")

@@ -244,6 +244,26 @@ static void test_audit(void **state)
 	store_free(s);
 }
 
+/* With a bus, an audited action is published there (the log, the events
+ * file and the page hear it) and stored once, through the subscription. */
+static void test_audit_on_bus(void **state)
+{
+	struct store *s = open_store(0);
+	struct events *bus;
+
+	assert_int_equal(events_new(&bus), 0);
+	assert_int_equal(events_subscribe(bus, store_on_event, s), 0);
+	store_set_bus(s, bus);
+	assert_int_equal(store_audit(s, "root", "admin", "reload", ""), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(disk_count("event = 'control' AND kind = 'reload' AND src = '' AND "
+				    "json LIKE '%\"who\":\"root\",\"role\":\"admin\",\"action\":"
+				    "\"reload\",\"detail\":\"\"}'"), 1);
+	assert_int_equal(disk_count("1"), 1);
+	store_free(s);
+	events_free(bus);
+}
+
 /* Rows older than the retention go, at open and on each pass. */
 static void test_retention(void **state)
 {
@@ -412,6 +432,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_on_bus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_grow, setup, teardown),

@@ -45,6 +45,12 @@ struct config {
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;
+	char crowdsec_url[512];     /* CrowdSec Local API; "" = no fleet link */
+	char crowdsec_credentials[CONFIG_PATH_MAX];
+	char crowdsec_key_file[CONFIG_PATH_MAX];
+	char crowdsec_queue[CONFIG_PATH_MAX];
+	uint32_t crowdsec_poll_ms;
+	uint32_t crowdsec_queue_max;
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
 	char file[CONFIG_PATH_MAX];     /* the file read last ("" none) */

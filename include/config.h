@@ -46,6 +46,8 @@ struct config {
 	char iface[64];             /* "" = the default route's interface */
 	char whitelist[CONFIG_PATH_MAX];
 	char events[CONFIG_PATH_MAX];   /* "" none, "-" stdout */
+	char history[CONFIG_PATH_MAX];  /* the SQLite history, "" none */
+	uint32_t history_days;          /* retention, 0 = keep all */
 	uint32_t events_max_mb;     /* the events file stops growing here; 0 no cap */
 	char table[32];
 	char ctl_socket[CONFIG_PATH_MAX];

@@ -17,15 +17,17 @@
 #define CTL_LINE_MAX 512     /* longest request line, newline included */
 
 struct capture;
+struct events;
 struct feeds;
 struct feed_info;
 struct crowdsec;
 struct hooks;
 struct notify;
+struct store;
 
 /* The daemon as the control socket sees it. The caller owns everything
  * and keeps the pointers current (a reload may replace det); none may be
- * NULL but reload. */
+ * NULL but reload, store and bus. */
 struct ctl_view {
 	struct capture *cap;               /* NULL when workers capture */
 	struct detect *det;                /* NULL with workers */
@@ -34,6 +36,8 @@ struct ctl_view {
 	struct fw *fw;
 	struct hooks *hooks;
 	struct notify *notify;
+	struct store *store;               /* NULL: no history */
+	struct events *bus;                /* for control actions (NULL: none) */
 	/* Lists the feeds (feeds_foreach), or NULL: a pointer, so that
 	 * dosipsctl, which links ctl.c, does not pull in the feeds code. */
 	void (*feeds_foreach)(const struct feeds *f,

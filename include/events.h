@@ -8,11 +8,14 @@
 #include "detect.h"
 #include "ratelimit.h"
 
+/* EVT_CONTROL is a change made by a person (dosipsctl, the page): see
+ * events_control. */
 enum event_type {
 	EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP,
 	EVT_BAN_FAILED,   /* the kernel refused a ban: not in force (reason says why) */
 	EVT_SUPPRESSED,   /* a subscriber's own summary of lines it held back */
 	EVT_ENRICH,       /* more about an alert's source (abuseipdb.c), in detail */
+	EVT_CONTROL,
 };
 
 /* One event; fields unused by a type stay zero. */
@@ -26,10 +29,14 @@ struct event {
 	uint32_t offences;         /* how many bans this source has had lately */
 	const char *reason;        /* unban: "expired", "manual", ... */
 	const char *detail;        /* more JSON fields (",\"k\":v..."), or NULL */
+	const char *who, *role;    /* control: who acted ("root", a token's name), as what */
+	const char *action;        /* control: "ban", "unban", "ack", "reload", ... */
+	const char *args;          /* control: its arguments ("detail" in the JSON) */
 };
 
 /*
- * The bus. Every alert, ban, unban and report is published once; each
+ * The bus. Every alert, ban, unban, report and control action is
+ * published once; each
  * subscriber (the log, the JSON-lines file, hooks, and whatever main wires
  * in) gets the event and its JSON line, formatted once for all of them.
  * Subscribers run synchronously, in the order they subscribed, on the
@@ -60,6 +67,15 @@ void events_set_tagger(struct events *bus, events_tag_fn fn, void *ctx);
 
 /* Hands e to every subscriber. NULL bus: nothing happens. */
 void events_publish(struct events *bus, const struct event *e);
+
+/* Publishes a control action: who (with role) did action (with detail,
+ * cut to 256 bytes), stamped with the clock. */
+void events_control(struct events *bus, const char *who, const char *role,
+		    const char *action, const char *detail);
+
+/* Appends s to buf at *n as a JSON string, quoted and escaped; past len,
+ * *n ends beyond len - 8 so that the caller's own checks fail. */
+void events_json_string(char *buf, size_t len, size_t *n, const char *s);
 
 /* Frees the bus (not its subscribers); NULL is fine. */
 void events_free(struct events *bus);

@@ -35,6 +35,8 @@ static const struct key config_keys[] = {
 	STR("whitelist", whitelist),
 	STR("events", events),
 	NUM("events_max_mb", K_U32, events_max_mb, 0, 1048576),
+	STR("history", history),
+	NUM("history_days", K_U32, history_days, 0, 36500),
 	STR("table", table),
 	STR("control_socket", ctl_socket),
 	STR("control_group", ctl_group),
@@ -101,6 +103,8 @@ void config_defaults(struct config *cfg)
 	cfg->rep.daily_limit = 1000;
 	cfg->rep.threshold = 75;
 	cfg->rep.ban_factor = 1;
+	snprintf(cfg->history, sizeof(cfg->history), "%s/dosips/history.db", LOCALSTATEDIR);
+	cfg->history_days = 30;
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
@@ -522,13 +526,13 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 {
 	/* Each is fixed by something opened once: the capture handle, the
 	 * nftables table and chain, the control socket, the dropped
-	 * privileges, the log. */
+	 * privileges, the log, the history database. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
 		"control_socket", "control_group", "user", "syslog", "workers", "capture_wait",
 		"state_dir", "reputation.abuseipdb_key_file", "reputation.abuseipdb_url",
 		"reputation.abuseipdb_cainfo", "reputation.abuseipdb_daily_limit",
-		"reputation.abuseipdb_report", "crowdsec.url",
+		"reputation.abuseipdb_report", "history", "crowdsec.url",
 		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
 		"crowdsec.poll", "crowdsec.queue_max",
 	};

@@ -62,7 +62,7 @@ const char *event_type_name(enum event_type t)
 	static const char *const names[] = {
 		[EVT_ALERT] = "alert", [EVT_BAN] = "ban", [EVT_UNBAN] = "unban",
 		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
-		[EVT_BAN_FAILED] = "ban_failed",
+		[EVT_BAN_FAILED] = "ban_failed", [EVT_CONTROL] = "control",
 		[EVT_SUPPRESSED] = "suppressed",
 		[EVT_ENRICH] = "enrich",
 	};
@@ -133,6 +133,41 @@ static void json_verdict(const struct verdict *v, char *buf, size_t len, size_t 
 		   proto_name(v->proto));
 }
 
+void events_json_string(char *buf, size_t len, size_t *n, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (*n < len)
+		buf[(*n)++] = '"';
+	for (const unsigned char *c = (const unsigned char *)s; *c && *n + 7 < len; c++) {
+		if (*c == '"' || *c == '\\') {
+			buf[(*n)++] = '\\';
+			buf[(*n)++] = (char)*c;
+		} else if (*c < 0x20 || *c == 0x7f) {
+			memcpy(buf + *n, "\\u00", 4);
+			buf[*n + 4] = hex[*c >> 4];
+			buf[*n + 5] = hex[*c & 15];
+			*n += 6;
+		} else {
+			buf[(*n)++] = (char)*c;
+		}
+	}
+	if (*n < len)
+		buf[(*n)++] = '"';
+}
+
+/* who, role, action and detail of a control action. */
+static void json_control(const struct event *e, char *buf, size_t len, size_t *n)
+{
+	const char *const keys[] = { "who", "role", "action", "detail" };
+	const char *const vals[] = { e->who, e->role, e->action, e->args };
+
+	for (int i = 0; i < 4; i++) {
+		fmt_append(buf, len, n, ",\"%s\":", keys[i]);
+		events_json_string(buf, len, n, vals[i] ? vals[i] : "");
+	}
+}
+
 int events_json(const struct event *e, char *buf, size_t len)
 {
 	char ts[40], src[ADDR_STRLEN];
@@ -140,6 +175,11 @@ int events_json(const struct event *e, char *buf, size_t len)
 
 	events_fmt_ts(e->ts_us, ts, sizeof(ts));
 	fmt_append(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_type_name(e->type));
+	if (e->type == EVT_CONTROL) {
+		json_control(e, buf, len, &n);
+		fmt_append(buf, len, &n, "}");
+		return n < len ? (int)n : -1;
+	}
 	if (e->src.len)
 		fmt_append(buf, len, &n, ",\"src\":\"%s\"", prefix_fmt(&e->src, src));
 	else
@@ -224,9 +264,27 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 		log_warn("ban of %s for %us (%s) not in force: %s", who, e->duration_s,
 			 detect_kind_name(e->kind), e->reason ? e->reason : "refused");
 		break;
+	case EVT_CONTROL:
+		log_info("control: %s (%s): %s%s%s", e->who, e->role, e->action,
+			 e->args && *e->args ? " " : "", e->args ? e->args : "");
+		break;
 	case EVT_SUPPRESSED:
 		break;
 	}
+}
+
+void events_control(struct events *bus, const char *who, const char *role,
+		    const char *action, const char *detail)
+{
+	struct timespec now;
+	char cut[257];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(cut, sizeof(cut), "%s", detail ? detail : "");
+	events_publish(bus, &(struct event){
+		.type = EVT_CONTROL, .who = who, .role = role, .action = action, .args = cut,
+		.ts_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000,
+	});
 }
 
 void events_publish(struct events *bus, const struct event *e)

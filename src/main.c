@@ -26,6 +26,7 @@
 #include "notify.h"
 #include "privs.h"
 #include "stats.h"
+#include "store.h"
 #include "webclient.h"
 #include "whitelist.h"
 #include "workers.h"
@@ -38,6 +39,7 @@ struct opts {
 	const char *replay;      /* -r */
 	int dry_run, check, flush, verbose;
 	bool whitelist_given;
+	bool history_given;      /* --history: the only history a replay writes */
 	/* Command-line settings, applied over the file in order. */
 	struct config_setting set[32];
 	int nset;
@@ -57,6 +59,7 @@ struct daemon {
 	struct netwatch *netwatch;  /* keeps this host's part of wl current */
 	struct events *ev;          /* the bus */
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
+	struct store *store;        /* the history, a subscriber (or NULL) */
 	struct ratelimit *log_rl;   /* the log subscriber's limiter */
 	struct fw *fw;
 	struct fw_feeds *fwf;       /* feed sets, NULL in a dry run */
@@ -81,7 +84,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dosips [-i IFACE] [--ban SECONDS] [-w FILE] [-c FILE] [--dry-run]\n"
-		"              [--events FILE] [--hook HOOK] [-v] [-n] [-r FILE] [--flush]\n"
+		"              [--events FILE] [--history FILE] [--hook HOOK] [-v] [-n]\n"
+		"              [-r FILE] [--flush]\n"
 		"  -i, --interface IFACE  watch IFACE (default: the default route's)\n"
 		"      --ban DURATION     first ban length (default 60s)\n"
 		"  -w, --whitelist FILE   never ban these addresses/CIDRs\n"
@@ -89,6 +93,7 @@ static void usage(FILE *f)
 		"  -r, --read FILE        replay a capture file instead of a live interface\n"
 		"      --dry-run          decide and report; touch no firewall\n"
 		"      --events FILE      JSON lines of every event to FILE (- for stdout)\n"
+		"      --history FILE     SQLite history of every event (\"\" for none)\n"
 		"      --hook HOOK        drop point: ingress (default), prerouting, input, forward\n"
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
@@ -112,7 +117,7 @@ static void opt_set(struct opts *o, const char *key, const char *opt, const char
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG };
+	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG, O_HISTORY };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "ban", required_argument, NULL, O_BAN },
@@ -121,6 +126,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "read", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "events", required_argument, NULL, O_EVENTS },
+		{ "history", required_argument, NULL, O_HISTORY },
 		{ "hook", required_argument, NULL, O_HOOK },
 		{ "syslog", no_argument, NULL, O_SYSLOG },
 		{ "flush", no_argument, NULL, O_FLUSH },
@@ -139,6 +145,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_BAN: opt_set(o, "ban", "--ban", optarg); break;
 		case 'w': opt_set(o, "whitelist", "-w", optarg); o->whitelist_given = true; break;
 		case O_EVENTS: opt_set(o, "events", "--events", optarg); break;
+		case O_HISTORY:
+			opt_set(o, "history", "--history", optarg);
+			o->history_given = true;
+			break;
 		case O_HOOK: opt_set(o, "hook", "--hook", optarg); break;
 		case O_SYSLOG: opt_set(o, "syslog", "--syslog", "yes"); break;
 		case 'c': o->config = optarg; break;
@@ -614,6 +624,24 @@ static int open_events(struct daemon *d)
 	return 0;
 }
 
+/* The history, one more subscriber. Without it dosips still protects, so
+ * a database that cannot be opened is logged, not fatal. A replay writes
+ * only to a history named on its command line, never to the system's. */
+static void open_history(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 256];
+
+	if (!*d->cfg.history || (d->opts->replay && !d->opts->history_given))
+		return;
+	if (store_open(d->loop, d->cfg.history, d->cfg.history_days, &d->store, err,
+		       sizeof(err)) < 0) {
+		log_err("%s; running without history", err);
+		return;
+	}
+	events_subscribe(d->ev, store_on_event, d->store);
+	store_set_bus(d->store, d->ev);
+}
+
 /* The CrowdSec link, when configured: not for replays or dry runs, whose
  * bans are not real and must not reach the fleet. Its failure to start is
  * logged; local protection goes on without it. */
@@ -741,6 +769,8 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 		log_info("reload: new detection settings; their windows start empty");
 	}
 	reload_events(d, nx->cfg);
+	if (d->store)
+		store_set_retention(d->store, nx->cfg->history_days);
 	ratelimit_set_cfg(d->log_rl, &nx->cfg->log_limit);
 	jsonl_set_limit(d->jsonl, &nx->cfg->log_limit);
 	jsonl_set_max(d->jsonl, (uint64_t)nx->cfg->events_max_mb << 20);
@@ -833,6 +863,7 @@ static void open_control(struct daemon *d)
 		.cap = d->cap, .det = d->det, .wk = d->wk, .mit = d->mit, .fw = d->fw,
 		.hooks = d->hooks, .notify = d->notify, .crowdsec = d->crowdsec,
 		.feeds = d->feeds, .feeds_foreach = feeds_foreach,
+		.store = d->store, .bus = d->ev,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -918,6 +949,7 @@ static int daemon_setup(struct daemon *d)
 	 * once the loop runs, when everything below is in place. */
 	if ((r = open_capture(d)) < 0)
 		return r;
+	open_history(d);
 	if ((r = open_fw(d)) < 0)
 		return r;
 	if ((r = push_allow(d)) < 0)
@@ -955,6 +987,7 @@ static void daemon_teardown(struct daemon *d)
 	mitigate_free(d->mit);
 	fw_feeds_close(d->fwf);
 	fw_close(d->fw);
+	store_free(d->store);
 	events_free(d->ev);
 	hooks_free(d->hooks);
 	notify_free(d->notify);      /* after ctl_close: it cancels its tests */

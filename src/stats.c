@@ -13,6 +13,7 @@
 #include "mitigate.h"
 #include "notify.h"
 #include "stats.h"
+#include "store.h"
 #include "workers.h"
 
 void stats_capture(const struct ctl_view *v, struct capture_stats *cs)
@@ -120,6 +121,24 @@ static void collect_notify(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_NOTIFY, "notify_pending", ns.pending, ctx);
 }
 
+static void collect_history(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct store_stats ss;
+
+	if (!v->store)
+		return;
+	store_get_stats(v->store, &ss);
+	fn(STATS_HISTORY, "history_queued", ss.queued, ctx);
+	fn(STATS_HISTORY, "history_written", ss.written, ctx);
+	fn(STATS_HISTORY, "history_pending", ss.pending, ctx);
+	fn(STATS_HISTORY, "history_batches", ss.batches, ctx);
+	fn(STATS_HISTORY, "history_failed", ss.failed, ctx);
+	fn(STATS_HISTORY, "history_dropped", ss.dropped, ctx);
+	fn(STATS_HISTORY, "history_pruned", ss.pruned, ctx);
+	fn(STATS_HISTORY, "history_checkpoints", ss.checkpoints, ctx);
+	fn(STATS_HISTORY, "history_batch_us.max", ss.max_batch_us, ctx);
+}
+
 /* Per worker (workers > 1): packets, kernel drops, CPU time, verdicts,
  * waits on a full verdict ring, ddos shares lost. */
 static void collect_workers(const struct ctl_view *v, stats_fn fn, void *ctx)
@@ -164,4 +183,5 @@ void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_HOOKS, "hooks_running", hs.running, ctx);
 	collect_notify(v, fn, ctx);
 	collect_workers(v, fn, ctx);
+	collect_history(v, fn, ctx);
 }

@@ -43,6 +43,11 @@ struct config {
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;
+	char http_listen[128];      /* "" off; "PORT" loopback; "ADDR:PORT" */
+	char http_tokens[CONFIG_PATH_MAX];  /* "token role" lines */
+	uint32_t http_max_clients;  /* connections at once, per listener */
+	uint32_t http_timeout_s;    /* idle connection closed after this */
+	uint32_t http_linger_s;     /* a replay keeps serving this long */
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
 	char file[CONFIG_PATH_MAX];     /* the file read last ("" none) */

@@ -43,6 +43,11 @@ static const struct key config_keys[] = {
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, 16777216),
+	STR("http_listen", http_listen),
+	STR("http_tokens", http_tokens),
+	NUM("http_max_clients", K_U32, http_max_clients, 1, 4096),
+	NUM("http_timeout", K_SEC, http_timeout_s, 1, 3600),
+	NUM("http_linger", K_SEC, http_linger_s, 0, 86400),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
@@ -73,6 +78,8 @@ void config_defaults(struct config *cfg)
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = 65536;
+	cfg->http_max_clients = 64;
+	cfg->http_timeout_s = 30;
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }

@@ -14,6 +14,7 @@ struct fw_ops {
 	int (*monitor_fd)(struct fw *fw);
 	int (*monitor_check)(struct fw *fw);
 	int (*flush)(struct fw *fw);
+	int (*drops)(struct fw *fw, struct fw_drops *out);  /* NULL: zeros */
 	void (*close)(struct fw *fw);
 };
 

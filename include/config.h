@@ -86,6 +86,8 @@ struct config_setting {
 struct config_source {
 	const char *path;                  /* the file */
 	bool must_exist;                   /* else a missing file means defaults */
+	const char *text;                  /* if set: read instead of the file,
+					      as if it were its contents */
 	const struct config_setting *set;  /* then these, in order */
 	int nset;
 };

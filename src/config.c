@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
 
@@ -365,19 +366,15 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 	return config_set(cfg, key, val, why);
 }
 
-int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+/* Reads "key = value" lines from f, naming them path in errors. */
+static int config_read(struct config *cfg, FILE *f, const char *path, char *err,
+		       size_t errlen)
 {
 	char line[4352], section[96] = "";
 	const char *why = NULL;
 	unsigned lineno = 0;
 	int r = 0;
-	FILE *f = fopen(path, "re");
 
-	if (!f) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return r;
-	}
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
@@ -389,10 +386,43 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		}
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-			r = -EINVAL;
-			break;
+			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	r = config_read(cfg, f, path, err, errlen);
+	fclose(f);
+	return r;
+}
+
+/* The text of a configuration, read as if it were the file path. */
+static int config_load_text(struct config *cfg, const char *path, const char *text,
+			    char *err, size_t errlen)
+{
+	FILE *f;
+	int r;
+
+	if (!*text) {
+		snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+		return 0;
+	}
+	if (!(f = fmemopen((void *)text, strlen(text), "r"))) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	r = config_read(cfg, f, path, err, errlen);
 	fclose(f);
 	return r;
 }
@@ -415,6 +445,8 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 			 cfg->mitigate.max_bans, cfg->set_size);
 		return -EINVAL;
 	}
+	if (http_cfg_check(cfg, err, errlen) < 0)
+		return -EINVAL;
 	for (size_t i = 0; named_types[i].type; i++)
 		if (named_types[i].check(cfg, err, errlen) < 0)
 			return -EINVAL;
@@ -433,8 +465,11 @@ int config_build(struct config *cfg, const struct config_source *src, char *err,
 		return -ENOMEM;
 	}
 	config_defaults(next);
-	if ((src->must_exist || access(src->path, F_OK) == 0) &&
-	    (r = config_load(next, src->path, err, errlen)) < 0)
+	if (src->text)
+		r = config_load_text(next, src->path, src->text, err, errlen);
+	else if (src->must_exist || access(src->path, F_OK) == 0)
+		r = config_load(next, src->path, err, errlen);
+	if (r < 0)
 		goto out;
 	for (int i = 0; i < src->nset; i++) {
 		const struct config_setting *s = &src->set[i];
@@ -485,7 +520,8 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog",
+		"control_socket", "control_group", "user", "syslog", "http_listen",
+		"http_tokens", "http_max_clients", "http_timeout",
 	};
 	size_t n = 0;
 

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "hooks.h"
 #include "metrics.h"
 #include "mitigate.h"
+#include "strbuf.h"
 
 /* Why a ban ended, as unban events name it; the last catches the rest. */
 static const char *const unban_reasons[] = {
@@ -37,13 +37,6 @@ struct metrics {
 	uint64_t unbans[NKINDS][NREASONS];
 	uint64_t whitelisted[KIND__MAX];
 	uint64_t refused;
-};
-
-/* A growing text buffer; a failed allocation marks it broken. */
-struct mbuf {
-	char *p;
-	size_t len, cap;
-	bool broken;
 };
 
 int metrics_new(struct metrics **out)
@@ -88,48 +81,20 @@ void metrics_on_event(const struct event *e, const char *json, size_t len, void 
 	}
 }
 
-__attribute__((format(printf, 2, 3)))
-static void put(struct mbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		if (b->broken)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap * 2 + (n > 0 ? (size_t)n : 0);
-		char *p = n < 0 ? NULL : realloc(b->p, cap);
-
-		if (!p) {
-			b->broken = true;  /* the caller frees b->p */
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-}
-
 /* The HELP and TYPE lines of a family. */
-static void family(struct mbuf *b, const char *name, const char *type, const char *help)
+static void family(struct strbuf *b, const char *name, const char *type, const char *help)
 {
-	put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void scalar(struct mbuf *b, const char *name, const char *type, const char *help,
+static void scalar(struct strbuf *b, const char *name, const char *type, const char *help,
 		   uint64_t v)
 {
 	family(b, name, type, help);
-	put(b, "%s %" PRIu64 "\n", name, v);
+	sb_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
-static void traffic(struct mbuf *b, const struct capture_stats *cs)
+static void traffic(struct strbuf *b, const struct capture_stats *cs)
 {
 	static const char *const protos[] = { "other", "tcp", "udp", "icmp", "icmpv6" };
 	const uint64_t pk[] = { cs->other, cs->tcp, cs->udp, cs->icmp, cs->icmp6 };
@@ -137,15 +102,15 @@ static void traffic(struct mbuf *b, const struct capture_stats *cs)
 	scalar(b, "dosips_frames_total", "counter", "Frames handed to the decoder.", cs->frames);
 	family(b, "dosips_packets_total", "counter", "Decoded IP packets by protocol.");
 	for (int i = 0; i < 5; i++)
-		put(b, "dosips_packets_total{protocol=\"%s\"} %" PRIu64 "\n", protos[i], pk[i]);
+		sb_printf(b, "dosips_packets_total{protocol=\"%s\"} %" PRIu64 "\n", protos[i], pk[i]);
 	family(b, "dosips_ip_bytes_total", "counter",
 	       "IP bytes (header length field) of decoded packets by protocol.");
 	for (int i = 0; i < 5; i++)
-		put(b, "dosips_ip_bytes_total{protocol=\"%s\"} %" PRIu64 "\n", protos[i],
+		sb_printf(b, "dosips_ip_bytes_total{protocol=\"%s\"} %" PRIu64 "\n", protos[i],
 		    cs->proto_bytes[i]);
 	family(b, "dosips_frames_skipped_total", "counter", "Frames not decoded, by reason.");
 	for (int r = 1; r < DEC__MAX; r++)
-		put(b, "dosips_frames_skipped_total{reason=\"%s\"} %" PRIu64 "\n",
+		sb_printf(b, "dosips_frames_skipped_total{reason=\"%s\"} %" PRIu64 "\n",
 		    decode_result_name(r), cs->decoded[r]);
 	scalar(b, "dosips_kernel_received_packets_total", "counter",
 	       "Packets the capture socket received (0 when replaying).", cs->kernel_recv);
@@ -163,13 +128,13 @@ static void count_active(const struct ban_info *bi, void *ctx)
 	active[bi->kind < NKINDS ? bi->kind : KIND__MAX]++;
 }
 
-static void per_kind(struct mbuf *b, const char *name, const uint64_t *v, unsigned n)
+static void per_kind(struct strbuf *b, const char *name, const uint64_t *v, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++)
-		put(b, "%s{kind=\"%s\"} %" PRIu64 "\n", name, event_kind_name(k), v[k]);
+		sb_printf(b, "%s{kind=\"%s\"} %" PRIu64 "\n", name, event_kind_name(k), v[k]);
 }
 
-static void alerts_bans(struct mbuf *b, const struct metrics *m, const struct ctl_view *v)
+static void alerts_bans(struct strbuf *b, const struct metrics *m, const struct ctl_view *v)
 {
 	struct detect_stats ds;
 	uint64_t alerts[KIND__MAX], active[NKINDS] = { 0 };
@@ -190,7 +155,7 @@ static void alerts_bans(struct mbuf *b, const struct metrics *m, const struct ct
 	family(b, "dosips_unbans_total", "counter", "Bans ended, by kind and reason.");
 	for (unsigned k = 0; k < NKINDS; k++)
 		for (unsigned r = 0; r < NREASONS; r++)
-			put(b, "dosips_unbans_total{kind=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+			sb_printf(b, "dosips_unbans_total{kind=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
 			    event_kind_name(k), unban_reasons[r], m->unbans[k][r]);
 	scalar(b, "dosips_bans_refused_total", "counter",
 	       "Bans not made because max_bans bans were in force.", m->refused);
@@ -201,7 +166,7 @@ static void alerts_bans(struct mbuf *b, const struct metrics *m, const struct ct
 	       ds.evictions);
 }
 
-static void kernel(struct mbuf *b, const struct ctl_view *v)
+static void kernel(struct strbuf *b, const struct ctl_view *v)
 {
 	struct mitigate_stats ms;
 	struct fw_drops dr;
@@ -220,16 +185,16 @@ static void kernel(struct mbuf *b, const struct ctl_view *v)
 	for (int i = 0; i <= MITIGATE_LAT_BUCKETS; i++) {
 		cum += ms.lat_hist[i];
 		if (i < MITIGATE_LAT_BUCKETS)
-			put(b, "dosips_ban_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			sb_printf(b, "dosips_ban_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
 			    mitigate_lat_bounds_us[i] / 1e6, cum);
 		else
-			put(b, "dosips_ban_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+			sb_printf(b, "dosips_ban_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
 	}
-	put(b, "dosips_ban_latency_seconds_sum %.6f\n", ms.lat_sum_us / 1e6);
-	put(b, "dosips_ban_latency_seconds_count %" PRIu64 "\n", cum);
+	sb_printf(b, "dosips_ban_latency_seconds_sum %.6f\n", ms.lat_sum_us / 1e6);
+	sb_printf(b, "dosips_ban_latency_seconds_count %" PRIu64 "\n", cum);
 }
 
-static void hooks(struct mbuf *b, const struct ctl_view *v)
+static void hooks(struct strbuf *b, const struct ctl_view *v)
 {
 	struct hooks_stats hs;
 
@@ -246,24 +211,17 @@ static void hooks(struct mbuf *b, const struct ctl_view *v)
 
 char *metrics_render(const struct metrics *m, const struct ctl_view *v, size_t *len)
 {
-	struct mbuf b = { .p = malloc(16384), .cap = 16384 };
+	struct strbuf b = { 0 };
 	struct capture_stats cs;
 
-	if (!b.p)
-		return NULL;
 	family(&b, "dosips_build_info", "gauge", "Always 1; the version in a label.");
-	put(&b, "dosips_build_info{version=\"%s\"} 1\n", DOSIPS_VERSION);
+	sb_printf(&b, "dosips_build_info{version=\"%s\"} 1\n", DOSIPS_VERSION);
 	family(&b, "dosips_start_time_seconds", "gauge", "When dosips started (Unix time).");
-	put(&b, "dosips_start_time_seconds %.3f\n", v->started);
+	sb_printf(&b, "dosips_start_time_seconds %.3f\n", v->started);
 	capture_get_stats(v->cap, &cs);
 	traffic(&b, &cs);
 	alerts_bans(&b, m, v);
 	kernel(&b, v);
 	hooks(&b, v);
-	if (b.broken) {
-		free(b.p);
-		return NULL;
-	}
-	*len = b.len;
-	return b.p;
+	return sb_take(&b, len);
 }

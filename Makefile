@@ -14,17 +14,24 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
 	  -DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS_PC := libpcap libmnl libnftnl libcap-ng libmicrohttpd
+LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl libmicrohttpd
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \
 	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
 
-# BUILD=asan gives an ASan+UBSan tree beside the normal one.
+# BUILD=asan gives an ASan+UBSan tree beside the normal one; BUILD=fuzz a
+# clang tree with libFuzzer's coverage for tests/fuzz/*.c (make fuzzers).
 BUILD ?= release
 ifeq ($(BUILD),asan)
 O := build/asan
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(BUILD),fuzz)
+O := build/fuzz
+CC := clang
+CFLAGS += -O1 -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 else
 O := build/release
@@ -40,6 +47,8 @@ DAEMON_SRC := $(filter-out $(CTL_SRC),$(wildcard src/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(O)/%.o,$(filter-out src/main.c,$(DAEMON_SRC)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRC))
 CTL_BIN := $(if $(wildcard $(CTL_SRC)),$(O)/dosipsctl)
@@ -71,7 +80,14 @@ $(O)/tools/%: tests/tools/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 tests: $(UNIT_BIN) $(TOOL_BIN)
+
+# The libFuzzer targets; only in the fuzz tree (make BUILD=fuzz fuzzers).
+fuzzers: $(if $(filter fuzz,$(BUILD)),$(FUZZ_BIN))
 
 deps:
 	$(Q)sh scripts/deps.sh
@@ -120,7 +136,7 @@ install: all
 clean:
 	rm -rf build dosips dosipsctl
 
-.PHONY: all tests deps unit check bench demo run install clean
+.PHONY: all tests fuzzers deps unit check bench demo run install clean
 .DELETE_ON_ERROR:
 
--include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d)
+-include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d $(O)/fuzz/*.d)

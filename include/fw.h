@@ -25,8 +25,9 @@ typedef void (*fw_elem_cb)(const struct ip_prefix *p, uint64_t remaining_ms,
 			   void *ctx);
 
 /* Opens the nftables backend and makes sure its table, sets and chain exist
- * (adopting an existing table as it is). 0 or -errno. */
-int fw_open_nft(const struct fw_cfg *cfg, struct fw **out);
+ * (adopting an existing table as it is). 0, or -errno with the cause in
+ * words in err. */
+int fw_open_nft(const struct fw_cfg *cfg, struct fw **out, char *err, size_t errlen);
 
 /* Opens a backend that records calls and touches nothing (--dry-run). */
 int fw_open_null(struct fw **out);

@@ -35,6 +35,7 @@ struct capture {
 	uint64_t proto[5];		/* see proto_slot */
 	uint64_t proto_bytes[5];	/* their IP lengths */
 	int failed;         /* live capture broke (see capture_failed) */
+	char error[PCAP_ERRBUF_SIZE];   /* why capture ended early, or "" */
 	unsigned nbatch;
 	struct pkt batch[PKT_BATCH];
 };
@@ -94,7 +95,7 @@ static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
 			/* The device went away or down: its fd would stay readable
 			 * and spin the loop. Stop, and let a supervisor restart us
 			 * (the bans live on in the kernel meanwhile). */
-			fprintf(stderr, "dosips: capture: %s\n", pcap_geterr(c->p));
+			snprintf(c->error, sizeof(c->error), "capture: %s", pcap_geterr(c->p));
 			c->failed = 1;
 			ev_io_stop(loop, w);
 			if (c->eof)
@@ -116,7 +117,7 @@ static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		/* A truncated last record is how many captures end: say so, but
 		 * it is the end of the file like any other. */
 		if (n == PCAP_ERROR)
-			fprintf(stderr, "dosips: replay: %s\n", pcap_geterr(c->p));
+			snprintf(c->error, sizeof(c->error), "replay: %s", pcap_geterr(c->p));
 		ev_idle_stop(loop, w);
 		if (c->eof)
 			c->eof(c->ctx);
@@ -220,6 +221,11 @@ int capture_open(struct ev_loop *loop, const struct capture_cfg *cfg, capture_ba
 fail:
 	capture_close(c);
 	return r;
+}
+
+const char *capture_error(const struct capture *c)
+{
+	return c->error;
 }
 
 int capture_failed(const struct capture *c)

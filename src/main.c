@@ -78,7 +78,7 @@ static void usage(FILE *f)
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
 		"  -n, --check            check configuration and whitelist, then exit\n"
-		"  -v, --verbose          more detail (repeat for debug)\n"
+		"  -v, --verbose          more detail: set-up steps, privileges, control clients\n"
 		"  -h, --help             this help\n"
 		"      --version          print the version\n");
 }
@@ -293,6 +293,14 @@ static void on_eof(void *ctx)
 {
 	struct daemon *d = ctx;
 
+	/* A replay's truncated last record is how many captures end: a
+	 * warning; live capture that broke is an error (exit status 1). */
+	if (*capture_error(d->cap)) {
+		if (capture_failed(d->cap))
+			log_err("%s", capture_error(d->cap));
+		else
+			log_warn("%s", capture_error(d->cap));
+	}
 	/* A replay's figures stay readable over HTTP for http_linger. */
 	if (d->http && d->opts->replay && d->cfg.http_linger_s && !capture_failed(d->cap)) {
 		log_info("replay done; serving HTTP for %us more", d->cfg.http_linger_s);
@@ -319,14 +327,19 @@ static int open_fw(struct daemon *d)
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
 		.set_size = d->cfg.set_size, .priority = -300,
 	};
+	char err[512];
 	int r;
 
 	if (d->opts->dry_run)
 		return fw_open_null(&d->fw);
-	if ((r = fw_open_nft(&fc, &d->fw)) == -EPERM)
+	if ((r = fw_open_nft(&fc, &d->fw, err, sizeof(err))) == -EPERM)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
 	else if (r < 0)
-		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, strerror(-r));
+		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, err);
+	else
+		log_debug("nftables: table inet %s, drop on the %s hook%s%s", d->cfg.table,
+			  fw_hook_name(d->cfg.hook), d->cfg.hook == FW_HOOK_INGRESS ? " of " : "",
+			  d->cfg.hook == FW_HOOK_INGRESS ? d->cfg.iface : "");
 	return r;
 }
 
@@ -640,11 +653,15 @@ static int daemon_setup(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 	int r;
 
+	size_t nwl;
+
 	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
 				sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
 	}
+	whitelist_entries(d->wl, &nwl);
+	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
 		return r;
 	if ((r = open_fw(d)) < 0)
@@ -762,7 +779,8 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	load_config(&d, &o);
-	log_init("dosips", d.cfg.syslog, o.verbose > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_init("dosips", d.cfg.syslog, o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_debug("configuration: %s", *d.cfg.file ? d.cfg.file : "built-in defaults");
 	d.opts = &o;
 	if (o.check)
 		return run_check(&d.cfg, &o);

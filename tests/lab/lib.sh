@@ -29,11 +29,7 @@ BAN_BOUND_MS=${BAN_BOUND_MS:-1000}
 FLOOD_INTERVAL=${FLOOD_INTERVAL:-u40}
 FLOOD_COUNT=${FLOOD_COUNT:-15000}
 DOSIPS_PID=""
-T_FAILED=0
-
-ok() { echo "ok   $*"; }
-note() { echo "     $*"; }
-bad() { echo "FAIL $*"; T_FAILED=1; }
+. "$TOP/tests/common.sh"
 
 # fail MSG: what went wrong, with the evidence a person needs, last.
 fail() {

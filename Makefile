@@ -14,7 +14,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
 	  -DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl libmicrohttpd
+LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl sqlite3 libmicrohttpd
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \

@@ -7,7 +7,8 @@
 #include "addr.h"
 #include "detect.h"
 
-enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP };
+/* EVT_CONTROL is a control action; store_audit records it, it is not on the bus. */
+enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP, EVT_CONTROL };
 
 /* One event; fields unused by a type stay zero. */
 struct event {

@@ -4,8 +4,11 @@
 set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
-libcap-ng-dev libcmocka-dev libcurl4-openssl-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd clang libclang-rt-dev mandoc procps curl"
+libcap-ng-dev libcmocka-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libmicrohttpd-dev
+nftables iproute2 tcpdump hping3 nmap
+netcat-openbsd clang libclang-rt-dev mandoc procps curl prometheus chromium nodejs"
+# npm: Debian's package, unless a nodejs that bundles it is installed.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do

@@ -40,6 +40,7 @@ const char *event_type_name(enum event_type t)
 	static const char *const names[] = {
 		[EVT_ALERT] = "alert", [EVT_BAN] = "ban", [EVT_UNBAN] = "unban",
 		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
+		[EVT_CONTROL] = "control",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -171,6 +172,8 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 	case EVT_BAN_CAP:
 		log_warn("ban cap reached: %s not banned (%s)", who,
 			 e->reason ? e->reason : "raise max_bans");
+		break;
+	case EVT_CONTROL:   /* not on the bus: see store_audit */
 		break;
 	}
 }

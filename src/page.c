@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mitigate.h"
 #include "page.h"
+#include "store.h"
 #include "strbuf.h"
 
 #define RATE_SAMPLES 300            /* seconds of rates kept */
@@ -371,6 +372,46 @@ static int do_tune(struct page *p, struct fields *f, char *msg, size_t msglen)
 	return 0;
 }
 
+static int do_ack(struct page *p, struct fields *f, const struct page_caller *who,
+		  char *msg, size_t msglen)
+{
+	char *end;
+	long long id = strtoll(f->id, &end, 10);
+	int r;
+
+	if (!p->v->store)
+		return snprintf(msg, msglen, "no history: set history_db"), -EIO;
+	if (!*f->id || *end || id <= 0)
+		return snprintf(msg, msglen, "id: expected an alert's number"), -EINVAL;
+	if ((r = store_ack(p->v->store, id, who->who, f->note)) == -ENOENT)
+		snprintf(msg, msglen, "no alert %lld in the history", id);
+	else if (r < 0)
+		snprintf(msg, msglen, "cannot acknowledge: %s", strerror(-r));
+	else
+		snprintf(msg, msglen, "alert %lld acknowledged", id);
+	return r;
+}
+
+/* Every change, done or refused, in the log and the history. */
+static void audit(struct page *p, const struct page_caller *who, const char *action,
+		  const struct fields *f, int r, const char *msg)
+{
+	char detail[CONFIG_PATH_MAX + 2048];
+	size_t n = (size_t)snprintf(detail, sizeof(detail), "%s%s%s%s%s", f->src,
+				    *f->duration ? " " : "", f->duration, *f->id ? "#" : "", f->id);
+
+	for (int i = 0; i < f->nset && n < sizeof(detail); i++)
+		n += (size_t)snprintf(detail + n, sizeof(detail) - n, "%s%s=%s", n ? " " : "",
+				      f->set[i].key, f->set[i].value);
+	if (f->save && n < sizeof(detail))
+		n += (size_t)snprintf(detail + n, sizeof(detail) - n, " (saved)");
+	if (n < sizeof(detail))
+		snprintf(detail + n, sizeof(detail) - n, ": %s%s", r ? "refused: " : "", msg);
+	log_info("page: %s (%s) %s %s", who->who, who->role, action, detail);
+	if (p->v->store && store_audit(p->v->store, who->who, who->role, action, detail) < 0)
+		log_warn("page: could not queue the audit row of %s", action);
+}
+
 int page_action(struct page *p, const char *action, const char *body,
 		const struct page_caller *who, char **reply, size_t *len)
 {
@@ -391,21 +432,79 @@ int page_action(struct page *p, const char *action, const char *body,
 		}
 	} else if (!strcmp(action, "tune")) {
 		r = do_tune(p, &f, msg, sizeof(msg));
+	} else if (!strcmp(action, "ack")) {
+		r = do_ack(p, &f, who, msg, sizeof(msg));
 	} else {
 		*reply = json_reply(false, "no such action", len);
 		return 404;
 	}
-	if (r == 0)
-		log_info("page: %s (%s) %s: %s", who->who, who->role, action, msg);
+	audit(p, who, action, &f, r, msg);
 	*reply = json_reply(r == 0, msg, len);
-	return r == 0 ? 200 : 400;
+	return r == 0 ? 200 : r == -ENOENT ? 404 : r == -EIO ? 503 : 400;
+}
+
+struct rows_ctx {
+	struct strbuf *b;
+	unsigned n;
+};
+
+static void json_row(const struct store_row *r, void *ctx)
+{
+	struct rows_ctx *rc = ctx;
+	struct strbuf *b = rc->b;
+
+	sb_printf(b, "%s{\"id\":%" PRId64 ",\"ts_us\":%" PRIu64 ",\"event\":",
+		  rc->n++ ? "," : "", r->id, r->ts_us);
+	sb_json_str(b, r->event);
+	sb_printf(b, ",\"kind\":");
+	sb_json_str(b, r->kind);
+	sb_printf(b, ",\"src\":");
+	sb_json_str(b, r->src);
+	sb_printf(b, ",\"acked\":%s,\"ack_by\":", r->acked ? "true" : "false");
+	sb_json_str(b, r->ack_by);
+	sb_printf(b, ",\"ack_note\":");
+	sb_json_str(b, r->ack_note);
+	sb_printf(b, ",\"json\":");
+	sb_json_str(b, r->json);
+	sb_printf(b, "}");
+}
+
+static uint64_t query_u64(const char *(*get)(void *, const char *), void *ctx, const char *k)
+{
+	const char *v = get(ctx, k);
+
+	return v ? strtoull(v, NULL, 10) : 0;
 }
 
 char *page_history_json(struct page *p, const char *(*get)(void *ctx, const char *key),
 			void *ctx, int *status, size_t *len)
 {
-	*status = 503;
-	return json_reply(false, "no history store in this build", len);
+	struct store_filter f = {
+		.since_us = query_u64(get, ctx, "since_us"),
+		.until_us = query_u64(get, ctx, "until_us"),
+		.before_id = (int64_t)query_u64(get, ctx, "before_id"),
+		.kind = get(ctx, "kind"), .event = get(ctx, "event"), .src = get(ctx, "src"),
+		.limit = (uint32_t)query_u64(get, ctx, "limit"),
+	};
+	struct strbuf b = { 0 };
+	struct rows_ctx rc = { &b, 0 };
+	int n;
+
+	*status = 200;
+	if (!p->v->store) {
+		*status = 503;
+		return json_reply(false, "no history: set history_db", len);
+	}
+	if (!f.limit || f.limit > 1000)
+		f.limit = 1000;
+	sb_printf(&b, "{\"rows\":[");
+	if ((n = store_query(p->v->store, &f, json_row, &rc)) < 0) {
+		free(b.p);
+		*status = 500;
+		return json_reply(false, strerror(-n), len);
+	}
+	sb_printf(&b, "]}");
+	return sb_take(&b, len);
 }
 
 /* ---- set-up ----------------------------------------------------------- */

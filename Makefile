@@ -4,6 +4,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var/lib
 UNITDIR ?= /lib/systemd/system
 LIBEXECDIR ?= $(PREFIX)/libexec
 DESTDIR ?=
@@ -13,7 +14,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
-	  -DSYSCONFDIR='"$(SYSCONFDIR)"'
+	  -DSYSCONFDIR='"$(SYSCONFDIR)"' -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"'
 LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl sqlite3 libmicrohttpd
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
@@ -118,12 +119,14 @@ run: deps
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(SYSCONFDIR)/dosips $(DESTDIR)$(UNITDIR)
+	install -d -m 750 $(DESTDIR)$(LOCALSTATEDIR)/dosips
 	install -m 755 build/release/dosips $(DESTDIR)$(BINDIR)/dosips
 	$(if $(CTL_BIN),install -m 755 build/release/dosipsctl $(DESTDIR)$(BINDIR)/dosipsctl)
 	for f in man/*.8; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man5/ || true; done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dosips/dosips.conf ] || \
-		sed 's|/etc/dosips/|$(SYSCONFDIR)/dosips/|g' policy/dosips.conf \
+		sed -e 's|/etc/dosips/|$(SYSCONFDIR)/dosips/|g' \
+		    -e 's|/var/lib/dosips/|$(LOCALSTATEDIR)/dosips/|g' policy/dosips.conf \
 		> $(DESTDIR)$(SYSCONFDIR)/dosips/dosips.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dosips/whitelist ] || \
 		install -m 644 policy/whitelist $(DESTDIR)$(SYSCONFDIR)/dosips/whitelist

@@ -30,6 +30,8 @@ struct config {
 	char iface[64];             /* "" = the default route's interface */
 	char whitelist[CONFIG_PATH_MAX];
 	char events[CONFIG_PATH_MAX];   /* "" none, "-" stdout */
+	char history[CONFIG_PATH_MAX];  /* the SQLite history, "" none */
+	uint32_t history_days;          /* retention, 0 = keep all */
 	char table[32];
 	char ctl_socket[CONFIG_PATH_MAX];
 	char ctl_group[64];

@@ -18,16 +18,18 @@
 
 struct capture;
 struct hooks;
+struct store;
 
 /* The daemon as the control socket sees it. The caller owns everything
  * and keeps the pointers current (a reload may replace det); none may be
- * NULL but reload. */
+ * NULL but reload and store. */
 struct ctl_view {
 	struct capture *cap;
 	struct detect *det;
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;
+	struct store *store;               /* NULL: no history */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

@@ -11,14 +11,12 @@
 #include "events.h"
 
 struct metrics;
-struct store;
 
 /* What the HTTP side reads and may change. The caller owns everything
- * and keeps it alive until http_close; store may be NULL (no history). */
+ * and keeps it alive until http_close. */
 struct http_view {
-	const struct ctl_view *ctl;     /* the modules, as dosipsctl sees them */
+	const struct ctl_view *ctl;     /* the modules (and history), as dosipsctl sees them */
 	struct metrics *metrics;
-	struct store *store;
 	/* Applies settings (key/value pairs as in the file) through the
 	 * reload path, and with save also writes them into the configuration
 	 * file; 0 or -errno with the message `dosips -n` would give in err. */

@@ -11,8 +11,8 @@
 struct store;
 
 /* What a query selects; zero/NULL fields select everything. Rows come
- * newest first, paged with before_id, unless oldest_first (then paged
- * with after_id); a limit then still picks the newest rows. */
+ * newest first (page with before_id), or oldest first (page with
+ * after_id); a limit keeps the first rows in that order. */
 struct store_filter {
 	uint64_t since_us, until_us;   /* ts_us >= since, ts_us < until (0: open) */
 	const char *kind;              /* "syn_flood", "manual", ... */
@@ -70,6 +70,18 @@ int store_flush(struct store *s);
  * first); returns the number of rows, or -errno. f may be NULL. */
 int store_query(struct store *s, const struct store_filter *f,
 		void (*row)(const struct store_row *r, void *ctx), void *ctx);
+
+/* The row as one JSON object: its event's JSON with "id" first and, when
+ * acknowledged, "ack":{"by","note","ts"} last. Its length, or -1 when
+ * len is too small (4096 is always enough for a row from the bus). */
+int store_row_json(const struct store_row *r, char *buf, size_t len);
+
+/* The CSV header line (RFC 4180, CRLF-free: "\n" ends lines). */
+#define STORE_CSV_HEADER "id,ts,event,kind,src,ack_by,ack_note,ack_ts,json\n"
+
+/* The row as one CSV line with newline, fields as in STORE_CSV_HEADER;
+ * its length or -1 when len is too small. */
+int store_row_csv(const struct store_row *r, char *buf, size_t len);
 
 /* Acknowledges alert id with who and note (replacing an earlier ack); 0,
  * -ENOENT when id is no stored alert, or -errno. */

@@ -31,6 +31,8 @@ static const struct key config_keys[] = {
 	STR("interface", iface),
 	STR("whitelist", whitelist),
 	STR("events", events),
+	STR("history", history),
+	NUM("history_days", K_U32, history_days, 0, 36500),
 	STR("table", table),
 	STR("control_socket", ctl_socket),
 	STR("control_group", ctl_group),
@@ -73,6 +75,8 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	snprintf(cfg->history, sizeof(cfg->history), "%s/dosips/history.db", LOCALSTATEDIR);
+	cfg->history_days = 30;
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
@@ -517,10 +521,10 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 {
 	/* Each is fixed by something opened once: the capture handle, the
 	 * nftables table and chain, the control socket, the dropped
-	 * privileges, the log. */
+	 * privileges, the log, the history database. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog", "http_listen",
+		"control_socket", "control_group", "user", "syslog", "history", "http_listen",
 		"http_tokens", "http_max_clients", "http_timeout",
 	};
 	size_t n = 0;

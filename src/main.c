@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "mitigate.h"
 #include "privs.h"
+#include "store.h"
 #include "tune.h"
 #include "whitelist.h"
 
@@ -32,6 +33,7 @@ struct opts {
 	const char *replay;      /* -r */
 	int dry_run, check, flush, verbose;
 	bool whitelist_given;
+	bool history_given;      /* --history: the only history a replay writes */
 	/* Command-line settings, applied over the file in order. */
 	struct config_setting set[32];
 	int nset;
@@ -48,6 +50,7 @@ struct daemon {
 	struct whitelist *wl;
 	struct events *ev;          /* the bus */
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
+	struct store *store;        /* the history, a subscriber (or NULL) */
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
@@ -66,7 +69,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dosips [-i IFACE] [--ban SECONDS] [-w FILE] [-c FILE] [--dry-run]\n"
-		"              [--events FILE] [--hook HOOK] [-v] [-n] [-r FILE] [--flush]\n"
+		"              [--events FILE] [--history FILE] [--hook HOOK] [-v] [-n]\n"
+		"              [-r FILE] [--flush]\n"
 		"  -i, --interface IFACE  watch IFACE (default: the default route's)\n"
 		"      --ban DURATION     first ban length (default 60s)\n"
 		"  -w, --whitelist FILE   never ban these addresses/CIDRs\n"
@@ -74,6 +78,7 @@ static void usage(FILE *f)
 		"  -r, --read FILE        replay a capture file instead of a live interface\n"
 		"      --dry-run          decide and report; touch no firewall\n"
 		"      --events FILE      JSON lines of every event to FILE (- for stdout)\n"
+		"      --history FILE     SQLite history of every event (\"\" for none)\n"
 		"      --hook HOOK        drop point: ingress (default), prerouting, input, forward\n"
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
@@ -97,7 +102,7 @@ static void opt_set(struct opts *o, const char *key, const char *opt, const char
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG };
+	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG, O_HISTORY };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "ban", required_argument, NULL, O_BAN },
@@ -106,6 +111,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "read", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "events", required_argument, NULL, O_EVENTS },
+		{ "history", required_argument, NULL, O_HISTORY },
 		{ "hook", required_argument, NULL, O_HOOK },
 		{ "syslog", no_argument, NULL, O_SYSLOG },
 		{ "flush", no_argument, NULL, O_FLUSH },
@@ -124,6 +130,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_BAN: opt_set(o, "ban", "--ban", optarg); break;
 		case 'w': opt_set(o, "whitelist", "-w", optarg); o->whitelist_given = true; break;
 		case O_EVENTS: opt_set(o, "events", "--events", optarg); break;
+		case O_HISTORY:
+			opt_set(o, "history", "--history", optarg);
+			o->history_given = true;
+			break;
 		case O_HOOK: opt_set(o, "hook", "--hook", optarg); break;
 		case O_SYSLOG: opt_set(o, "syslog", "--syslog", "yes"); break;
 		case 'c': o->config = optarg; break;
@@ -200,6 +210,16 @@ fail:
 	return r;
 }
 
+static void report_history(const struct store *s)
+{
+	struct store_stats hs;
+
+	store_get_stats(s, &hs);
+	log_info("report: history written=%" PRIu64 " pending=%u batches=%" PRIu64
+		 " failed=%" PRIu64 " dropped=%" PRIu64 " slowest_batch_us=%" PRIu64,
+		 hs.written, hs.pending, hs.batches, hs.failed, hs.dropped, hs.max_batch_us);
+}
+
 /* The report SIGUSR1 asks for and every exit gives: key=value per line so a
  * person can read it and a test can parse it. */
 static void report(struct daemon *d)
@@ -236,6 +256,8 @@ static void report(struct daemon *d)
 		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
 		 " max=%" PRIu64, ms.bans, ms.whitelisted, ms.refused_cap,
 		 ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us);
+	if (d->store)
+		report_history(d->store);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -412,6 +434,23 @@ static int open_events(struct daemon *d)
 	return 0;
 }
 
+/* The history, one more subscriber. Without it dosips still protects, so
+ * a database that cannot be opened is logged, not fatal. A replay writes
+ * only to a history named on its command line, never to the system's. */
+static void open_history(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 256];
+
+	if (!*d->cfg.history || (d->opts->replay && !d->opts->history_given))
+		return;
+	if (store_open(d->loop, d->cfg.history, d->cfg.history_days, &d->store, err,
+		       sizeof(err)) < 0) {
+		log_err("%s; running without history", err);
+		return;
+	}
+	events_subscribe(d->ev, store_on_event, d->store);
+}
+
 /* Everything a reload replaces, built aside first. */
 struct reload {
 	struct config *cfg;
@@ -494,6 +533,8 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 		log_info("reload: new detection settings; their windows start empty");
 	}
 	reload_events(d, nx->cfg);
+	if (d->store)
+		store_set_retention(d->store, nx->cfg->history_days);
 	if (hooks_set_cfg(d->hooks, &hc) < 0)
 		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
 	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
@@ -585,7 +626,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
-		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
+		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface, .store = d->store,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
 	if (d->opts->replay || !*d->cfg.ctl_socket)
@@ -664,6 +705,7 @@ static int daemon_setup(struct daemon *d)
 	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
 		return r;
+	open_history(d);
 	if ((r = open_fw(d)) < 0)
 		return r;
 	if ((r = push_allow(d)) < 0)
@@ -693,6 +735,7 @@ static void daemon_teardown(struct daemon *d)
 	detect_free(d->det);
 	mitigate_free(d->mit);
 	fw_close(d->fw);
+	store_free(d->store);
 	events_free(d->ev);
 	hooks_free(d->hooks);
 	jsonl_close(d->jsonl);

@@ -158,7 +158,7 @@ char *page_state_json(struct page *p, const struct page_caller *who, size_t *len
 		  DOSIPS_VERSION, who->role, ev_now(p->loop));
 	sb_json_str(&b, cv->source ? cv->source : "");
 	sb_printf(&b, ",\"dry_run\":%s,\"history\":%s,\"bans\":[", cv->dry_run ? "true" : "false",
-		  p->v->store ? "true" : "false");
+		  p->v->ctl->store ? "true" : "false");
 	mitigate_foreach(cv->mit, json_ban, &bc);
 	sb_printf(&b, "],\"bans_active\":%u,\"drops\":{\"packets\":%" PRIu64
 		  ",\"bytes\":%" PRIu64 "},", bc.n, dr.packets, dr.bytes);
@@ -379,11 +379,11 @@ static int do_ack(struct page *p, struct fields *f, const struct page_caller *wh
 	long long id = strtoll(f->id, &end, 10);
 	int r;
 
-	if (!p->v->store)
+	if (!p->v->ctl->store)
 		return snprintf(msg, msglen, "no history: set history_db"), -EIO;
 	if (!*f->id || *end || id <= 0)
 		return snprintf(msg, msglen, "id: expected an alert's number"), -EINVAL;
-	if ((r = store_ack(p->v->store, id, who->who, f->note)) == -ENOENT)
+	if ((r = store_ack(p->v->ctl->store, id, who->who, f->note)) == -ENOENT)
 		snprintf(msg, msglen, "no alert %lld in the history", id);
 	else if (r < 0)
 		snprintf(msg, msglen, "cannot acknowledge: %s", strerror(-r));
@@ -408,7 +408,7 @@ static void audit(struct page *p, const struct page_caller *who, const char *act
 	if (n < sizeof(detail))
 		snprintf(detail + n, sizeof(detail) - n, ": %s%s", r ? "refused: " : "", msg);
 	log_info("page: %s (%s) %s %s", who->who, who->role, action, detail);
-	if (p->v->store && store_audit(p->v->store, who->who, who->role, action, detail) < 0)
+	if (p->v->ctl->store && store_audit(p->v->ctl->store, who->who, who->role, action, detail) < 0)
 		log_warn("page: could not queue the audit row of %s", action);
 }
 
@@ -451,22 +451,11 @@ struct rows_ctx {
 static void json_row(const struct store_row *r, void *ctx)
 {
 	struct rows_ctx *rc = ctx;
-	struct strbuf *b = rc->b;
+	char buf[8192];
+	int n = store_row_json(r, buf, sizeof(buf));
 
-	sb_printf(b, "%s{\"id\":%" PRId64 ",\"ts_us\":%" PRIu64 ",\"event\":",
-		  rc->n++ ? "," : "", r->id, r->ts_us);
-	sb_json_str(b, r->event);
-	sb_printf(b, ",\"kind\":");
-	sb_json_str(b, r->kind);
-	sb_printf(b, ",\"src\":");
-	sb_json_str(b, r->src);
-	sb_printf(b, ",\"acked\":%s,\"ack_by\":", r->acked ? "true" : "false");
-	sb_json_str(b, r->ack_by);
-	sb_printf(b, ",\"ack_note\":");
-	sb_json_str(b, r->ack_note);
-	sb_printf(b, ",\"json\":");
-	sb_json_str(b, r->json);
-	sb_printf(b, "}");
+	if (n > 0)
+		sb_printf(rc->b, "%s%.*s", rc->n++ ? "," : "", n, buf);
 }
 
 static uint64_t query_u64(const char *(*get)(void *, const char *), void *ctx, const char *k)
@@ -491,14 +480,14 @@ char *page_history_json(struct page *p, const char *(*get)(void *ctx, const char
 	int n;
 
 	*status = 200;
-	if (!p->v->store) {
+	if (!p->v->ctl->store) {
 		*status = 503;
 		return json_reply(false, "no history: set history_db", len);
 	}
 	if (!f.limit || f.limit > 1000)
 		f.limit = 1000;
 	sb_printf(&b, "{\"rows\":[");
-	if ((n = store_query(p->v->store, &f, json_row, &rc)) < 0) {
+	if ((n = store_query(p->v->ctl->store, &f, json_row, &rc)) < 0) {
 		free(b.p);
 		*status = 500;
 		return json_reply(false, strerror(-n), len);

@@ -448,11 +448,9 @@ static void where(char *sql, size_t len, size_t *n, bool on, const char *cond)
 		*n += (size_t)snprintf(sql + *n, len - *n, " AND %s", cond);
 }
 
-/* The query for f, its parameters numbered by meaning (?1 since ...): the
- * newest rows within the limit, turned round if asked. */
+/* The query for f, its parameters numbered by meaning (?1 since ...). */
 static void query_sql(const struct store_filter *f, char *sql, size_t len)
 {
-	static const char cols[] = "id, ts_us, event, kind, src, json, ack_by, ack_note, ack_ts_us";
 	char cond[512] = "1";
 	size_t n = 1;
 
@@ -463,12 +461,9 @@ static void query_sql(const struct store_filter *f, char *sql, size_t len)
 	where(cond, sizeof(cond), &n, f->src && *f->src, "src_overlaps(src, ?5)");
 	where(cond, sizeof(cond), &n, f->before_id > 0, "id < ?6");
 	where(cond, sizeof(cond), &n, f->after_id > 0, "id > ?7");
-	if (f->oldest_first)
-		snprintf(sql, len, "SELECT * FROM (SELECT %s FROM events WHERE %s ORDER BY id "
-			 "DESC LIMIT ?8) ORDER BY id ASC", cols, cond);
-	else
-		snprintf(sql, len, "SELECT %s FROM events WHERE %s ORDER BY id DESC LIMIT ?8",
-			 cols, cond);
+	snprintf(sql, len, "SELECT id, ts_us, event, kind, src, json, ack_by, ack_note, "
+		 "ack_ts_us FROM events WHERE %s ORDER BY id %s LIMIT ?8", cond,
+		 f->oldest_first ? "ASC" : "DESC");
 }
 
 static void query_bind(sqlite3_stmt *st, const struct store_filter *f)
@@ -531,6 +526,76 @@ int store_query(struct store *s, const struct store_filter *f,
 		log_err("history: query failed: %s", why(s, rc));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? count : errno_of(rc);
+}
+
+/* ---- a row as text ------------------------------------------------------ */
+
+int store_row_json(const struct store_row *r, char *buf, size_t len)
+{
+	char ts[40];
+	size_t n = (size_t)snprintf(buf, len, "{\"id\":%" PRId64 ",", r->id);
+	size_t body = strlen(r->json);
+
+	/* The event's own fields, without its braces. */
+	if (body < 2 || n + body >= len)
+		return -1;
+	memcpy(buf + n, r->json + 1, body - 2);
+	n += body - 2;
+	if (r->acked) {
+		events_fmt_ts(r->ack_ts_us, ts, sizeof(ts));
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"ack\":{\"by\":");
+		json_str(buf, len, &n, r->ack_by);
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"note\":");
+		json_str(buf, len, &n, r->ack_note);
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"ts\":\"%s\"}", ts);
+	}
+	if (n + 2 > len)
+		return -1;
+	buf[n++] = '}';
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* Appends s as one CSV field (quoted when it must be) and sep. */
+static void csv_field(char *buf, size_t len, size_t *n, const char *s, char sep)
+{
+	bool quote = strpbrk(s, ",\"\r\n") != NULL;
+
+	if (quote && *n < len)
+		buf[(*n)++] = '"';
+	for (; *s && *n + 3 < len; s++) {
+		if (*s == '"')
+			buf[(*n)++] = '"';
+		buf[(*n)++] = *s;
+	}
+	if (quote && *n < len)
+		buf[(*n)++] = '"';
+	if (*n < len)
+		buf[(*n)++] = sep;
+}
+
+int store_row_csv(const struct store_row *r, char *buf, size_t len)
+{
+	char id[24], ts[40], ack_ts[40] = "";
+	size_t n = 0;
+
+	snprintf(id, sizeof(id), "%" PRId64, r->id);
+	events_fmt_ts(r->ts_us, ts, sizeof(ts));
+	if (r->acked)
+		events_fmt_ts(r->ack_ts_us, ack_ts, sizeof(ack_ts));
+	csv_field(buf, len, &n, id, ',');
+	csv_field(buf, len, &n, ts, ',');
+	csv_field(buf, len, &n, r->event, ',');
+	csv_field(buf, len, &n, r->kind, ',');
+	csv_field(buf, len, &n, r->src, ',');
+	csv_field(buf, len, &n, r->ack_by, ',');
+	csv_field(buf, len, &n, r->ack_note, ',');
+	csv_field(buf, len, &n, ack_ts, ',');
+	csv_field(buf, len, &n, r->json, '\n');
+	if (n + 4 > len)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
 }
 
 /* ---- opening and closing ---------------------------------------------------- */

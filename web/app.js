@@ -180,12 +180,13 @@ async function history(ev) {
   $('h-msg').textContent = r.data.rows.length + ' rows';
   for (const row of r.data.rows) {
     const tr = el('tr');
-    tr.dataset.src = row.src;
-    const detail = row.acked ? 'ack by ' + row.ack_by + ': ' + row.ack_note : detailOf(row);
-    tr.append(el('td', row.id), el('td', new Date(row.ts_us / 1000).toLocaleString()), el('td', row.event),
-      el('td', row.kind), el('td', row.src), el('td', detail, 'detail'));
+    tr.dataset.src = row.src || '';
+    tr.dataset.event = row.event;
+    const detail = (row.ack ? 'ack by ' + row.ack.by + ': ' + row.ack.note + ' · ' : '') + detailOf(row);
+    tr.append(el('td', row.id), el('td', new Date(row.ts).toLocaleString()), el('td', row.event),
+      el('td', row.kind || row.action || ''), el('td', row.src || ''), el('td', detail, 'detail'));
     const td = el('td');
-    if (state && state.role === 'admin' && row.event === 'alert' && !row.acked) {
+    if (state && state.role === 'admin' && row.event === 'alert' && !row.ack) {
       const b = el('button', 'ack');
       b.onclick = async () => {
         const note = prompt('Note for alert ' + row.id, 'seen');
@@ -198,14 +199,11 @@ async function history(ev) {
   }
 }
 
-function detailOf(row) {
-  try {
-    const j = JSON.parse(row.json);
-    if (j.event === 'control') return j.role + ' ' + (j.who || '') + ': ' + j.action + ' ' + (j.detail || '');
-    if (j.count) return j.count + '/' + j.threshold + ' in ' + j.window_s + 's to ' + j.dst;
-    if (j.duration_s) return j.duration_s + 's, offence ' + j.offences;
-    return j.reason || '';
-  } catch (e) { return ''; }
+function detailOf(j) {
+  if (j.event === 'control') return j.role + ' ' + (j.who || '') + ': ' + j.action + ' ' + (j.detail || '');
+  if (j.count) return j.count + '/' + j.threshold + ' in ' + j.window_s + 's to ' + j.dst;
+  if (j.duration_s) return j.duration_s + 's, offence ' + j.offences;
+  return j.reason || '';
 }
 
 async function tune(ev, save) {

@@ -195,8 +195,8 @@ static void test_query_filters(void **state)
 	assert_int_equal(rs.id[1], 4);
 	assert_int_equal(query(s, &(struct store_filter){ .limit = 3, .oldest_first = 1 }, &rs),
 			 3);
-	assert_int_equal(rs.id[0], 5);
-	assert_int_equal(rs.id[2], 7);
+	assert_int_equal(rs.id[0], 1);
+	assert_int_equal(rs.id[2], 3);
 	assert_int_equal(query(s, &(struct store_filter){ .after_id = 5, .oldest_first = 1 },
 			       &rs), 2);
 	assert_int_equal(rs.id[0], 6);
@@ -333,6 +333,33 @@ static void test_cannot_grow(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The row forms ctl and the page send: JSON with id and ack, RFC 4180 CSV. */
+static void test_row_text(void **state)
+{
+	struct store_row r = {
+		.id = 42, .ts_us = 1795295035123456ull, .event = "alert", .kind = "syn_flood",
+		.src = "198.18.0.66", .json = "{\"ts\":\"x\",\"event\":\"alert\"}",
+		.acked = 1, .ack_by = "root", .ack_note = "said \"hi\", twice",
+		.ack_ts_us = 1795295036000000ull,
+	};
+	char buf[4096], small[40];
+
+	assert_true(store_row_json(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"id\":42,\"ts\":\"x\",\"event\":\"alert\",\"ack\":"
+			    "{\"by\":\"root\",\"note\":\"said \\\"hi\\\", twice\","
+			    "\"ts\":\"2026-11-21T21:03:56.000000Z\"}}");
+	assert_int_equal(store_row_json(&r, small, sizeof(small)), -1);
+	assert_true(store_row_csv(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "42,2026-11-21T21:03:55.123456Z,alert,syn_flood,198.18.0.66,"
+			    "root,\"said \"\"hi\"\", twice\",2026-11-21T21:03:56.000000Z,"
+			    "\"{\"\"ts\"\":\"\"x\"\",\"\"event\"\":\"\"alert\"\"}\"\n");
+	assert_int_equal(store_row_csv(&r, small, sizeof(small)), -1);
+	r.acked = 0;
+	r.ack_by = r.ack_note = "";
+	assert_true(store_row_json(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"id\":42,\"ts\":\"x\",\"event\":\"alert\"}");
+}
+
 static void test_open_error(void **state)
 {
 	struct store *s = NULL;
@@ -355,6 +382,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_grow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_error, setup, teardown),
+		cmocka_unit_test(test_row_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,8 +29,8 @@ char *page_state_json(struct page *p, const struct page_caller *who, size_t *len
 char *page_history_json(struct page *p, const char *(*get)(void *ctx, const char *key),
 			void *ctx, int *status, size_t *len);
 
-/* Runs a change (action "ban", "unban", "ack", "tune") with a JSON body,
- * for an admin; audits it. Returns the HTTP status and a JSON reply in
+/* Runs a change (action "ban", "unban", "ack", "tune") with a JSON body
+ * if the caller is an admin (else 403); audits it, done or refused. Returns the HTTP status and a JSON reply in
  * *reply (malloc'd, its length in *len). */
 int page_action(struct page *p, const char *action, const char *body,
 		const struct page_caller *who, char **reply, size_t *len);

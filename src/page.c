@@ -423,6 +423,12 @@ int page_action(struct page *p, const char *action, const char *body,
 		*reply = json_reply(false, f.why, len);
 		return 400;
 	}
+	if (strcmp(who->role, "admin") != 0) {
+		snprintf(msg, sizeof(msg), "changes need an admin token");
+		audit(p, who, action, &f, -EPERM, msg);
+		*reply = json_reply(false, msg, len);
+		return 403;
+	}
 	if (!strcmp(action, "ban") || !strcmp(action, "unban")) {
 		if (!is_word(f.src) || (*f.duration && !is_word(f.duration))) {
 			snprintf(msg, sizeof(msg), "src: expected an address or ADDR/LEN");

@@ -419,15 +419,17 @@ int page_action(struct page *p, const char *action, const char *body,
 	char line[160], msg[CONFIG_PATH_MAX + 256];
 	int r = -EINVAL;
 
-	if (json_members(body, field_member, &f) < 0) {
-		*reply = json_reply(false, f.why, len);
-		return 400;
-	}
+	int bad = json_members(body, field_member, &f);
+
 	if (strcmp(who->role, "admin") != 0) {
 		snprintf(msg, sizeof(msg), "changes need an admin token");
 		audit(p, who, action, &f, -EPERM, msg);
 		*reply = json_reply(false, msg, len);
 		return 403;
+	}
+	if (bad < 0) {
+		*reply = json_reply(false, f.why, len);
+		return 400;
 	}
 	if (!strcmp(action, "ban") || !strcmp(action, "unban")) {
 		if (!is_word(f.src) || (*f.duration && !is_word(f.duration))) {

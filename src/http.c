@@ -13,8 +13,9 @@
  * The live feed is server-sent events from a ring of the bus's JSON lines:
  * a reader callback writes what a client has not seen, and with nothing
  * left suspends its connection; the bus subscriber resumes the suspended
- * ones (MHD's inter-thread channel wakes the epoll descriptor), and a
- * heartbeat every 15 s does too, so a client that went away is noticed.
+ * ones and runs the daemons on the next loop iteration (MHD's own
+ * wake-up is not seen through its epoll descriptor), and a heartbeat
+ * every 15 s does too, so a client that went away is noticed.
  * A client too slow for the ring skips what was overwritten.
  *
  * Roles: on a loopback address the page is read-only to anyone (viewer);
@@ -257,6 +258,18 @@ static void on_srv_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	srv_run(w->data);
 }
 
+/* After a resume from outside MHD_run (the bus, the heartbeat): MHD's
+ * own wake-up does not reach our epoll watcher, so each daemon runs on
+ * the next loop iteration through its timer. */
+static void srv_kick(struct http *h)
+{
+	for (int i = 0; i < h->nsrv; i++) {
+		ev_timer_stop(h->loop, &h->srv[i].tm);
+		ev_timer_set(&h->srv[i].tm, 0., 0.);
+		ev_timer_start(h->loop, &h->srv[i].tm);
+	}
+}
+
 /* ---- answers ---------------------------------------------------------- */
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
@@ -314,6 +327,7 @@ void http_on_event(const struct event *e, const char *json, size_t len, void *ct
 			MHD_resume_connection(s->conn);
 		}
 	}
+	srv_kick(h);
 }
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -372,6 +386,7 @@ static void on_ping(struct ev_loop *loop, ev_timer *w, int revents)
 			MHD_resume_connection(s->conn);
 		}
 	}
+	srv_kick(h);
 }
 
 static enum MHD_Result serve_feed(struct http *h, struct MHD_Connection *c)
@@ -450,11 +465,6 @@ static enum MHD_Result serve_get(struct http_srv *s, struct MHD_Connection *c,
 	char *buf;
 	int status = 200;
 
-	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++)
-		if (strcmp(url, assets[i].path) == 0)
-			return reply(c, 200, assets[i].type, assets[i].start,
-				     (size_t)(assets[i].end - assets[i].start),
-				     MHD_RESPMEM_PERSISTENT);
 	if (strcmp(url, "/metrics") == 0) {
 		buf = metrics_render(h->v.metrics, h->v.ctl, &len);
 		return reply_owned(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
@@ -513,6 +523,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	/* The page's own files hold no data: anyone may load them, and the
+	 * page then asks for a token where one is needed. */
+	for (size_t i = 0; !post && i < sizeof(assets) / sizeof(assets[0]); i++)
+		if (strcmp(url, assets[i].path) == 0)
+			return reply(c, 200, assets[i].type, assets[i].start,
+				     (size_t)(assets[i].end - assets[i].start),
+				     MHD_RESPMEM_PERSISTENT);
 	role = caller_role(s, c, &pc.who, &bad);
 	pc.role = role == ROLE_ADMIN ? "admin" : "viewer";
 	if (role == ROLE_NONE)

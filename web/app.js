@@ -47,14 +47,14 @@ function fmtBytes(b) {
 function drawChart(rates) {
   const c = $('chart'), ctx = c.getContext('2d');
   const w = c.width = c.clientWidth * devicePixelRatio, h = c.height = c.clientHeight * devicePixelRatio;
-  const n = rates.tcp.length, span = 300;
+  const n = rates.tcp.length, span = Math.min(300, Math.max(60, n));
   let max = 10;
   for (const [k] of CLASSES) for (const v of rates[k]) max = Math.max(max, v);
   ctx.clearRect(0, 0, w, h);
   ctx.strokeStyle = '#dde'; ctx.fillStyle = '#667'; ctx.font = (11 * devicePixelRatio) + 'px sans-serif';
   ctx.beginPath(); ctx.moveTo(0, h - 1); ctx.lineTo(w, h - 1); ctx.stroke();
   ctx.fillText(max + ' pps', 4, 12 * devicePixelRatio);
-  ctx.fillText('-5 min', 4, h - 4); ctx.fillText('now', w - 28 * devicePixelRatio, h - 4);
+  ctx.fillText('-' + (span >= 120 ? Math.round(span / 60) + ' min' : span + ' s'), 4, h - 4); ctx.fillText('now', w - 28 * devicePixelRatio, h - 4);
   const css = getComputedStyle(document.documentElement);
   for (const [k, color] of CLASSES) {
     ctx.strokeStyle = css.getPropertyValue(color); ctx.lineWidth = 2 * devicePixelRatio;

@@ -107,5 +107,30 @@ for f in $(cd "$CAP" && ls *.pcap); do
 	same "udp bytes (tcpdump)" "$(metric 'dosips_ip_bytes_total{protocol="udp"}')" \
 		"$(iplen 'ip proto 17 or ip6 proto 17')"
 done
+# The Grafana dashboard: every expression parses (promtool, as recording
+# rules, with Grafana's variables given values) and names only metric
+# families a scrape has.
+f=grafana-dosips.json
+python3 - "$TOP/policy/$f" "$dir/rules.yml" "$dir/names" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+exprs = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+sub = lambda e: (e.replace("$__rate_interval", "5m").replace("$__range", "1h")
+                  .replace("$instance", ".*"))
+with open(sys.argv[2], "w") as f:
+    f.write("groups:\n- name: dashboard\n  rules:\n")
+    for i, e in enumerate(exprs):
+        f.write("  - record: dashboard:expr%d\n    expr: %s\n" % (i, json.dumps(sub(e))))
+import re
+names = sorted({re.sub(r"_(bucket|sum|count)$", "", n) for e in exprs
+                for n in re.findall(r"dosips_[a-z_]+", e)})
+open(sys.argv[3], "w").write("\n".join(names) + "\n")
+PY
+check "$f: promtool check rules accepts every panel's expression" \
+	sh -c "promtool check rules '$dir/rules.yml' >'$dir/lint' 2>&1"
+grep -qi 'fail\|error' "$dir/lint" && sed 's/^/     /' "$dir/lint"
+while read -r n; do
+	grep -q "^# TYPE $n " "$dir/scrape" && ok "$f: $n is scraped" || bad "$f: $n is not a metric dosips serves"
+done <"$dir/names"
 echo "$T_PASS passed, $T_FAIL failed"
 exit "$T_FAILED"

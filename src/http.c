@@ -86,6 +86,7 @@ struct http_srv {
 	struct http *h;
 	struct MHD_Daemon *d;
 	bool loopback;
+	bool kick;                   /* run again at once (see srv_kick) */
 	ev_io io;
 	ev_timer tm;
 };
@@ -236,14 +237,15 @@ static void srv_arm(struct http_srv *s)
 	MHD_UNSIGNED_LONG_LONG ms;
 
 	ev_timer_stop(s->h->loop, &s->tm);
-	if (MHD_get_timeout(s->d, &ms) == MHD_YES) {
-		ev_timer_set(&s->tm, ms / 1000.0, 0.);
+	if (s->kick || MHD_get_timeout(s->d, &ms) == MHD_YES) {
+		ev_timer_set(&s->tm, s->kick ? 0. : ms / 1000.0, 0.);
 		ev_timer_start(s->h->loop, &s->tm);
 	}
 }
 
 static void srv_run(struct http_srv *s)
 {
+	s->kick = false;
 	MHD_run(s->d);
 	srv_arm(s);
 }
@@ -258,15 +260,15 @@ static void on_srv_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	srv_run(w->data);
 }
 
-/* After a resume from outside MHD_run (the bus, the heartbeat): MHD's
- * own wake-up does not reach our epoll watcher, so each daemon runs on
- * the next loop iteration through its timer. */
+/* After a resume (from the bus, the heartbeat, or a request's own
+ * change): MHD's wake-up does not reach our epoll watcher, so each daemon
+ * runs again on the next loop iteration, through its timer (kept at 0 by
+ * srv_arm when the resume came from inside MHD_run). */
 static void srv_kick(struct http *h)
 {
 	for (int i = 0; i < h->nsrv; i++) {
-		ev_timer_stop(h->loop, &h->srv[i].tm);
-		ev_timer_set(&h->srv[i].tm, 0., 0.);
-		ev_timer_start(h->loop, &h->srv[i].tm);
+		h->srv[i].kick = true;
+		srv_arm(&h->srv[i]);
 	}
 }
 

@@ -670,16 +670,22 @@ static int nft_get(struct nft *n, uint16_t type, const char *name, nft_reply_cb 
 	return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
-static int nft_count_rules(struct nft *n, int *count)
+/* Dumps the rules of our chain to cb. */
+static int nft_dump_rules(struct nft *n, nft_reply_cb cb, void *data)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
 						     NLM_F_DUMP, ++n->seq);
 
-	*count = 0;
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, nft_chain_name(n));
-	return nft_query(n, nlh, nft_get_cb_count, count);
+	return nft_query(n, nlh, cb, data);
+}
+
+static int nft_count_rules(struct nft *n, int *count)
+{
+	*count = 0;
+	return nft_dump_rules(n, nft_get_cb_count, count);
 }
 
 static int nft_drops_expr(struct nftnl_expr *e, void *data)
@@ -708,14 +714,7 @@ static int nft_get_cb_drops(const struct nlmsghdr *nlh, void *data)
 
 static int nft_drops(struct fw *fw, struct fw_drops *out)
 {
-	struct nft *n = (struct nft *)fw;
-	char buf[1024];
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
-						     NLM_F_DUMP, ++n->seq);
-
-	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
-	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, nft_chain_name(n));
-	return nft_query(n, nlh, nft_get_cb_drops, out);
+	return nft_dump_rules((struct nft *)fw, nft_get_cb_drops, out);
 }
 
 /* What exists of ours: table, sets (n->sets), chain and its rule count. */

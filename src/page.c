@@ -226,33 +226,35 @@ static const char *json_scalar(const char *s, char *out, size_t outlen)
 }
 
 /* Calls fn for each member of the object at s whose value is a scalar;
- * an object value is passed with val NULL and its text at *s. Returns 0,
- * or -1 on malformed input or when fn returns < 0. */
-static int json_members(const char *s, int (*fn)(const char *key, const char *val,
-						  const char **s, void *ctx), void *ctx)
+ * an object value is passed with val NULL and its text at *s, which fn
+ * moves past it. Returns the end of the object, or NULL on malformed
+ * input or when fn returns < 0. */
+static const char *json_members(const char *s, int (*fn)(const char *key, const char *val,
+							  const char **s, void *ctx),
+				void *ctx)
 {
 	char key[64], val[JSON_VAL_MAX];
 
 	if (*(s = ws(s)) != '{')
-		return -1;
+		return NULL;
 	s = ws(s + 1);
 	if (*s == '}')
-		return 0;
+		return s + 1;
 	for (;;) {
 		if (!(s = json_string(ws(s), key, sizeof(key))) || *(s = ws(s)) != ':')
-			return -1;
+			return NULL;
 		s = ws(s + 1);
 		if (*s == '{') {
 			if (fn(key, NULL, &s, ctx) < 0)
-				return -1;
+				return NULL;
 		} else if (!(s = json_scalar(s, val, sizeof(val))) || fn(key, val, &s, ctx) < 0) {
-			return -1;
+			return NULL;
 		}
 		s = ws(s);
 		if (*s == '}')
-			return 0;
+			return s + 1;
 		if (*s++ != ',')
-			return -1;
+			return NULL;
 	}
 }
 
@@ -285,12 +287,8 @@ static int field_member(const char *key, const char *val, const char **s, void *
 {
 	struct fields *f = ctx;
 
-	if (!val && strcmp(key, "settings") == 0) {
-		if (json_members(*s, tune_member, f) < 0)
-			return -1;
-		*s = strchr(*s, '}') + 1;  /* flat: the first '}' closes it */
-		return 0;
-	}
+	if (!val && strcmp(key, "settings") == 0)
+		return (*s = json_members(*s, tune_member, f)) ? 0 : -1;
 	if (!val)
 		return f->why = "unexpected object", -1;
 	if (strcmp(key, "src") == 0)
@@ -419,7 +417,8 @@ int page_action(struct page *p, const char *action, const char *body,
 	char line[160], msg[CONFIG_PATH_MAX + 256];
 	int r = -EINVAL;
 
-	int bad = json_members(body, field_member, &f);
+	const char *end = json_members(body, field_member, &f);
+	bool bad = !end || *ws(end);
 
 	if (strcmp(who->role, "admin") != 0) {
 		snprintf(msg, sizeof(msg), "changes need an admin token");
@@ -427,7 +426,7 @@ int page_action(struct page *p, const char *action, const char *body,
 		*reply = json_reply(false, msg, len);
 		return 403;
 	}
-	if (bad < 0) {
+	if (bad) {
 		*reply = json_reply(false, f.why, len);
 		return 400;
 	}

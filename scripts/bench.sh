@@ -142,7 +142,7 @@ awk -v n="$N" -v tr="$TR" -v td="$TD" -v th="$TH" -v cd="$CD" -v ch="$CH" -v m0=
 	printf "bench: dosips at %.1f %% of the pcapread packet rate (target 50): %s\n", 100 * rate,
 	       (rate >= 0.5 ? "met" : "MISSED")
 	printf "bench: dosips at %.2f Mpps (target 5): %s\n", mpps, (mpps >= 5 ? "met" : "MISSED")
-	# The fall is judged on dosips's own CPU time, which the scraper and
+	# The fall is judged on the CPU time of dosips itself, which the scraper and
 	# other load on the machine do not inflate as they do the wall time.
 	fall = 1 - cd / ch
 	printf "bench: with HTTP on and scraped every 100 ms: %.1f %% of the pcapread rate (wall), %.2f s -> %.2f s of CPU, %.1f %% below dosips alone (target < 5): %s\n",

@@ -60,11 +60,19 @@ all: $(O)/dosips $(CTL_BIN) dosips $(if $(CTL_BIN),dosipsctl)
 dosips dosipsctl: %: build/release/%
 	$(Q)ln -sf $< $@
 
-$(O)/dosips: $(O)/main.o $(LIB_OBJ)
-	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Every module but main in one archive: each program and test takes only
+# the objects it calls, and --as-needed only the libraries those call.
+LIB := $(O)/libdosips.a
+AS_NEEDED := -Wl,--as-needed
 
-$(O)/dosipsctl: $(O)/dosipsctl.o $(LIB_OBJ)
-	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(LIB): $(LIB_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/dosips: $(O)/main.o $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
+
+$(O)/dosipsctl: $(O)/dosipsctl.o $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
 
 $(O)/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -73,19 +81,30 @@ $(O)/%.o: src/%.c
 # The page's files are compiled into http.o (.incbin).
 $(O)/http.o: $(wildcard web/*)
 
-$(O)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(O)/tools/%: tests/tools/%.c $(LIB_OBJ)
+$(O)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BIN) $(TOOL_BIN)
+# detect's portable fallbacks (no SSE2, no 128-bit multiply) built and
+# tested too: the same tests against a detect.o compiled without them.
+PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable
+
+$(O)/detect_portable.o: src/detect.c
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) -DDETECT_PORTABLE -c -o $@ $<
+
+$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(LIB)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+tests: $(UNIT_BIN) $(PORTABLE_BIN) $(TOOL_BIN)
 
 # The libFuzzer targets; only in the fuzz tree (make BUILD=fuzz fuzzers).
 fuzzers: $(if $(filter fuzz,$(BUILD)),$(FUZZ_BIN))

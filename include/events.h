@@ -59,10 +59,6 @@ int events_json(const struct event *e, char *buf, size_t len);
 /* Formats ts_us as RFC 3339 UTC with microseconds, as in the JSON lines. */
 void events_fmt_ts(uint64_t ts_us, char *buf, size_t len);
 
-/* The reason events name: a detector's kind, or "manual" for a ban made
- * by hand or adopted from the kernel (kind KIND__MAX, see mitigate.h). */
-const char *event_kind_name(enum detect_kind k);
-
 /* Name of a type ("alert", "ban", ...). */
 const char *event_type_name(enum event_type t);
 

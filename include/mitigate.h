@@ -15,11 +15,11 @@ struct mitigate_cfg {
 	uint32_t escalate;     /* multiplier per repeat offence (1 = off) */
 	uint32_t memory_s;     /* how long past offences are remembered */
 	uint32_t max_bans;     /* active bans at most */
-	uint32_t memory_max;   /* offenders remembered at most (0: 65536) */
+	uint32_t memory_max;   /* offenders remembered at most (0: the default) */
 };
 
-/* Kind of a ban made by hand or adopted from the kernel (no verdict). */
-#define MITIGATE_KIND_MANUAL KIND__MAX
+#define MITIGATE_MAX_BANS 10000u     /* max_bans by default */
+#define MITIGATE_MEMORY_MAX 65536u   /* memory_max by default */
 
 /* Counters. Latency: from a verdict to the commit that carried its ban
  * (the oldest ban of the batch); pkt_latency: from the capture time of the

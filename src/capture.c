@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "routes.h"
 
 /* A live wake-up drains at most this many dispatch rounds before letting
  * the loop run its timers and flush bans; epoll is level-triggered, so what
@@ -279,60 +280,7 @@ void capture_close(struct capture *c)
 	free(c);
 }
 
-/* /proc/net/route: "Iface Destination Gateway Flags ... Metric Mask ...";
- * the default route has destination and mask 00000000. Lowest metric wins. */
-static int default_iface_v4(char *name, size_t len)
-{
-	char line[256], ifn[IF_NAMESIZE + 1];
-	unsigned long dst, gw, mask, best = ~0ul;
-	unsigned flags, refcnt, use, metric;
-	FILE *f = fopen("/proc/net/route", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%16s %lx %lx %x %u %u %u %lx", ifn, &dst, &gw, &flags, &refcnt,
-			   &use, &metric, &mask) != 8)
-			continue;
-		if (dst == 0 && mask == 0 && (flags & 1) && metric < best) {
-			best = metric;
-			snprintf(name, len, "%s", ifn);
-			r = 0;
-		}
-	}
-	fclose(f);
-	return r;
-}
-
-/* /proc/net/ipv6_route: dst dstlen src srclen nexthop metric ref use flags
- * iface; the default route is ::/0 and not the "lo" reject route. */
-static int default_iface_v6(char *name, size_t len)
-{
-	char line[512], dst[33], src[33], nh[33], ifn[IF_NAMESIZE + 1];
-	unsigned dlen, slen, metric, ref, use, flags, best = ~0u;
-	FILE *f = fopen("/proc/net/ipv6_route", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%32s %x %32s %x %32s %x %x %x %x %16s", dst, &dlen, src, &slen, nh,
-			   &metric, &ref, &use, &flags, ifn) != 10)
-			continue;
-		if (dlen == 0 && strcmp(ifn, "lo") != 0 && (flags & 1) && metric < best) {
-			best = metric;
-			snprintf(name, len, "%s", ifn);
-			r = 0;
-		}
-	}
-	fclose(f);
-	return r;
-}
-
 int capture_default_iface(char *name, size_t len)
 {
-	if (default_iface_v4(name, len) == 0)
-		return 0;
-	return default_iface_v6(name, len);
+	return routes_default_iface(ROUTES_V4, ROUTES_V6, name, len);
 }

@@ -24,8 +24,8 @@ struct key {
 #define NUM(n, t, f, lo, hi) { n, t, OFF(f), 0, lo, hi }
 #define DET(k, name)                                                              \
 	NUM(name ".enabled", K_BOOL, detect.det[k].enabled, 0, 1),                \
-	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, 100000000),     \
-	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, 3600000)
+	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, DETECT_MAX_THRESHOLD), \
+	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, DETECT_MAX_WINDOW_MS)
 
 static const struct key config_keys[] = {
 	STR("interface", iface),
@@ -45,7 +45,7 @@ static const struct key config_keys[] = {
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
-	NUM("set_size", K_U32, set_size, 16, 16777216),
+	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
 	STR("http_listen", http_listen),
 	STR("http_tokens", http_tokens),
 	NUM("http_max_clients", K_U32, http_max_clients, 1, 4096),
@@ -55,10 +55,10 @@ static const struct key config_keys[] = {
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
 	NUM("offence_memory", K_SEC, mitigate.memory_s, 0, 31536000),
-	NUM("max_bans", K_U32, mitigate.max_bans, 1, 16777216),
-	NUM("cooldown", K_MS, detect.cooldown_ms, 0, 3600000),
-	NUM("capacity", K_U32, detect.capacity, 64, 67108864),
-	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, 1048576),
+	NUM("max_bans", K_U32, mitigate.max_bans, 1, FW_MAX_SET_SIZE),
+	NUM("cooldown", K_MS, detect.cooldown_ms, 0, DETECT_MAX_WINDOW_MS),
+	NUM("capacity", K_U32, detect.capacity, DETECT_MIN_CAPACITY, DETECT_MAX_CAPACITY),
+	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, DETECT_MAX_DST_CAP),
 	NUM("ipv4_prefix", K_PREFIX4, detect.v4_prefix, 8, 32),
 	NUM("ipv6_prefix", K_PREFIX6, detect.v6_prefix, 16, 128),
 	DET(KIND_SYN_FLOOD, "syn_flood"),
@@ -82,7 +82,7 @@ void config_defaults(struct config *cfg)
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
-	cfg->set_size = 65536;
+	cfg->set_size = FW_SET_SIZE;
 	cfg->http_max_clients = 64;
 	cfg->http_timeout_s = 30;
 	detect_cfg_defaults(&cfg->detect);

@@ -30,11 +30,6 @@ struct events {
 	unsigned n;
 };
 
-const char *event_kind_name(enum detect_kind k)
-{
-	return k == KIND__MAX ? "manual" : detect_kind_name(k);
-}
-
 const char *event_type_name(enum event_type t)
 {
 	static const char *const names[] = {
@@ -138,7 +133,7 @@ int events_json(const struct event *e, char *buf, size_t len)
 	if (e->v)
 		json_verdict(e->v, buf, len, &n);
 	else if (e->type != EVT_BAN_CAP)
-		put(buf, len, &n, ",\"kind\":\"%s\"", event_kind_name(e->kind));
+		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
 	if (e->type == EVT_BAN)
 		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
@@ -164,7 +159,7 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 		break;
 	case EVT_BAN:
 		log_info("ban %s for %us (%s, offence %u)", who, e->duration_s,
-			 event_kind_name(e->kind), e->offences);
+			 detect_kind_name(e->kind), e->offences);
 		break;
 	case EVT_UNBAN:
 		log_info("unban %s (%s)", who, e->reason ? e->reason : "expired");

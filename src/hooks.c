@@ -160,7 +160,7 @@ static int event_vars(const struct event *e, char vars[][128])
 	snprintf(vars[n++], 128, "DOSIPS_EVENT=%s", event_type_name(e->type));
 	snprintf(vars[n++], 128, "DOSIPS_SRC=%s", e->src.len ? prefix_fmt(&e->src, src) : "");
 	snprintf(vars[n++], 128, "DOSIPS_KIND=%s",
-		 event_kind_name(e->kind));
+		 detect_kind_name(e->kind));
 	snprintf(vars[n++], 128, "DOSIPS_TS=%s", ts);
 	if (e->type == EVT_BAN) {
 		snprintf(vars[n++], 128, "DOSIPS_DURATION=%u", e->duration_s);

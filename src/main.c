@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "mitigate.h"
 #include "privs.h"
+#include "stats.h"
 #include "store.h"
 #include "tune.h"
 #include "whitelist.h"
@@ -220,42 +221,41 @@ static void report_history(const struct store *s)
 		 hs.written, hs.pending, hs.batches, hs.failed, hs.dropped, hs.max_batch_us);
 }
 
-/* The report SIGUSR1 asks for and every exit gives: key=value per line so a
- * person can read it and a test can parse it. */
+/* One line of the report being built: a group's counters. */
+struct report_line {
+	enum stats_group group;
+	char text[2048];
+	size_t n;
+};
+
+static void report_flush(struct report_line *l)
+{
+	if (l->n)
+		log_info("report:%s", l->text);
+	l->n = 0;
+}
+
+static void report_kv(enum stats_group g, const char *key, uint64_t value, void *ctx)
+{
+	struct report_line *l = ctx;
+
+	if (g != l->group)
+		report_flush(l);
+	l->group = g;
+	if (l->n < sizeof(l->text))
+		l->n += (size_t)snprintf(l->text + l->n, sizeof(l->text) - l->n,
+					 " %s=%" PRIu64, key, value);
+}
+
+/* The report SIGUSR1 asks for and every exit gives: a line per group of
+ * key=value counters (the names of dosipsctl stats), so a person can read
+ * it and a test can parse it. */
 static void report(struct daemon *d)
 {
-	struct capture_stats cs;
-	struct detect_stats ds;
-	struct mitigate_stats ms;
-	char line[1024];
-	size_t n = 0;
+	struct report_line l = { .group = STATS_CAPTURE };
 
-	capture_get_stats(d->cap, &cs);
-	detect_get_stats(d->det, &ds);
-	log_info("report: frames=%" PRIu64 " packets=%" PRIu64 " ipv4=%" PRIu64 " ipv6=%" PRIu64
-		 " fragments=%" PRIu64, cs.frames, cs.decoded[DEC_OK], cs.ipv4, cs.ipv6, cs.frags);
-	log_info("report: tcp=%" PRIu64 " udp=%" PRIu64 " icmp=%" PRIu64 " icmpv6=%" PRIu64
-		 " other=%" PRIu64, cs.tcp, cs.udp, cs.icmp, cs.icmp6, cs.other);
-	for (int r = 1; r < DEC__MAX; r++)
-		if (cs.decoded[r])
-			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-					      decode_result_name(r), cs.decoded[r]);
-	log_info("report: skipped:%s", n ? line : " none");
-	if (cs.have_kernel)
-		log_info("report: kernel received=%" PRIu64 " dropped=%" PRIu64
-			 " if_dropped=%" PRIu64, cs.kernel_recv, cs.kernel_drop, cs.iface_drop);
-	n = 0;
-	for (int k = 0; k < KIND__MAX; k++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-				      detect_kind_name(k), ds.alerts[k]);
-	log_info("report: alerts:%s", line);
-	log_info("report: sources tracked=%" PRIu64 " evicted=%" PRIu64 " bans active=%u",
-		 ds.tracked, ds.evictions, mitigate_count(d->mit));
-	mitigate_get_stats(d->mit, &ms);
-	log_info("report: bans made=%" PRIu64 " whitelisted=%" PRIu64 " refused_cap=%" PRIu64
-		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
-		 " max=%" PRIu64, ms.bans, ms.whitelisted, ms.refused_cap,
-		 ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us);
+	stats_collect(&d->view, report_kv, &l);
+	report_flush(&l);
 	if (d->store)
 		report_history(d->store);
 }

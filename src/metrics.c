@@ -131,7 +131,7 @@ static void count_active(const struct ban_info *bi, void *ctx)
 static void per_kind(struct strbuf *b, const char *name, const uint64_t *v, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++)
-		sb_printf(b, "%s{kind=\"%s\"} %" PRIu64 "\n", name, event_kind_name(k), v[k]);
+		sb_printf(b, "%s{kind=\"%s\"} %" PRIu64 "\n", name, detect_kind_name(k), v[k]);
 }
 
 static void alerts_bans(struct strbuf *b, const struct metrics *m, const struct ctl_view *v)
@@ -156,7 +156,7 @@ static void alerts_bans(struct strbuf *b, const struct metrics *m, const struct 
 	for (unsigned k = 0; k < NKINDS; k++)
 		for (unsigned r = 0; r < NREASONS; r++)
 			sb_printf(b, "dosips_unbans_total{kind=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			    event_kind_name(k), unban_reasons[r], m->unbans[k][r]);
+			    detect_kind_name(k), unban_reasons[r], m->unbans[k][r]);
 	scalar(b, "dosips_bans_refused_total", "counter",
 	       "Bans not made because max_bans bans were in force.", m->refused);
 	scalar(b, "dosips_sources_tracked", "gauge", "Sources holding a detector slot.",

@@ -57,7 +57,7 @@ void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
 	*cfg = (struct mitigate_cfg){
 		.ban_s = 60, .ban_max_s = 86400, .escalate = 2, .memory_s = 3600,
-		.max_bans = 10000, .memory_max = 65536,
+		.max_bans = MITIGATE_MAX_BANS, .memory_max = MITIGATE_MEMORY_MAX,
 	};
 }
 
@@ -453,7 +453,7 @@ int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duratio
 	}
 	if (ban_covering(m, &q))
 		return -EEXIST;
-	return ban_start(m, &q, MITIGATE_KIND_MANUAL, NULL, duration_s);
+	return ban_start(m, &q, KIND_MANUAL, NULL, duration_s);
 }
 
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p)
@@ -531,7 +531,7 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, void *ct
 	lift_inside(m, p);
 	/* The remaining time, not a fresh ban: a restart neither forgets nor
 	 * extends a ban. */
-	b = ban_insert(m, p, MITIGATE_KIND_MANUAL, (uint32_t)((remaining_ms + 999) / 1000), 1,
+	b = ban_insert(m, p, KIND_MANUAL, (uint32_t)((remaining_ms + 999) / 1000), 1,
 		       secs);
 	if (!b)
 		return;
@@ -584,7 +584,7 @@ void mitigate_set_cfg(struct mitigate *m, const struct mitigate_cfg *cfg)
 	m->cfg = *cfg;
 	m->cfg.memory_max = memory_max;
 	if (!m->cfg.max_bans)
-		m->cfg.max_bans = 10000;
+		m->cfg.max_bans = MITIGATE_MAX_BANS;
 	m->capped = false;
 }
 
@@ -623,9 +623,9 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 		return -ENOMEM;
 	*m = (struct mitigate){ .loop = loop, .cfg = *cfg, .fw = fw, .wl = wl, .ev = ev };
 	if (!m->cfg.memory_max)
-		m->cfg.memory_max = 65536;
+		m->cfg.memory_max = MITIGATE_MEMORY_MAX;
 	if (!m->cfg.max_bans)
-		m->cfg.max_bans = 10000;
+		m->cfg.max_bans = MITIGATE_MAX_BANS;
 	nb = pow2_at_least(m->cfg.max_bans);
 	no = pow2_at_least(m->cfg.memory_max);
 	m->bmask = nb - 1;

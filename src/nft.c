@@ -1657,7 +1657,7 @@ static int nft_cfg_copy(struct nft *n, const struct fw_cfg *cfg)
 	snprintf(n->chain_what, sizeof(n->chain_what), "create chain %s%s%s",
 		 fw_hook_name(n->hook), n->hook == FW_HOOK_INGRESS ? " on " : "",
 		 n->hook == FW_HOOK_INGRESS ? n->iface : "");
-	n->set_size = cfg->set_size ? cfg->set_size : 65536;
+	n->set_size = cfg->set_size ? cfg->set_size : FW_SET_SIZE;
 	n->priority = cfg->priority;
 	return 0;
 }

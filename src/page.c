@@ -108,7 +108,7 @@ static void json_ban(const struct ban_info *bi, void *ctx)
 		return;
 	sb_printf(bc->b, "%s{\"src\":\"%s\",\"kind\":\"%s\",\"left_s\":%.1f,"
 		  "\"duration_s\":%u,\"offences\":%u}", bc->n > 1 ? "," : "",
-		  prefix_fmt(&bi->src, src), event_kind_name(bi->kind),
+		  prefix_fmt(&bi->src, src), detect_kind_name(bi->kind),
 		  bi->remaining_ms / 1000.0, bi->duration_s, bi->offences);
 }
 

@@ -298,7 +298,7 @@ void store_on_event(const struct event *e, const char *json, size_t len, void *c
 	else if (e->type == EVT_BAN_CAP)
 		p->kind[0] = '\0';
 	else
-		snprintf(p->kind, sizeof(p->kind), "%s", event_kind_name(e->kind));
+		snprintf(p->kind, sizeof(p->kind), "%s", detect_kind_name(e->kind));
 	if (e->src.len)
 		prefix_fmt(&e->src, p->src);
 	else

@@ -161,6 +161,12 @@ ev_lines() {
 
 ev_count() { ev_lines "$@" | wc -l; }
 
+# report_field KEY: KEY's value in dosips's last report (see dosipsctl stats
+# for the names).
+report_field() {
+	grep 'report:' "$LAB_DIR/dosips.log" | grep -o " $1=[0-9]*" | tail -n 1 | cut -d= -f2
+}
+
 # ev_field KEY: the value of KEY in the line on stdin.
 ev_field() {
 	sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"

@@ -16,4 +16,8 @@ check "-v names the configuration read" grep -q "debug: configuration: /dev/null
 check "-v gives the whitelist's size" grep -q "debug: whitelist: [0-9]* entries" "$T/verbose"
 check "-v adds lines, keeps the rest" \
 	[ "$(grep -vc 'debug:' "$T/verbose")" -eq "$(wc -l <"$T/quiet")" ]
+# dosipsctl speaks to a socket: it needs neither capture nor netlink.
+libs=$(ldd "$TOP/build/release/dosipsctl")
+check "dosipsctl links no libpcap, libnftnl or libmnl" \
+	sh -c "! echo '$libs' | grep -q -e libpcap -e libnftnl -e libmnl"
 [ "$T_FAILED" -eq 0 ] || { cat "$T/verbose"; exit 1; }

@@ -91,15 +91,15 @@ for f in $(cd "$CAP" && ls *.pcap); do
 	for r in $(grep -o 'dosips_frames_skipped_total{reason="[a-z_0-9]*"}' "$dir/scrape" |
 		   sed 's/.*reason="\([^"]*\)".*/\1/'); do
 		same "skipped $r" "$(metric "dosips_frames_skipped_total{reason=\"$r\"}")" \
-			"$(field "$r" | grep . || echo 0)"
+			"$(field "skipped.$r")"
 	done
 	for k in syn_flood udp_flood icmp_flood port_scan rate_flood ddos; do
-		same "alerts $k" "$(metric "dosips_alerts_total{kind=\"$k\"}")" "$(field $k)"
+		same "alerts $k" "$(metric "dosips_alerts_total{kind=\"$k\"}")" "$(field "alerts.$k")"
 	done
-	same "sources tracked" "$(metric dosips_sources_tracked)" "$(field tracked)"
-	same "sources evicted" "$(metric dosips_sources_evicted_total)" "$(field evicted)"
-	same "bans made" "$(sum dosips_bans_total)" "$(field made)"
-	same "bans active" "$(sum dosips_bans_active)" "$(field active)"
+	same "sources tracked" "$(metric dosips_sources_tracked)" "$(field sources_tracked)"
+	same "sources evicted" "$(metric dosips_sources_evicted_total)" "$(field sources_evicted)"
+	same "bans made" "$(sum dosips_bans_total)" "$(field bans)"
+	same "bans active" "$(sum dosips_bans_active)" "$(field bans_active)"
 	same "whitelisted" "$(sum dosips_whitelisted_alerts_total)" "$(field whitelisted)"
 	same "bans refused" "$(metric dosips_bans_refused_total)" "$(field refused_cap)"
 	same "tcp bytes (tcpdump)" "$(metric 'dosips_ip_bytes_total{protocol="tcp"}')" \

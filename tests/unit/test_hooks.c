@@ -190,9 +190,11 @@ static void test_timeout_kills_group(void **state)
 	h = new_hooks(cmd, "", 300, 4);
 	t0 = ev_time();
 	hooks_on_event(&e, "{}", 2, h);
-	assert_true(ev_time() - t0 < 0.2);       /* started, not waited for */
-	took = run_until_idle(h, 5);
-	assert_true(took >= 0.25 && took < 2.0);
+	/* Started, not waited for: the hook's child would hold us 30 s. Only
+	 * lower bounds are tight; upper ones leave room for a loaded machine. */
+	assert_true(ev_time() - t0 < 10);
+	took = run_until_idle(h, 25);
+	assert_true(took >= 0.25 && took < 20);
 	hooks_get_stats(h, &st);
 	assert_int_equal(st.killed, 1);
 	assert_int_equal(st.running, 0);
@@ -274,7 +276,7 @@ static void test_free_waits_until_deadline(void **state)
 	hooks_on_event(&e, "{}", 2, h);
 	t0 = ev_time();
 	hooks_free(h);
-	assert_true(ev_time() - t0 < 2.0);
+	assert_true(ev_time() - t0 < 20);        /* the forever hook: killed, not 30 s */
 	assert_non_null(slurp("out"));
 	assert_string_equal(slurp("out"), "done\n");
 }

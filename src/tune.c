@@ -119,7 +119,7 @@ static void find_spot(const struct lines *ls, const char *sec, const char *name,
 static int set_one(struct lines *ls, const char *full, const char *value)
 {
 	const char *dot = strchr(full, '.');
-	char sec[96] = "", name[96], line[256];
+	char sec[96] = "", name[100], line[256];
 	struct spot sp;
 	int r;
 

@@ -9,7 +9,7 @@
 enum stats_group {
 	STATS_CAPTURE, STATS_PROTOCOLS, STATS_SKIPPED, STATS_KERNEL, STATS_ALERTS,
 	STATS_SOURCES, STATS_BANS, STATS_LATENCY, STATS_FIREWALL, STATS_HOOKS,
-	STATS__GROUPS
+	STATS_HISTORY, STATS__GROUPS
 };
 
 /* Receives one counter: its stable key ("tcp", "skipped.bad_ip4",
@@ -17,7 +17,8 @@ enum stats_group {
 typedef void (*stats_fn)(enum stats_group g, const char *key, uint64_t value, void *ctx);
 
 /* Hands every counter of the daemon v shows to fn, group by group, in a
- * fixed order. Kernel counters only when the capture has them. */
+ * fixed order. Kernel counters only when the capture has them, history
+ * counters only with a history. */
 void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx);
 
 #endif

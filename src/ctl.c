@@ -1,9 +1,12 @@
 /* ctl.c - the control socket. Requests are tiny and answered from memory,
  * every client is non-blocking with an idle timeout, so a slow or stuck
- * dosipsctl can never hold up capture. */
+ * dosipsctl can never hold up capture. A long answer (the history) is a
+ * stream: the next chunk is made only when the client has taken the last
+ * one. Every change made here is audited in the history. */
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -20,6 +24,7 @@
 #include "log.h"
 #include "mitigate.h"
 #include "stats.h"
+#include "store.h"
 
 #define CTL_ARGS 8
 #define CTL_CLIENTS 16          /* connections at once; more are closed */
@@ -28,10 +33,20 @@
 
 /* ---- replies ---------------------------------------------------------- */
 
+struct reply;
+
+/* A long answer: next appends the next chunk to r and returns 1 while
+ * more is to come, 0 when done, -errno (why in err) on failure. */
+struct stream {
+	int (*next)(void *state, struct reply *r, char *err, size_t errlen);
+	void *state;        /* freed with free() when the stream ends */
+};
+
 struct reply {
 	char *buf;
 	size_t len, cap;
 	bool oom;
+	struct stream more;
 };
 
 static int reply_grow(struct reply *r, size_t need)
@@ -234,6 +249,242 @@ static int cmd_reload(const struct ctl_view *v, int argc, char **argv, struct re
 	return rc;
 }
 
+/* ---- history ------------------------------------------------------------ */
+
+#define HISTORY_CHUNK 256       /* rows per chunk of a streamed answer */
+
+enum hist_fmt { HF_TEXT, HF_JSON, HF_CSV };
+
+struct hist {
+	struct store *store;
+	struct store_filter f;
+	char kind[32], event[16], src[ADDR_STRLEN];
+	enum hist_fmt fmt;
+	uint64_t left;          /* rows still to send */
+	int64_t last;           /* id of the last row found */
+	struct reply *r;        /* the chunk being made */
+};
+
+/* The value of "key":"..." in a JSON object of ours, unescaped ("" when
+ * absent); enough for the strings store_audit writes. */
+static void json_get(const char *json, const char *key, char *out, size_t len)
+{
+	char pat[40];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	if ((p = strstr(json, pat)))
+		for (p += strlen(pat); *p && *p != '"' && n + 1 < len; p++)
+			out[n++] = *p == '\\' && p[1] ? *++p : *p;
+	out[n] = '\0';
+}
+
+/* The last column of the text form: who acknowledged, or who acted. */
+static void hist_note(const struct store_row *row, char *buf, size_t len)
+{
+	char who[64], role[16], detail[CTL_LINE_MAX];
+
+	*buf = '\0';
+	if (row->acked) {
+		snprintf(buf, len, "ack by %s: %s", row->ack_by, row->ack_note);
+	} else if (strcmp(row->event, "control") == 0) {
+		json_get(row->json, "who", who, sizeof(who));
+		json_get(row->json, "role", role, sizeof(role));
+		json_get(row->json, "detail", detail, sizeof(detail));
+		snprintf(buf, len, "by %s (%s)%s%s", who, role, *detail ? ": " : "", detail);
+	}
+}
+
+static void hist_row(const struct store_row *row, void *ctx)
+{
+	struct hist *h = ctx;
+	char buf[8192], ts[40];
+
+	h->last = row->id;
+	if (h->fmt == HF_JSON && store_row_json(row, buf, sizeof(buf)) >= 0) {
+		say(h->r, "%s\n", buf);
+	} else if (h->fmt == HF_CSV && store_row_csv(row, buf, sizeof(buf)) >= 0) {
+		say(h->r, "%s", buf);
+	} else if (h->fmt == HF_TEXT) {
+		events_fmt_ts(row->ts_us, ts, sizeof(ts));
+		memcpy(ts + 19, "Z", 2);        /* to the second */
+		hist_note(row, buf, sizeof(buf));
+		say(h->r, "%-7" PRId64 " %-20s %-11s %-11s %-24s %s\n", row->id, ts, row->event,
+		    *row->kind ? row->kind : "-", *row->src ? row->src : "-", buf);
+	}
+}
+
+/* Rows come newest first: the last one seen is the first to send. */
+static void hist_first(const struct store_row *row, void *ctx)
+{
+	struct hist *h = ctx;
+
+	h->last = row->id - 1;
+}
+
+/* The next chunk, oldest first, after the last row sent. */
+static int hist_next(void *state, struct reply *r, char *err, size_t errlen)
+{
+	struct hist *h = state;
+	int n;
+
+	h->f.after_id = h->last;
+	h->f.oldest_first = 1;
+	h->f.limit = h->left < HISTORY_CHUNK ? (uint32_t)h->left : HISTORY_CHUNK;
+	h->r = r;
+	if (!h->f.limit)
+		return 0;
+	if ((n = store_query(h->store, &h->f, hist_row, h)) < 0) {
+		snprintf(err, errlen, "history: %s", strerror(-n));
+		return n;
+	}
+	h->left -= (uint64_t)n;
+	return (uint32_t)n == h->f.limit && h->left ? 1 : 0;
+}
+
+/* "1h" (that long ago), "2026-12-01", "2026-12-01T21:03" or
+ * "2026-12-01T21:03:55Z" (UTC) into microseconds since the epoch. */
+static int parse_when(const char *s, uint64_t *us)
+{
+	static const char *const fmts[] = { "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S",
+					    "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M", "%Y-%m-%d" };
+	uint64_t ms, now = (uint64_t)(ev_time() * 1e6);
+	struct tm tm;
+	const char *end;
+
+	if (config_parse_duration_ms(s, &ms) == 0) {
+		*us = ms * 1000 < now ? now - ms * 1000 : 1;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, fmts[i], &tm)) && !*end && timegm(&tm) > 0) {
+			*us = (uint64_t)timegm(&tm) * 1000000;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* One "key=value" of a history request into h. */
+static int hist_arg(struct hist *h, char *arg, char *err, size_t errlen)
+{
+	char *val = strchr(arg, '='), *end;
+	struct ip_prefix p;
+	unsigned long n;
+
+	if (!val)
+		goto bad;
+	*val++ = '\0';
+	if (!strcmp(arg, "since") || !strcmp(arg, "until")) {
+		if (parse_when(val, !strcmp(arg, "since") ? &h->f.since_us : &h->f.until_us) < 0) {
+			snprintf(err, errlen, "%s %s: expected a duration ago (90s, 5m, 2h, 1d) "
+				 "or a UTC time (2026-12-01T21:03:55Z)", arg, val);
+			return -EINVAL;
+		}
+	} else if (!strcmp(arg, "kind") && strlen(val) < sizeof(h->kind)) {
+		h->f.kind = strcpy(h->kind, val);
+	} else if (!strcmp(arg, "event") && strlen(val) < sizeof(h->event)) {
+		h->f.event = strcpy(h->event, val);
+	} else if (!strcmp(arg, "src") && prefix_parse(val, &p) == 0) {
+		h->f.src = prefix_fmt(&p, h->src);
+	} else if (!strcmp(arg, "limit") && (n = strtoul(val, &end, 10)) > 0 && !*end &&
+		   n <= 100000000) {
+		h->left = n;
+	} else if (!strcmp(arg, "format") && (!strcmp(val, "text") || !strcmp(val, "json") ||
+					    !strcmp(val, "csv"))) {
+		h->fmt = *val == 't' ? HF_TEXT : *val == 'j' ? HF_JSON : HF_CSV;
+	} else {
+		val[-1] = '=';
+		goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%.64s: expected since=, until=, kind=, event=, src=ADDR, "
+		 "limit=N or format=text|json|csv", arg);
+	return -EINVAL;
+}
+
+/* Streams the rows oldest first; with a limit, the newest so many. */
+static int cmd_history(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		       char *err, size_t errlen)
+{
+	struct hist *h;
+	int rc = 0;
+
+	if (!v->store) {
+		snprintf(err, errlen, "history is off (set history in dosips.conf)");
+		return -ENOTSUP;
+	}
+	if (!(h = calloc(1, sizeof(*h))))
+		return -ENOMEM;
+	h->store = v->store;
+	h->left = UINT64_MAX;
+	for (int i = 0; i < argc && rc == 0; i++)
+		rc = hist_arg(h, argv[i], err, errlen);
+	if (rc == 0 && h->left != UINT64_MAX) {
+		h->f.limit = (uint32_t)h->left;
+		rc = store_query(v->store, &h->f, hist_first, h);
+		if (rc < 0)
+			snprintf(err, errlen, "history: %s", strerror(-rc));
+		h->f.limit = 0;
+	}
+	if (rc < 0) {
+		free(h);
+		return rc;
+	}
+	if (h->fmt == HF_TEXT)
+		say(r, "%-7s %-20s %-11s %-11s %-24s %s\n", "ID", "TIME (UTC)", "EVENT", "KIND",
+		    "SOURCE", "NOTE");
+	else if (h->fmt == HF_CSV)
+		say(r, "%s", STORE_CSV_HEADER);
+	r->more = (struct stream){ hist_next, h };
+	return 0;
+}
+
+static int cmd_ack(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		   char *err, size_t errlen)
+{
+	char *end;
+	long long id = strtoll(argv[0], &end, 10);
+	int rc;
+
+	if (!v->store) {
+		snprintf(err, errlen, "history is off (set history in dosips.conf)");
+		return -ENOTSUP;
+	}
+	if (*end || id <= 0) {
+		snprintf(err, errlen, "%.64s: expected the id of an alert (dosipsctl history)",
+			 argv[0]);
+		return -EINVAL;
+	}
+	if ((rc = store_ack(v->store, id, "root", argv[1])) == -ENOENT)
+		snprintf(err, errlen, "no alert with id %lld in the history", id);
+	else if (rc < 0)
+		snprintf(err, errlen, "cannot acknowledge %lld: %s", id, strerror(-rc));
+	else
+		say(r, "acknowledged %lld\n", id);
+	return rc;
+}
+
+/* A change made here, in the history: who, with which role, what. */
+static void audit(const struct ctl_view *v, uid_t uid, int argc, char **argv)
+{
+	char who[32], detail[CTL_LINE_MAX];
+	size_t n = 0;
+
+	if (!v->store)
+		return;
+	snprintf(who, sizeof(who), uid == 0 ? "root" : "uid %u", (unsigned)uid);
+	detail[0] = '\0';
+	for (int i = 1; i < argc && n < sizeof(detail); i++)
+		n += (size_t)snprintf(detail + n, sizeof(detail) - n, "%s%s", i > 1 ? " " : "",
+				      argv[i]);
+	if (store_audit(v->store, who, uid == 0 ? "admin" : "viewer", argv[0], detail) < 0)
+		log_warn("history: %s by %s not audited: queue full", argv[0], who);
+}
+
 static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		    char *err, size_t errlen);
 
@@ -241,16 +492,21 @@ static const struct ctl_cmd {
 	const char *name;
 	int min, max;       /* arguments */
 	bool change;        /* root only */
+	bool rest;          /* the last argument is the rest of the line */
 	cmd_fn fn;
 	const char *usage;
 } ctl_cmds[] = {
-	{ "status", 0, 0, false, cmd_status, "status" },
-	{ "stats", 0, 0, false, cmd_stats, "stats" },
-	{ "bans", 0, 0, false, cmd_bans, "bans" },
-	{ "ban", 1, 2, true, cmd_ban, "ban ADDR[/LEN] [SECONDS]" },
-	{ "unban", 1, 1, true, cmd_unban, "unban ADDR[/LEN]" },
-	{ "reload", 0, 0, true, cmd_reload, "reload" },
-	{ "help", 0, 0, false, cmd_help, "help" },
+	{ "status", 0, 0, false, false, cmd_status, "status" },
+	{ "stats", 0, 0, false, false, cmd_stats, "stats" },
+	{ "bans", 0, 0, false, false, cmd_bans, "bans" },
+	{ "ban", 1, 2, true, false, cmd_ban, "ban ADDR[/LEN] [SECONDS]" },
+	{ "unban", 1, 1, true, false, cmd_unban, "unban ADDR[/LEN]" },
+	{ "reload", 0, 0, true, false, cmd_reload, "reload" },
+	{ "history", 0, 7, false, false, cmd_history,
+	  "history [since=WHEN] [until=WHEN] [kind=K] [event=E] [src=ADDR] [limit=N] "
+	  "[format=text|json|csv]" },
+	{ "ack", 2, 2, true, true, cmd_ack, "ack ID NOTE" },
+	{ "help", 0, 0, false, false, cmd_help, "help" },
 };
 
 #define NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -263,14 +519,20 @@ static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct repl
 	return 0;
 }
 
+static const struct ctl_cmd *cmd_find(const char *name)
+{
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strcmp(ctl_cmds[i].name, name) == 0)
+			return &ctl_cmds[i];
+	return NULL;
+}
+
 static int dispatch(const struct ctl_view *v, int argc, char **argv, uid_t uid,
 		    bool member, struct reply *r, char *err, size_t errlen)
 {
-	const struct ctl_cmd *c = NULL;
+	const struct ctl_cmd *c = cmd_find(argv[0]);
+	int rc;
 
-	for (size_t i = 0; i < NCMDS && !c; i++)
-		if (strcmp(ctl_cmds[i].name, argv[0]) == 0)
-			c = &ctl_cmds[i];
 	if (!c) {
 		snprintf(err, errlen, "unknown command %.64s (try help)", argv[0]);
 		return -EINVAL;
@@ -285,31 +547,54 @@ static int dispatch(const struct ctl_view *v, int argc, char **argv, uid_t uid,
 		snprintf(err, errlen, "usage: %s", c->usage);
 		return -EINVAL;
 	}
-	return c->fn(v, argc - 1, argv + 1, r, err, errlen);
+	rc = c->fn(v, argc - 1, argv + 1, r, err, errlen);
+	if (rc >= 0 && c->change)
+		audit(v, uid, argc, argv);
+	return rc;
 }
 
 /* Splits buf at blanks into at most CTL_ARGS + 1 words (one too many
- * tells the caller there were too many). */
+ * tells the caller there were too many). For a command taking the rest
+ * of the line, its last argument is that rest, blanks and all. */
 static int split_words(char *buf, char **argv)
 {
-	char *save, *w;
+	const struct ctl_cmd *c = NULL;
+	char *p = buf, *e;
 	int argc = 0;
 
-	for (w = strtok_r(buf, " \t\r", &save); w && argc <= CTL_ARGS;
-	     w = strtok_r(NULL, " \t\r", &save))
-		argv[argc++] = w;
+	while (argc <= CTL_ARGS && *(p += strspn(p, " \t\r"))) {
+		argv[argc++] = p;
+		if (c && c->rest && argc == c->max + 1) {
+			for (e = p + strlen(p); e > p && strchr(" \t\r", e[-1]); )
+				*--e = '\0';
+			break;
+		}
+		p += strcspn(p, " \t\r");
+		if (*p)
+			*p++ = '\0';
+		if (argc == 1)
+			c = cmd_find(argv[0]);
+	}
 	return argc;
 }
 
-char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
-		 size_t *len)
+/* The status line that ends every answer. */
+static void finish(struct reply *r, int rc, const char *err)
+{
+	if (rc < 0)
+		say(r, "error: %s\n", *err ? err : strerror(-rc));
+	else
+		say(r, "ok\n");
+}
+
+/* Answers line into r: the whole answer, or its first chunk with
+ * r->more set (stream_step makes the rest). */
+static void answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
+		   struct reply *r)
 {
 	char buf[CTL_LINE_MAX], err[CONFIG_PATH_MAX + 256] = "", *argv[CTL_ARGS + 1];
-	struct reply r = { .cap = 1024 };
 	int argc, rc;
 
-	if (!(r.buf = malloc(r.cap)))
-		return NULL;
 	snprintf(buf, sizeof(buf), "%s", line);
 	argc = split_words(buf, argv);
 	if (argc == 0) {
@@ -319,12 +604,35 @@ char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool mem
 		snprintf(err, sizeof(err), "too many arguments");
 		rc = -E2BIG;
 	} else {
-		rc = dispatch(v, argc, argv, uid, member, &r, err, sizeof(err));
+		rc = dispatch(v, argc, argv, uid, member, r, err, sizeof(err));
 	}
-	if (rc < 0)
-		say(&r, "error: %s\n", *err ? err : strerror(-rc));
-	else
-		say(&r, "ok\n");
+	if (rc < 0 || !r->more.next)
+		finish(r, rc, err);
+}
+
+/* Appends the next chunk of a stream, and the status line after its last. */
+static void stream_step(struct reply *r)
+{
+	char err[256] = "";
+	int rc = r->more.next(r->more.state, r, err, sizeof(err));
+
+	if (rc > 0 && !r->oom)
+		return;
+	free(r->more.state);
+	r->more = (struct stream){ 0 };
+	finish(r, rc, err);
+}
+
+char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
+		 size_t *len)
+{
+	struct reply r = { .cap = 1024 };
+
+	if (!(r.buf = malloc(r.cap)))
+		return NULL;
+	answer(v, line, uid, member, &r);
+	while (r.more.next)
+		stream_step(&r);
 	if (r.oom) {
 		free(r.buf);
 		return NULL;
@@ -346,6 +654,7 @@ struct conn {
 	size_t inlen;
 	char *out;          /* the reply, once the request is answered */
 	size_t outlen, outoff;
+	struct stream more; /* the rest of a long reply, made as it is taken */
 };
 
 struct ctl {
@@ -374,6 +683,7 @@ static void conn_free(struct conn *k)
 	ev_timer_stop(k->c->loop, &k->idle);
 	close(k->io.fd);
 	free(k->out);
+	free(k->more.state);
 	free(k);
 }
 
@@ -399,18 +709,45 @@ static void conn_reply(struct conn *k, char *out, size_t len)
 
 static void conn_answer(struct conn *k)
 {
-	size_t len = 0;
-	char *nl = memchr(k->in, '\n', k->inlen), *out;
+	struct reply r = { .cap = 1024 };
+	char *nl = memchr(k->in, '\n', k->inlen);
 
 	if (nl)
 		*nl = '\0';
-	if (!nl && k->inlen == sizeof(k->in) - 1) {
-		out = strdup("error: request too long\n");
-		len = out ? strlen(out) : 0;
-	} else {
-		out = ctl_answer(k->c->view, k->in, k->uid, k->member, &len);
+	if (!(r.buf = malloc(r.cap)))
+		r.oom = true;
+	else if (!nl && k->inlen == sizeof(k->in) - 1)
+		say(&r, "error: request too long\n");
+	else
+		answer(k->c->view, k->in, k->uid, k->member, &r);
+	if (r.oom) {
+		free(r.buf);
+		r.buf = NULL;
+		free(r.more.state);
+		r.more = (struct stream){ 0 };
 	}
-	conn_reply(k, out, len);
+	k->more = r.more;
+	conn_reply(k, r.buf, r.len);
+}
+
+/* The client took the last chunk: make the next one. */
+static bool conn_more(struct conn *k)
+{
+	struct reply r = { .cap = 64 << 10, .more = k->more };
+
+	if (!k->more.next || !(r.buf = malloc(r.cap)))
+		return false;
+	stream_step(&r);
+	k->more = r.more;
+	if (r.oom) {
+		free(r.buf);
+		return false;
+	}
+	free(k->out);
+	k->out = r.buf;
+	k->outlen = r.len;
+	k->outoff = 0;
+	return true;
 }
 
 static void conn_read(struct conn *k)
@@ -454,7 +791,7 @@ static void conn_write(struct conn *k)
 		return;
 	if (n < 0)
 		conn_free(k);
-	else if ((k->outoff += (size_t)n) == k->outlen)
+	else if ((k->outoff += (size_t)n) == k->outlen && !conn_more(k))
 		conn_done(k);
 	else
 		ev_timer_again(k->c->loop, &k->idle);

@@ -28,6 +28,11 @@ static void usage(FILE *f)
 		"  ban ADDR[/LEN] [DURATION]  ban by hand (root; default: the ban key)\n"
 		"  unban ADDR[/LEN]           lift a ban (root)\n"
 		"  reload                     re-read configuration and whitelist (root)\n"
+		"  history [--since WHEN] [--until WHEN] [--kind K] [--event E] [--src ADDR]\n"
+		"          [--limit N] [--json|--csv]\n"
+		"                             stored events, oldest first (WHEN: 1h ago, or\n"
+		"                             2026-12-01T21:00:00Z); --limit keeps the newest\n"
+		"  ack ID NOTE...             acknowledge alert ID with a note (root)\n"
 		"options:\n"
 		"  -s, --socket PATH     control socket (default: control_socket of the\n"
 		"                        configuration, else /run/dosips.sock)\n"
@@ -115,54 +120,101 @@ static void build_request(int argc, char **argv, char *line, size_t len)
 	line[n] = '\0';
 }
 
-/* Reads the whole answer: the daemon closes the connection after it. */
-static char *read_answer(int fd)
+/* "history --since 1h --json" as the daemon reads it: "history since=1h
+ * format=json". */
+static void build_history(int argc, char **argv, char *line, size_t len)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap + 1), *p;
+	static const struct option longopts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "src", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "csv", no_argument, NULL, 'c' },
+		{ 0 }
+	};
+	char words[8][CTL_LINE_MAX], *w[8] = { "history" };
+	int c, n = 1, li;
+
+	optind = 0;     /* glibc: start afresh on this argument list */
+	while ((c = getopt_long(argc, argv, "+", longopts, &li)) != -1) {
+		if (c == '?' || n == 8) {
+			fprintf(stderr, "dosipsctl: history: bad option (try -h)\n");
+			exit(EXIT_USAGE);
+		}
+		if (c == 'j' || c == 'c')
+			snprintf(words[n], sizeof(words[n]), "format=%s", c == 'j' ? "json" : "csv");
+		else
+			snprintf(words[n], sizeof(words[n]), "%s=%s", longopts[li].name, optarg);
+		w[n] = words[n];
+		n++;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dosipsctl: history: unexpected argument %s\n", argv[optind]);
+		exit(EXIT_USAGE);
+	}
+	build_request(n, w, line, len);
+}
+
+/* Copies the answer to standard output as it comes (a history can be
+ * long), holding back its last line, the status, which it returns
+ * (malloc'd). The daemon closes the connection after it. */
+static char *stream_answer(int fd)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1), *nl, *p;
 	ssize_t n;
 
 	for (;;) {
-		if (len == cap) {
-			p = realloc(buf, cap * 2 + 1);
-			buf = p;    /* on failure we exit just below */
-			cap *= 2;
-		}
 		if (!buf) {
 			fprintf(stderr, "dosipsctl: out of memory\n");
 			exit(EXIT_FAIL);
 		}
 		if ((n = read(fd, buf + len, cap - len)) == 0)
 			break;
-		if (n < 0 && errno != EINTR) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
 			fprintf(stderr, "dosipsctl: no answer from dosips%s: %s\n",
 				errno == EAGAIN ? " in time" : "", strerror(errno));
 			exit(EXIT_FAIL);
 		}
-		len += n > 0 ? (size_t)n : 0;
+		len += (size_t)n;
+		/* Out goes all but the last complete line and what follows it. */
+		if ((nl = memrchr(buf, '\n', len - 1))) {
+			size_t out = (size_t)(nl + 1 - buf);
+
+			fwrite(buf, 1, out, stdout);
+			memmove(buf, buf + out, len - out);
+			len -= out;
+		}
+		if (len == cap) {
+			p = realloc(buf, (cap *= 2) + 1);
+			if (!p)
+				free(buf);
+			buf = p;
+		}
 	}
 	buf[len] = '\0';
 	return buf;
 }
 
-/* Prints the body; the last line says how it went. */
-static int show_answer(char *ans)
+/* The status line: "ok", or the error for a person. */
+static int show_status(char *st)
 {
-	size_t len = strlen(ans);
-	char *status;
+	size_t len = strlen(st);
 
-	while (len && ans[len - 1] == '\n')
-		ans[--len] = '\0';
-	status = strrchr(ans, '\n');
-	status = status ? status + 1 : ans;
-	fwrite(ans, 1, (size_t)(status - ans), stdout);
-	if (strcmp(status, "ok") == 0)
+	while (len && st[len - 1] == '\n')
+		st[--len] = '\0';
+	if (strcmp(st, "ok") == 0)
 		return 0;
-	if (strncmp(status, "error: ", 7) == 0)
-		fprintf(stderr, "dosipsctl: %s\n", status + 7);
+	if (strncmp(st, "error: ", 7) == 0)
+		fprintf(stderr, "dosipsctl: %s\n", st + 7);
 	else
 		fprintf(stderr, "dosipsctl: unexpected answer from dosips: %s\n",
-			*status ? status : "(nothing)");
+			*st ? st : "(nothing)");
 	return EXIT_FAIL;
 }
 
@@ -216,7 +268,10 @@ int main(int argc, char **argv)
 	char path[CONFIG_PATH_MAX], line[CTL_LINE_MAX], *ans;
 	int cmd = parse_args(argc, argv, &o), fd, st;
 
-	build_request(argc - cmd, argv + cmd, line, sizeof(line));
+	if (strcmp(argv[cmd], "history") == 0)
+		build_history(argc - cmd, argv + cmd, line, sizeof(line));
+	else
+		build_request(argc - cmd, argv + cmd, line, sizeof(line));
 	socket_path(o.sock, o.file, path, sizeof(path));
 	fd = connect_daemon(path, o.timeout);
 	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
@@ -224,9 +279,9 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	shutdown(fd, SHUT_WR);
-	ans = read_answer(fd);
+	ans = stream_answer(fd);
 	close(fd);
-	st = show_answer(ans);
+	st = show_status(ans);
 	free(ans);
 	return st;
 }

@@ -211,16 +211,6 @@ fail:
 	return r;
 }
 
-static void report_history(const struct store *s)
-{
-	struct store_stats hs;
-
-	store_get_stats(s, &hs);
-	log_info("report: history written=%" PRIu64 " pending=%u batches=%" PRIu64
-		 " failed=%" PRIu64 " dropped=%" PRIu64 " slowest_batch_us=%" PRIu64,
-		 hs.written, hs.pending, hs.batches, hs.failed, hs.dropped, hs.max_batch_us);
-}
-
 /* One line of the report being built: a group's counters. */
 struct report_line {
 	enum stats_group group;
@@ -256,8 +246,6 @@ static void report(struct daemon *d)
 
 	stats_collect(&d->view, report_kv, &l);
 	report_flush(&l);
-	if (d->store)
-		report_history(d->store);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)

@@ -12,6 +12,7 @@
 #include "hooks.h"
 #include "mitigate.h"
 #include "stats.h"
+#include "store.h"
 
 static void collect_capture(const struct ctl_view *v, stats_fn fn, void *ctx)
 {
@@ -81,6 +82,23 @@ static void collect_mitigate(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_LATENCY, "packet_to_kernel_us.max", ms.max_pkt_latency_us, ctx);
 }
 
+static void collect_history(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct store_stats ss;
+
+	if (!v->store)
+		return;
+	store_get_stats(v->store, &ss);
+	fn(STATS_HISTORY, "history_queued", ss.queued, ctx);
+	fn(STATS_HISTORY, "history_written", ss.written, ctx);
+	fn(STATS_HISTORY, "history_pending", ss.pending, ctx);
+	fn(STATS_HISTORY, "history_batches", ss.batches, ctx);
+	fn(STATS_HISTORY, "history_failed", ss.failed, ctx);
+	fn(STATS_HISTORY, "history_dropped", ss.dropped, ctx);
+	fn(STATS_HISTORY, "history_pruned", ss.pruned, ctx);
+	fn(STATS_HISTORY, "history_batch_us.max", ss.max_batch_us, ctx);
+}
+
 void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 {
 	struct fw_stats fs;
@@ -100,4 +118,5 @@ void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_HOOKS, "hooks_killed", hs.killed, ctx);
 	fn(STATS_HOOKS, "hooks_dropped", hs.dropped, ctx);
 	fn(STATS_HOOKS, "hooks_running", hs.running, ctx);
+	collect_history(v, fn, ctx);
 }

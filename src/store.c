@@ -33,6 +33,7 @@
 
 #define QUEUE_MAX 100000        /* events waiting while writes fail */
 #define BUSY_MS 50              /* the longest the loop waits for a lock */
+#define FINAL_BUSY_MS 1000      /* and store_free, when the loop is over */
 #define RETRY_MIN_S 1.0
 #define RETRY_MAX_S 32.0
 #define WARN_EVERY_S 60.0       /* a failing database is reported this often */
@@ -373,6 +374,7 @@ int store_ack(struct store *s, int64_t id, const char *who, const char *note)
 	sqlite3_stmt *st = s->st[ST_ACK];
 	int rc;
 
+	store_flush(s);
 	sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, note ? note : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)(ev_time() * 1e6));
@@ -678,8 +680,12 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	if (s->loop) {
-		if (s->n)
-			store_flush(s);
+		/* The last try may wait a little longer for a lock: the loop
+		 * is over. */
+		sqlite3_busy_timeout(s->db, FINAL_BUSY_MS);
+		if (s->n && store_flush(s) < 0)
+			log_err("history: %u events could not be written to %s", (unsigned)s->n,
+				s->path);
 		ev_prepare_stop(s->loop, &s->writer);
 		ev_timer_stop(s->loop, &s->retry);
 		ev_ref(s->loop);

@@ -151,7 +151,7 @@ static void test_free_writes_queue(void **state)
 {
 	struct store *s = open_store(0);
 
-	put(s, EVT_BAN, KIND__MAX, "198.18.0.7", 5);
+	put(s, EVT_BAN, KIND_MANUAL, "198.18.0.7", 5);
 	store_free(s);
 	assert_int_equal(disk_count("kind = 'manual'"), 1);
 }

@@ -82,14 +82,14 @@ async function main() {
     await new Promise((r) => setTimeout(r, 2500));
     const after = await page.$eval('#chart', (c) => Number(c.dataset.total || 0));
     say('CHART', before, after);
+    const row = await history(page, 'ban', attacker, attacker);
+    say(row ? 'HISTORY_FOUND' : 'HISTORY_MISSING', JSON.stringify(row || ''));
+
     await page.screenshot({ path: path.join(shots, 'page-desktop.png') });
     await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 1, isMobile: true });
     await new Promise((r) => setTimeout(r, 1200));
     await page.screenshot({ path: path.join(shots, 'page-phone.png') });
     await page.setViewport({ width: 1280, height: 1000 });
-
-    const row = await history(page, 'ban', attacker, attacker);
-    say(row ? 'HISTORY_FOUND' : 'HISTORY_MISSING', JSON.stringify(row || ''));
 
     for (let i = 0; i < 300 && !fs.existsSync(done); i++) await new Promise((r) => setTimeout(r, 100));
     say('VIEWER_UNBAN', await post(page, '/api/unban', viewer, { src: attacker }));

@@ -24,20 +24,13 @@
 #include "mitigate.h"
 #include "webclient.h"
 #include "whitelist.h"
+#include "daemon_env.h"
 
 #define ADMIN "admin-token-0123456789"
 #define VIEWER "viewer-token-0123456789"
 
 struct env {
-	struct ev_loop *loop;
-	struct config cfg;
-	struct capture *cap;
-	struct detect *det;
-	struct mitigate *mit;
-	struct whitelist *wl;
-	struct events *bus;
-	struct fw *fw;
-	struct hooks *hooks;
+	struct daemon_env d;
 	struct metrics *metrics;
 	struct ctl_view view;
 	struct http_view hv;
@@ -50,43 +43,10 @@ struct env {
 /* The last answer. */
 static struct { int status; char body[1 << 16]; bool done; } ans;
 
-static void on_packets(const struct pkt *p, size_t n, void *ctx)
-{
-	detect_batch(((struct env *)ctx)->det, p, n);
-}
-
-static void on_eof(void *ctx)
-{
-	ev_break(((struct env *)ctx)->loop, EVBREAK_ALL);
-}
-
 static int no_tune(void *ctx, const struct config_setting *set, int n, bool save, char *err,
 		   size_t errlen)
 {
 	return snprintf(err, errlen, "x.conf:1: no"), -EINVAL;
-}
-
-static void modules(struct env *t)
-{
-	struct capture_cfg cc = { .file = "tests/captures/hping3-syn-flood.pcap", .snaplen = 256 };
-	struct hooks_cfg hc = { .timeout_ms = 1000, .max_running = 1 };
-	const char *top = getenv("TOP");
-	char path[512], err[256];
-
-	snprintf(path, sizeof(path), "%s/%s", top ? top : ".", cc.file);
-	cc.file = path;
-	assert_int_equal(events_new(&t->bus), 0);
-	assert_int_equal(metrics_new(&t->metrics), 0);
-	events_subscribe(t->bus, metrics_on_event, t->metrics);
-	assert_int_equal(fw_open_null(&t->fw), 0);
-	assert_int_equal(whitelist_new(&t->wl), 0);
-	assert_int_equal(hooks_new(t->loop, &hc, &t->hooks), 0);
-	assert_int_equal(mitigate_new(t->loop, &t->cfg.mitigate, t->fw, t->wl, t->bus, &t->mit), 0);
-	assert_int_equal(detect_new(&t->cfg.detect, mitigate_verdict, t->mit, &t->det), 0);
-	assert_int_equal(capture_open(t->loop, &cc, on_packets, on_eof, t, &t->cap, err,
-				      sizeof(err)), 0);
-	ev_run(t->loop, 0);          /* the whole capture: one SYN flood banned */
-	mitigate_flush(t->mit);
 }
 
 static int setup(void **state)
@@ -98,24 +58,23 @@ static int setup(void **state)
 
 	memset(t, 0, sizeof(*t));
 	log_set_level(LOG_LVL_ERR);
-	config_defaults(&t->cfg);
-	assert_non_null(t->loop = ev_default_loop(0));
-	modules(t);
-	t->view = (struct ctl_view){
-		.cap = t->cap, .det = t->det, .mit = t->mit, .fw = t->fw, .hooks = t->hooks,
-		.cfg = &t->cfg, .started = ev_time(), .source = "test", .dry_run = true,
-	};
+	config_defaults(&t->d.cfg);
+	daemon_env_open(&t->d);
+	assert_int_equal(metrics_new(&t->metrics), 0);
+	events_subscribe(t->d.bus, metrics_on_event, t->metrics);
+	daemon_env_replay(&t->d, "tests/captures/hping3-syn-flood.pcap"); /* one SYN flood banned */
+	t->view = daemon_env_view(&t->d);
 	t->hv = (struct http_view){ .ctl = &t->view, .metrics = t->metrics, .tune = no_tune };
 	snprintf(t->tokens, sizeof(t->tokens), "/tmp/test_http.%d", (int)getpid());
 	assert_non_null(f = fopen(t->tokens, "w"));
 	fprintf(f, "# comment\n" ADMIN " admin alice\n" VIEWER " viewer\n");
 	fclose(f);
-	snprintf(t->cfg.http_tokens, sizeof(t->cfg.http_tokens), "%s", t->tokens);
+	snprintf(t->d.cfg.http_tokens, sizeof(t->d.cfg.http_tokens), "%s", t->tokens);
 	t->port = 30000 + getpid() % 20000;
-	snprintf(t->cfg.http_listen, sizeof(t->cfg.http_listen), "127.0.0.1:%d", t->port);
-	assert_int_equal(http_open(t->loop, &t->cfg, &t->hv, &t->http, err, sizeof(err)), 0);
-	events_subscribe(t->bus, http_on_event, t->http);
-	assert_int_equal(webclient_new(t->loop, &t->wc, err, sizeof(err)), 0);
+	snprintf(t->d.cfg.http_listen, sizeof(t->d.cfg.http_listen), "127.0.0.1:%d", t->port);
+	assert_int_equal(http_open(t->d.loop, &t->d.cfg, &t->hv, &t->http, err, sizeof(err)), 0);
+	events_subscribe(t->d.bus, http_on_event, t->http);
+	assert_int_equal(webclient_new(t->d.loop, &t->wc, err, sizeof(err)), 0);
 	*state = t;
 	return 0;
 }
@@ -126,13 +85,7 @@ static int teardown(void **state)
 
 	webclient_free(t->wc);
 	http_close(t->http);
-	capture_close(t->cap);
-	detect_free(t->det);
-	mitigate_free(t->mit);
-	hooks_free(t->hooks);
-	whitelist_free(t->wl);
-	fw_close(t->fw);
-	events_free(t->bus);
+	daemon_env_close(&t->d);
 	metrics_free(t->metrics);
 	unlink(t->tokens);
 	return 0;
@@ -161,7 +114,7 @@ static int ask(struct env *t, const char *method, const char *path, const char *
 	ans.done = false;
 	assert_true(webclient_request(t->wc, &rq, on_done, NULL) > 0);
 	while (!ans.done)
-		ev_run(t->loop, EVRUN_ONCE);
+		ev_run(t->d.loop, EVRUN_ONCE);
 	return ans.status;
 }
 
@@ -195,7 +148,7 @@ static void test_metrics(void **state)
 static void test_roles(void **state)
 {
 	struct env *t = *state;
-	unsigned bans = mitigate_count(t->mit);
+	unsigned bans = mitigate_count(t->d.mit);
 
 	assert_int_equal(ask(t, "GET", "/api/state", NULL, NULL), 200);
 	assert_non_null(strstr(ans.body, "\"role\":\"viewer\""));
@@ -207,12 +160,12 @@ static void test_roles(void **state)
 	assert_non_null(strstr(ans.body, "\"role\":\"viewer\""));
 	assert_non_null(strstr(ans.body, "\"src\":\"198.18.0.3\",\"kind\":\"syn_flood\""));
 	assert_int_equal(ask(t, "POST", "/api/ban", VIEWER, "{\"src\":\"198.18.0.99\"}"), 403);
-	assert_int_equal(mitigate_count(t->mit), bans);
+	assert_int_equal(mitigate_count(t->d.mit), bans);
 	assert_int_equal(ask(t, "POST", "/api/ban", ADMIN,
 			     "{\"src\":\"198.18.0.99\",\"duration\":\"10m\"}"), 200);
-	assert_int_equal(mitigate_count(t->mit), bans + 1);
+	assert_int_equal(mitigate_count(t->d.mit), bans + 1);
 	assert_int_equal(ask(t, "POST", "/api/unban", ADMIN, "{\"src\":\"198.18.0.99\"}"), 200);
-	assert_int_equal(mitigate_count(t->mit), bans);
+	assert_int_equal(mitigate_count(t->d.mit), bans);
 	assert_int_equal(ask(t, "POST", "/api/unban", ADMIN, "{\"src\":\"198.18.0.99\"}"), 400);
 	assert_int_equal(ask(t, "POST", "/api/ban", ADMIN, "{\"src\":\"1.2.3.4; reboot\"}"), 400);
 	assert_int_equal(ask(t, "POST", "/api/ban", ADMIN, "{\"src\":"), 400);

@@ -17,12 +17,13 @@
 #define CTL_LINE_MAX 512     /* longest request line, newline included */
 
 struct capture;
+struct events;
 struct hooks;
 struct store;
 
 /* The daemon as the control socket sees it. The caller owns everything
  * and keeps the pointers current (a reload may replace det); none may be
- * NULL but reload and store. */
+ * NULL but reload, store and bus. */
 struct ctl_view {
 	struct capture *cap;
 	struct detect *det;
@@ -30,6 +31,7 @@ struct ctl_view {
 	struct fw *fw;
 	struct hooks *hooks;
 	struct store *store;               /* NULL: no history */
+	struct events *bus;                /* for control actions (NULL: none) */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

@@ -7,7 +7,8 @@
 #include "addr.h"
 #include "detect.h"
 
-/* EVT_CONTROL is a control action; store_audit records it, it is not on the bus. */
+/* EVT_CONTROL is a change made by a person (dosipsctl, the page): see
+ * events_control. */
 enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP, EVT_CONTROL };
 
 /* One event; fields unused by a type stay zero. */
@@ -20,10 +21,14 @@ struct event {
 	uint32_t duration_s;       /* ban length */
 	uint32_t offences;         /* how many bans this source has had lately */
 	const char *reason;        /* unban: "expired", "manual", ... */
+	const char *who, *role;    /* control: who acted ("root", a token's name), as what */
+	const char *action;        /* control: "ban", "unban", "ack", "reload", ... */
+	const char *detail;        /* control: its arguments */
 };
 
 /*
- * The bus. Every alert, ban, unban and report is published once; each
+ * The bus. Every alert, ban, unban, report and control action is
+ * published once; each
  * subscriber (the log, the JSON-lines file, hooks, and whatever main wires
  * in) gets the event and its JSON line, formatted once for all of them.
  * Subscribers run synchronously, in the order they subscribed, on the
@@ -45,6 +50,15 @@ void events_unsubscribe(struct events *bus, events_fn fn, void *ctx);
 
 /* Hands e to every subscriber. NULL bus: nothing happens. */
 void events_publish(struct events *bus, const struct event *e);
+
+/* Publishes a control action: who (with role) did action (with detail,
+ * cut to 256 bytes), stamped with the clock. */
+void events_control(struct events *bus, const char *who, const char *role,
+		    const char *action, const char *detail);
+
+/* Appends s to buf at *n as a JSON string, quoted and escaped; past len,
+ * *n ends beyond len - 8 so that the caller's own checks fail. */
+void events_json_string(char *buf, size_t len, size_t *n, const char *s);
 
 /* Frees the bus (not its subscribers); NULL is fine. */
 void events_free(struct events *bus);

@@ -45,6 +45,7 @@ struct store_stats {
 	uint64_t pruned;        /* rows removed by retention */
 	uint32_t pending;       /* queued, not yet written */
 	uint64_t max_batch_us;  /* slowest commit */
+	uint64_t checkpoints;   /* WAL checkpoints run by the checkpoint thread */
 	int last_error;         /* SQLite result code of the last failure, 0 when fine */
 };
 
@@ -88,10 +89,17 @@ int store_row_csv(const struct store_row *r, char *buf, size_t len);
 int store_ack(struct store *s, int64_t id, const char *who, const char *note);
 
 /* Records a control action (ban, unban, ack, reload, tuning...) as an
- * event of type "control" with who, role, action and detail in its JSON,
- * written with the next batch; 0 or -ENOMEM/-ENOSPC. */
+ * event of type "control" with who, role, action and detail in its JSON
+ * (see events_control), written with the next batch. With a bus (see
+ * store_set_bus) it is published there, so the log, the events file and
+ * the page see it too; else it is queued directly. 0, or -ENOSPC when the
+ * queue is full. */
 int store_audit(struct store *s, const char *who, const char *role, const char *action,
 		const char *detail);
+
+/* The bus store_on_event is subscribed to, for store_audit to publish on;
+ * NULL for none. */
+void store_set_bus(struct store *s, struct events *bus);
 
 /* A new retention (reload); the next pass applies it. */
 void store_set_retention(struct store *s, uint32_t retention_days);

@@ -468,21 +468,23 @@ static int cmd_ack(const struct ctl_view *v, int argc, char **argv, struct reply
 	return rc;
 }
 
-/* A change made here, in the history: who, with which role, what. */
+/* A change made here, on the bus and in the history: who, with which
+ * role, what. */
 static void audit(const struct ctl_view *v, uid_t uid, int argc, char **argv)
 {
 	char who[32], detail[CTL_LINE_MAX];
+	const char *role = uid == 0 ? "admin" : "viewer";
 	size_t n = 0;
 
-	if (!v->store)
-		return;
 	snprintf(who, sizeof(who), uid == 0 ? "root" : "uid %u", (unsigned)uid);
 	detail[0] = '\0';
 	for (int i = 1; i < argc && n < sizeof(detail); i++)
 		n += (size_t)snprintf(detail + n, sizeof(detail) - n, "%s%s", i > 1 ? " " : "",
 				      argv[i]);
-	if (store_audit(v->store, who, uid == 0 ? "admin" : "viewer", argv[0], detail) < 0)
-		log_warn("history: %s by %s not audited: queue full", argv[0], who);
+	if (v->store && store_audit(v->store, who, role, argv[0], detail) < 0)
+		log_warn("history: %s by %s not recorded: queue full", argv[0], who);
+	else if (!v->store && v->bus)
+		events_control(v->bus, who, role, argv[0], detail);
 }
 
 static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct reply *r,

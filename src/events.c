@@ -119,6 +119,41 @@ static void json_verdict(const struct verdict *v, char *buf, size_t len, size_t 
 	    proto_name(v->proto));
 }
 
+void events_json_string(char *buf, size_t len, size_t *n, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (*n < len)
+		buf[(*n)++] = '"';
+	for (const unsigned char *c = (const unsigned char *)s; *c && *n + 7 < len; c++) {
+		if (*c == '"' || *c == '\\') {
+			buf[(*n)++] = '\\';
+			buf[(*n)++] = (char)*c;
+		} else if (*c < 0x20 || *c == 0x7f) {
+			memcpy(buf + *n, "\\u00", 4);
+			buf[*n + 4] = hex[*c >> 4];
+			buf[*n + 5] = hex[*c & 15];
+			*n += 6;
+		} else {
+			buf[(*n)++] = (char)*c;
+		}
+	}
+	if (*n < len)
+		buf[(*n)++] = '"';
+}
+
+/* who, role, action and detail of a control action. */
+static void json_control(const struct event *e, char *buf, size_t len, size_t *n)
+{
+	const char *const keys[] = { "who", "role", "action", "detail" };
+	const char *const vals[] = { e->who, e->role, e->action, e->detail };
+
+	for (int i = 0; i < 4; i++) {
+		put(buf, len, n, ",\"%s\":", keys[i]);
+		events_json_string(buf, len, n, vals[i] ? vals[i] : "");
+	}
+}
+
 int events_json(const struct event *e, char *buf, size_t len)
 {
 	char ts[40], src[ADDR_STRLEN];
@@ -126,6 +161,11 @@ int events_json(const struct event *e, char *buf, size_t len)
 
 	events_fmt_ts(e->ts_us, ts, sizeof(ts));
 	put(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_type_name(e->type));
+	if (e->type == EVT_CONTROL) {
+		json_control(e, buf, len, &n);
+		put(buf, len, &n, "}");
+		return n < len ? (int)n : -1;
+	}
 	if (e->src.len)
 		put(buf, len, &n, ",\"src\":\"%s\"", prefix_fmt(&e->src, src));
 	else
@@ -168,9 +208,25 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 		log_warn("ban cap reached: %s not banned (%s)", who,
 			 e->reason ? e->reason : "raise max_bans");
 		break;
-	case EVT_CONTROL:   /* not on the bus: see store_audit */
+	case EVT_CONTROL:
+		log_info("control: %s (%s): %s%s%s", e->who, e->role, e->action,
+			 e->detail && *e->detail ? " " : "", e->detail ? e->detail : "");
 		break;
 	}
+}
+
+void events_control(struct events *bus, const char *who, const char *role,
+		    const char *action, const char *detail)
+{
+	struct timespec now;
+	char cut[257];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(cut, sizeof(cut), "%s", detail ? detail : "");
+	events_publish(bus, &(struct event){
+		.type = EVT_CONTROL, .who = who, .role = role, .action = action, .detail = cut,
+		.ts_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000,
+	});
 }
 
 void events_publish(struct events *bus, const struct event *e)

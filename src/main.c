@@ -437,6 +437,7 @@ static void open_history(struct daemon *d)
 		return;
 	}
 	events_subscribe(d->ev, store_on_event, d->store);
+	store_set_bus(d->store, d->ev);
 }
 
 /* Everything a reload replaces, built aside first. */
@@ -615,6 +616,7 @@ static void open_control(struct daemon *d)
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface, .store = d->store,
+		.bus = d->ev,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
 	if (d->opts->replay || !*d->cfg.ctl_socket)

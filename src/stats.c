@@ -96,6 +96,7 @@ static void collect_history(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_HISTORY, "history_failed", ss.failed, ctx);
 	fn(STATS_HISTORY, "history_dropped", ss.dropped, ctx);
 	fn(STATS_HISTORY, "history_pruned", ss.pruned, ctx);
+	fn(STATS_HISTORY, "history_checkpoints", ss.checkpoints, ctx);
 	fn(STATS_HISTORY, "history_batch_us.max", ss.max_batch_us, ctx);
 }
 

@@ -16,12 +16,18 @@
  * once a minute, and past QUEUE_MAX waiting events new ones are counted
  * as dropped. Bans go on as before: nothing here is on their path.
  *
+ * The one step of SQLite that does wait for the disk, copying the WAL back
+ * into the database with an fsync (a checkpoint), is done by a thread of
+ * its own, off the loop (see the checkpointer below).
+ *
  * Control actions (dosipsctl, the page) are stored the same way as events
  * of type "control" with who, role, action and detail in their JSON.
  * Retention is an hourly pass deleting rows older than history_days, in
  * chunks so that a long backlog never holds the loop for long. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +45,7 @@
 #define WARN_EVERY_S 60.0       /* a failing database is reported this often */
 #define PRUNE_EVERY_S 3600.0
 #define PRUNE_CHUNK 10000       /* rows deleted per statement */
+#define CKPT_PAGES 1000         /* WAL pages that call for a checkpoint */
 #define US 1000000ull
 
 struct pending {
@@ -73,9 +80,22 @@ static const char schema[] =
 	" ack_by TEXT, ack_note TEXT, ack_ts_us INTEGER);"
 	"CREATE INDEX IF NOT EXISTS events_ts ON events(ts_us);";
 
+/* The checkpointer thread and what it shares with the loop (under mu). */
+struct ckpt {
+	sqlite3 *db;                /* its own connection */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool armed;                 /* the loop runs: set-up (and its privileges) is over */
+	bool started, due, stop;
+	uint64_t done;              /* checkpoints run (atomic) */
+};
+
 struct store {
 	struct ev_loop *loop;
+	struct events *bus;         /* where control actions go, or NULL */
 	sqlite3 *db;
+	struct ckpt ckpt;
 	char *path;
 	sqlite3_stmt *st[ST__MAX];
 	struct pending *q;
@@ -265,12 +285,18 @@ int store_flush(struct store *s)
 
 static void on_writer(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	store_flush(w->data);
+	struct store *s = w->data;
+
+	s->ckpt.armed = true;
+	store_flush(s);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	store_flush(w->data);
+	struct store *s = w->data;
+
+	s->ckpt.armed = true;
+	store_flush(s);
 }
 
 /* Wakes the writer for this iteration, unless a retry pause runs. */
@@ -294,7 +320,9 @@ void store_on_event(const struct event *e, const char *json, size_t len, void *c
 	}
 	p->ts_us = e->ts_us;
 	snprintf(p->event, sizeof(p->event), "%s", event_type_name(e->type));
-	if (e->v)
+	if (e->type == EVT_CONTROL)
+		snprintf(p->kind, sizeof(p->kind), "%s", e->action ? e->action : "");
+	else if (e->v)
 		snprintf(p->kind, sizeof(p->kind), "%s", detect_kind_name(e->v->kind));
 	else if (e->type == EVT_BAN_CAP)
 		p->kind[0] = '\0';
@@ -307,64 +335,127 @@ void store_on_event(const struct event *e, const char *json, size_t len, void *c
 	queued(s);
 }
 
-/* ---- control actions ------------------------------------------------------ */
+/* ---- the checkpointer ---------------------------------------------------------
+ *
+ * A commit in WAL mode appends to the log without an fsync; a checkpoint
+ * copies the log back into the database and fsyncs both, which can take
+ * tens of milliseconds. SQLite runs it inside the commit that takes the
+ * log past 1000 pages -- that would be on the loop. Our WAL hook replaces
+ * that automatic checkpoint and wakes a thread that runs PASSIVE
+ * checkpoints on a connection of its own: they never block the writer.
+ * The connection is opened with the store, before privileges are dropped
+ * (the files are root's then); the thread starts at the first checkpoint
+ * once the loop runs (armed by the store's watchers), so after the drop:
+ * it holds no more than the loop's capabilities. It blocks every signal,
+ * so signals stay the loop's. A commit before that leaves the log to the
+ * next one. */
 
-/* Appends s to buf at *n as a JSON string; *n past len on overflow. */
-static void json_str(char *buf, size_t len, size_t *n, const char *s)
+static void *ckpt_main(void *arg)
 {
-	static const char hex[] = "0123456789abcdef";
+	struct ckpt *c = arg;
 
-	if (*n < len)
-		buf[(*n)++] = '"';
-	for (const unsigned char *c = (const unsigned char *)s; *c && *n + 7 < len; c++) {
-		if (*c == '"' || *c == '\\') {
-			buf[(*n)++] = '\\';
-			buf[(*n)++] = (char)*c;
-		} else if (*c < 0x20 || *c == 0x7f) {
-			memcpy(buf + *n, "\\u00", 4);
-			buf[*n + 4] = hex[*c >> 4];
-			buf[*n + 5] = hex[*c & 15];
-			*n += 6;
-		} else {
-			buf[(*n)++] = (char)*c;
-		}
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->due && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->due = false;
+		pthread_mutex_unlock(&c->mu);
+		if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+					      NULL) == SQLITE_OK)
+			__atomic_add_fetch(&c->done, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&c->mu);
 	}
-	if (*n < len)
-		buf[(*n)++] = '"';
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
 }
+
+static bool ckpt_start(struct ckpt *c)
+{
+	sigset_t all, old;
+	bool ok;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = pthread_create(&c->thread, NULL, ckpt_main, c) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ok;
+}
+
+/* Called by SQLite after each commit with the log's size in pages. */
+static int on_wal(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+	struct ckpt *c = ctx;
+	bool running;
+
+	if (pages < CKPT_PAGES || !c->armed)
+		return SQLITE_OK;
+	pthread_mutex_lock(&c->mu);
+	if (!c->started && !(c->started = ckpt_start(c)))
+		log_warn("history: no checkpoint thread; checkpointing in the loop");
+	running = c->started;
+	c->due = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (!running)
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+static int ckpt_open(struct store *s)
+{
+	struct ckpt *c = &s->ckpt;
+	int rc;
+
+	rc = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	/* A first read makes it see the WAL, and opens the files now. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		sqlite3_wal_hook(s->db, on_wal, c);
+	return rc;
+}
+
+static void ckpt_close(struct ckpt *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (c->started)
+		pthread_join(c->thread, NULL);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+}
+
+/* ---- control actions ------------------------------------------------------ */
 
 int store_audit(struct store *s, const char *who, const char *role, const char *action,
 		const char *detail)
 {
-	static const char *const keys[] = { "who", "role", "action", "detail" };
-	const char *vals[] = { who, role, action, detail ? detail : "" };
-	char buf[2048], ts[40];
-	struct pending *p;
-	uint64_t ts_us = (uint64_t)(ev_time() * 1e6);
-	size_t n;
+	struct event e = { .type = EVT_CONTROL, .who = who, .role = role, .action = action,
+			   .detail = detail ? detail : "" };
+	uint64_t dropped = s->stats.dropped;
+	char json[2048];
+	int n;
 
-	events_fmt_ts(ts_us, ts, sizeof(ts));
-	n = (size_t)snprintf(buf, sizeof(buf), "{\"ts\":\"%s\",\"event\":\"%s\"", ts,
-			     event_type_name(EVT_CONTROL));
-	for (int i = 0; i < 4 && n < sizeof(buf); i++) {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"%s\":", keys[i]);
-		json_str(buf, sizeof(buf) - 1, &n, vals[i]);
+	/* On the bus, the store hears it with everyone else. */
+	if (s->bus) {
+		events_control(s->bus, who, role, action, detail);
+		return 0;
 	}
-	if (n >= sizeof(buf) - 1)
+	e.ts_us = (uint64_t)(ev_time() * 1e6);
+	if ((n = events_json(&e, json, sizeof(json))) < 0)
 		return -E2BIG;
-	buf[n++] = '}';
-	if (!(p = queue_slot(s)))
-		return -ENOSPC;
-	if (!(p->json = strndup(buf, n))) {
-		s->stats.dropped++;
-		return -ENOMEM;
-	}
-	p->ts_us = ts_us;
-	snprintf(p->event, sizeof(p->event), "%s", event_type_name(EVT_CONTROL));
-	snprintf(p->kind, sizeof(p->kind), "%s", action);
-	p->src[0] = '\0';
-	queued(s);
-	return 0;
+	store_on_event(&e, json, (size_t)n, s);
+	return s->stats.dropped == dropped ? 0 : -ENOSPC;
+}
+
+void store_set_bus(struct store *s, struct events *bus)
+{
+	s->bus = bus;
 }
 
 /* ---- acknowledgement and retention ------------------------------------------ */
@@ -412,8 +503,10 @@ int store_prune(struct store *s)
 static void on_prune(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct store *s = w->data;
-	int r = store_prune(s);
+	int r;
 
+	s->ckpt.armed = true;
+	r = store_prune(s);
 	w->repeat = r == PRUNE_CHUNK ? 1.0 : PRUNE_EVERY_S;
 	ev_timer_again(loop, w);
 }
@@ -546,9 +639,9 @@ int store_row_json(const struct store_row *r, char *buf, size_t len)
 	if (r->acked) {
 		events_fmt_ts(r->ack_ts_us, ts, sizeof(ts));
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"ack\":{\"by\":");
-		json_str(buf, len, &n, r->ack_by);
+		events_json_string(buf, len, &n, r->ack_by);
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"note\":");
-		json_str(buf, len, &n, r->ack_note);
+		events_json_string(buf, len, &n, r->ack_note);
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ",\"ts\":\"%s\"}", ts);
 	}
 	if (n + 2 > len)
@@ -609,6 +702,7 @@ void store_get_stats(const struct store *s, struct store_stats *st)
 		return;
 	*st = s->stats;
 	st->pending = (uint32_t)s->n;
+	st->checkpoints = __atomic_load_n(&s->ckpt.done, __ATOMIC_RELAXED);
 }
 
 /* WAL, synchronous=NORMAL, a short lock wait, the table, the statements. */
@@ -629,7 +723,7 @@ static int store_init_db(struct store *s)
 	for (int i = 0; rc == SQLITE_OK && i < ST__MAX; i++)
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&s->st[i], NULL);
-	return rc;
+	return rc == SQLITE_OK ? ckpt_open(s) : rc;
 }
 
 static void store_watchers(struct store *s, struct ev_loop *loop)
@@ -658,6 +752,8 @@ int store_open(struct ev_loop *loop, const char *path, uint32_t retention_days,
 		return -ENOMEM;
 	}
 	s->retention_days = retention_days;
+	pthread_mutex_init(&s->ckpt.mu, NULL);
+	pthread_cond_init(&s->ckpt.cv, NULL);
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			     SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc == SQLITE_OK)
@@ -692,6 +788,7 @@ void store_free(struct store *s)
 		ev_timer_stop(s->loop, &s->prune);
 	}
 	queue_clear(s, s->n);
+	ckpt_close(&s->ckpt);
 	for (int i = 0; i < ST__MAX; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);

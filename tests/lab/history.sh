@@ -24,7 +24,6 @@ SOCK=$T/ctl.sock
 DB=$T/history.db
 NOGROUP=$(id -gn nobody)
 pids=""
-failed=0
 
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
@@ -35,9 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
+. "$TOP/tests/common.sh"
 ctl() { "$BIN/dosipsctl" -s "$SOCK" "$@"; }
 as_nobody() { setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups "$@"; }
 wait_for() { i=0; while ! "$@"; do i=$((i + 1)); [ $i -gt 200 ] && return 1; sleep 0.05; done; }
@@ -108,6 +105,9 @@ check "unban audited: by root (admin)" has_line "$out" ' control *unban *- *by r
 check "ban audited" has_line "$out" ' control *ban *- *by root (admin): 198.18.0.99 2m$'
 check "ack audited" has_line "$out" " control *ack *- *by root (admin): $alert seen, lab test $$\$"
 check "the refused ack is not" [ "$(printf '%s\n' "$out" | grep -c ' ack ')" -eq 1 ]
+check "changes are on the bus: in the events file" \
+	events_have '"event":"control","who":"root","role":"admin","action":"unban","detail":"198.18.0.2"}'
+check "and in the log" grep -q 'control: root (admin): ban 198.18.0.99 2m$' "$T/log"
 check "the database agrees (sqlite3)" [ "$(count "event = 'control'")" -eq 3 ]
 check "the ack is stored" [ "$(count "id = $alert AND ack_by = 'root' AND ack_note = 'seen, lab test $$'")" -eq 1 ]
 out=$(ctl history --event alert --json | grep "\"id\":$alert,")
@@ -154,4 +154,4 @@ else
 	diff "$T/head" "$T/rows" | head -n 4
 fi
 check "at most a few events lost (one loop iteration's)" [ $((m - n)) -le 10 ]
-exit $failed
+exit $T_FAILED

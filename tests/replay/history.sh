@@ -15,9 +15,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$TOP/tests/common.sh"
 
 # counts of "event kind" ("-" for none) in an events file, and in a database
 file_counts() {
@@ -110,4 +108,4 @@ else
 fi
 [ "$(sqlite3 "$T/locked.db" 'SELECT count(*) FROM events')" -eq 0 ] ||
 	bad "locked: rows were written through an exclusive lock"
-exit $fail
+exit $T_FAILED

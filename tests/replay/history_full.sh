@@ -13,9 +13,7 @@ for t in sqlite3 unshare; do
 done
 T=$(mktemp -d /tmp/dosips-hfull.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$TOP/tests/common.sh"
 
 "$BIN/tools/mkpcap" -o "$T/mixed.pcap" -s mixed -n 100000 >/dev/null 2>&1 || exit 1
 printf 'cooldown = 10ms\n[syn_flood]\nthreshold = 1\n' >"$T/many.conf"
@@ -55,6 +53,6 @@ fi
 	bad "integrity_check: $(cat "$T/check")"
 [ "$(cat "$T/rows")" -gt 0 ] 2>/dev/null && ok "$(cat "$T/rows") rows stored before the disk filled, still readable" ||
 	bad "rows stored: $(cat "$T/rows")"
-echo "     tmpfs: $(cat "$T/df")"
+note "tmpfs: $(cat "$T/df")"
 grep 'report: history' "$T/full.log" | sed 's/^/     /'
-exit $fail
+exit $T_FAILED

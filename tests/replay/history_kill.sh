@@ -17,9 +17,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+. "$TOP/tests/common.sh"
 
 # Every spoofed SYN source alerts (threshold 1): tens of thousands of
 # events, spread over a hundred loop iterations.
@@ -64,4 +62,4 @@ fi
 # The batches come from 4096-packet reads; what was lost is what the read
 # under way at the kill found, far less than what was stored.
 [ $((m - n)) -lt "$n" ] || bad "lost $((m - n)) events, more than the $n stored"
-exit $fail
+exit $T_FAILED

@@ -178,6 +178,35 @@ static void test_bus_full(void **state)
 	events_free(bus);
 }
 
+static char heard[1024];
+
+static void hear(const struct event *e, const char *json, size_t len, void *ctx)
+{
+	snprintf(heard, sizeof(heard), "%.*s", (int)len, json);
+}
+
+/* A control action: who, role, action, detail, escaped, on the bus. */
+static void test_control_json(void **state)
+{
+	struct event e = { .type = EVT_CONTROL, .ts_us = TS, .who = "ops \"night\"",
+			   .role = "admin", .action = "ack", .detail = "7 a\\b\ttab" };
+	struct events *bus;
+	char buf[512];
+
+	assert_true(events_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"ts\":\"2026-11-21T21:03:55.123456Z\",\"event\":\"control\","
+			    "\"who\":\"ops \\\"night\\\"\",\"role\":\"admin\",\"action\":\"ack\","
+			    "\"detail\":\"7 a\\\\b\\u0009tab\"}");
+	assert_int_equal(events_json(&e, buf, 60), -1);
+	assert_int_equal(events_new(&bus), 0);
+	assert_int_equal(events_subscribe(bus, hear, NULL), 0);
+	events_control(bus, "root", "admin", "unban", "198.18.0.66");
+	assert_non_null(strstr(heard, "\"event\":\"control\",\"who\":\"root\",\"role\":\"admin\","
+				      "\"action\":\"unban\",\"detail\":\"198.18.0.66\"}"));
+	assert_true(strncmp(heard, "{\"ts\":\"20", 9) == 0);
+	events_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_sink_appends_lines),
 		cmocka_unit_test(test_bus_fans_out_in_order),
 		cmocka_unit_test(test_bus_full),
+		cmocka_unit_test(test_control_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -243,6 +244,26 @@ static void test_audit(void **state)
 	store_free(s);
 }
 
+/* With a bus, an audited action is published there (the log, the events
+ * file and the page hear it) and stored once, through the subscription. */
+static void test_audit_on_bus(void **state)
+{
+	struct store *s = open_store(0);
+	struct events *bus;
+
+	assert_int_equal(events_new(&bus), 0);
+	assert_int_equal(events_subscribe(bus, store_on_event, s), 0);
+	store_set_bus(s, bus);
+	assert_int_equal(store_audit(s, "root", "admin", "reload", ""), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(disk_count("event = 'control' AND kind = 'reload' AND src = '' AND "
+				    "json LIKE '%\"who\":\"root\",\"role\":\"admin\",\"action\":"
+				    "\"reload\",\"detail\":\"\"}'"), 1);
+	assert_int_equal(disk_count("1"), 1);
+	store_free(s);
+	events_free(bus);
+}
+
 /* Rows older than the retention go, at open and on each pass. */
 static void test_retention(void **state)
 {
@@ -360,6 +381,39 @@ static void test_row_text(void **state)
 	assert_string_equal(buf, "{\"id\":42,\"ts\":\"x\",\"event\":\"alert\"}");
 }
 
+/* Past 1000 pages of WAL the checkpoint thread copies the log into the
+ * database: the database file grows though the loop never checkpoints
+ * (our WAL hook replaces SQLite's own checkpoint in the commit). */
+static void test_checkpoint_thread(void **state)
+{
+	struct store *s = open_store(0);
+	struct event e = { .type = EVT_BAN, .kind = KIND_SYN_FLOOD };
+	struct store_stats st;
+	struct stat sb;
+	char json[1000];
+	int i;
+
+	/* 8 MB of rows: twice the 1000 pages (4 KiB) of a checkpoint. */
+	memset(json, 'x', sizeof(json));
+	for (i = 0; i < 8000; i++) {
+		e.ts_us = (uint64_t)i;
+		store_on_event(&e, json, sizeof(json), s);
+		if (i % 500 == 499)
+			ev_run(loop, EVRUN_NOWAIT);     /* the loop's writer */
+	}
+	for (i = 0; i < 500; i++) {
+		store_get_stats(s, &st);
+		assert_int_equal(stat(path, &sb), 0);
+		if (st.checkpoints && sb.st_size > (1 << 20))
+			break;
+		usleep(10000);
+	}
+	assert_true(st.checkpoints > 0);
+	assert_true(sb.st_size > (1 << 20));
+	store_free(s);
+	assert_int_equal(disk_count("1"), 8000);
+}
+
 static void test_open_error(void **state)
 {
 	struct store *s = NULL;
@@ -378,9 +432,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_on_bus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_grow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_error, setup, teardown),
 		cmocka_unit_test(test_row_text),
 	};

@@ -17,6 +17,7 @@ struct metrics;
 struct http_view {
 	const struct ctl_view *ctl;     /* the modules (and history), as dosipsctl sees them */
 	struct metrics *metrics;
+	struct events *bus;             /* where changes are published (audit) */
 	/* Applies settings (key/value pairs as in the file) through the
 	 * reload path, and with save also writes them into the configuration
 	 * file; 0 or -errno with the message `dosips -n` would give in err. */

@@ -635,7 +635,8 @@ static int open_http(struct daemon *d)
 	if (!*d->cfg.http_listen)
 		return 0;
 	d->hview = (struct http_view){
-		.ctl = &d->view, .metrics = d->metrics, .tune = daemon_tune, .ctx = d,
+		.ctl = &d->view, .metrics = d->metrics, .bus = d->ev, .tune = daemon_tune,
+		.ctx = d,
 	};
 	if ((r = http_open(d->loop, &d->cfg, &d->hview, &d->http, err, sizeof(err))) < 0) {
 		log_err("%s", err);

@@ -390,7 +390,8 @@ static int do_ack(struct page *p, struct fields *f, const struct page_caller *wh
 	return r;
 }
 
-/* Every change, done or refused, in the log and the history. */
+/* Every change, done or refused, as a control event on the bus: the log,
+ * the events file, the live feed and the history all hear it. */
 static void audit(struct page *p, const struct page_caller *who, const char *action,
 		  const struct fields *f, int r, const char *msg)
 {
@@ -405,9 +406,7 @@ static void audit(struct page *p, const struct page_caller *who, const char *act
 		n += (size_t)snprintf(detail + n, sizeof(detail) - n, " (saved)");
 	if (n < sizeof(detail))
 		snprintf(detail + n, sizeof(detail) - n, ": %s%s", r ? "refused: " : "", msg);
-	log_info("page: %s (%s) %s %s", who->who, who->role, action, detail);
-	if (p->v->ctl->store && store_audit(p->v->ctl->store, who->who, who->role, action, detail) < 0)
-		log_warn("page: could not queue the audit row of %s", action);
+	events_control(p->v->bus, who->who, who->role, action, detail);
 }
 
 int page_action(struct page *p, const char *action, const char *body,

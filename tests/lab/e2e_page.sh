@@ -91,7 +91,7 @@ grep -q '^HISTORY_FOUND' "$LAB_DIR/page.out" && ok "the history filter finds the
 	bad "after the admin's unban the kernel still holds $LAB_ATTACKER4"
 val AUDIT | grep -q 'admin alice: unban' && ok "audit row: $(val AUDIT)" ||
 	bad "no audit row naming the admin role: '$(val AUDIT)'"
-grep -q 'bob (viewer) unban .*refused' "$LAB_DIR/dosips.log" && ok "the viewer's attempt is audited as refused" ||
+grep -q 'bob (viewer): unban .*refused' "$LAB_DIR/dosips.log" && ok "the viewer's attempt is audited as refused" ||
 	bad "the viewer's refused unban is not in the log"
 for _s in page-desktop page-phone; do
 	[ -s "$SHOTS/$_s.png" ] && ok "screenshot $SHOTS/$_s.png" || bad "no screenshot $_s.png"

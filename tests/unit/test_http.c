@@ -40,6 +40,17 @@ struct env {
 	int port;
 };
 
+/* Control events heard on the bus, the last one's JSON. */
+static struct { int n; char json[1024]; } control;
+
+static void on_event(const struct event *e, const char *json, size_t len, void *ctx)
+{
+	if (e->type != EVT_CONTROL)
+		return;
+	control.n++;
+	snprintf(control.json, sizeof(control.json), "%.*s", (int)len, json);
+}
+
 /* The last answer. */
 static struct { int status; char body[1 << 16]; bool done; } ans;
 
@@ -64,7 +75,8 @@ static int setup(void **state)
 	events_subscribe(t->d.bus, metrics_on_event, t->metrics);
 	daemon_env_replay(&t->d, "tests/captures/hping3-syn-flood.pcap"); /* one SYN flood banned */
 	t->view = daemon_env_view(&t->d);
-	t->hv = (struct http_view){ .ctl = &t->view, .metrics = t->metrics, .tune = no_tune };
+	t->hv = (struct http_view){ .ctl = &t->view, .metrics = t->metrics, .bus = t->d.bus,
+				    .tune = no_tune };
 	snprintf(t->tokens, sizeof(t->tokens), "/tmp/test_http.%d", (int)getpid());
 	assert_non_null(f = fopen(t->tokens, "w"));
 	fprintf(f, "# comment\n" ADMIN " admin alice\n" VIEWER " viewer\n");
@@ -74,6 +86,7 @@ static int setup(void **state)
 	snprintf(t->d.cfg.http_listen, sizeof(t->d.cfg.http_listen), "127.0.0.1:%d", t->port);
 	assert_int_equal(http_open(t->d.loop, &t->d.cfg, &t->hv, &t->http, err, sizeof(err)), 0);
 	events_subscribe(t->d.bus, http_on_event, t->http);
+	events_subscribe(t->d.bus, on_event, NULL);
 	assert_int_equal(webclient_new(t->d.loop, &t->wc, err, sizeof(err)), 0);
 	*state = t;
 	return 0;
@@ -161,9 +174,13 @@ static void test_roles(void **state)
 	assert_non_null(strstr(ans.body, "\"src\":\"198.18.0.3\",\"kind\":\"syn_flood\""));
 	assert_int_equal(ask(t, "POST", "/api/ban", VIEWER, "{\"src\":\"198.18.0.99\"}"), 403);
 	assert_int_equal(mitigate_count(t->d.mit), bans);
+	assert_int_equal(control.n, 2);   /* each refusal audited, with the role */
+	assert_non_null(strstr(control.json, "\"role\":\"viewer\""));
+	assert_non_null(strstr(control.json, "\"action\":\"ban\""));
 	assert_int_equal(ask(t, "POST", "/api/ban", ADMIN,
 			     "{\"src\":\"198.18.0.99\",\"duration\":\"10m\"}"), 200);
 	assert_int_equal(mitigate_count(t->d.mit), bans + 1);
+	assert_non_null(strstr(control.json, "\"who\":\"alice\",\"role\":\"admin\""));
 	assert_int_equal(ask(t, "POST", "/api/unban", ADMIN, "{\"src\":\"198.18.0.99\"}"), 200);
 	assert_int_equal(mitigate_count(t->d.mit), bans);
 	assert_int_equal(ask(t, "POST", "/api/unban", ADMIN, "{\"src\":\"198.18.0.99\"}"), 400);

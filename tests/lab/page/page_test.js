@@ -93,7 +93,9 @@ async function main() {
 
     for (let i = 0; i < 300 && !fs.existsSync(done); i++) await new Promise((r) => setTimeout(r, 100));
     say('VIEWER_UNBAN', await post(page, '/api/unban', viewer, { src: attacker }));
-    await page.click(`#bans tbody tr[data-src="${attacker}"] button`);
+    // Clicked from inside the page: the table is redrawn as events come,
+    // so a button found first and clicked later may be gone.
+    await page.$eval(`#bans tbody tr[data-src="${attacker}"] button`, (b) => b.click());
     await page.waitForSelector(`#bans tbody tr[data-src="${attacker}"]`,
       { hidden: true, timeout: 10000, polling: 'mutation' });
     say('UNBANNED', now().toFixed(6));

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -120,6 +121,7 @@ static int load_tokens(struct http *h, const char *path, char *err, size_t errle
 {
 	char line[512], tok[128], role[16], name[64];
 	unsigned lineno = 0;
+	struct stat st;
 	FILE *f;
 
 	if (!*path)
@@ -128,6 +130,8 @@ static int load_tokens(struct http *h, const char *path, char *err, size_t errle
 		snprintf(err, errlen, "http_tokens %s: %s", path, strerror(errno));
 		return -errno;
 	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0004))
+		log_warn("http_tokens %s is readable by everyone: chmod o-r it", path);
 	while (fgets(line, sizeof(line), f)) {
 		int n;
 

@@ -142,8 +142,10 @@ function feed() {
   es.onmessage = (m) => {
     let e;
     try { e = JSON.parse(m.data); } catch (x) { return; }
-    const li = el('li', e.ts.slice(11, 19) + ' ' + e.event + ' ' + (e.src || 'many') + ' ' + (e.kind || '') +
-      (e.count ? ' ' + e.count + '/' + e.threshold : '') + (e.duration_s ? ' ' + e.duration_s + 's' : ''), e.event);
+    const what = e.event === 'control' ? e.who + ' (' + e.role + '): ' + e.action + ' ' + (e.detail || '')
+      : (e.src || 'many') + ' ' + (e.kind || '') + (e.count ? ' ' + e.count + '/' + e.threshold : '') +
+        (e.duration_s ? ' ' + e.duration_s + 's' : '') + (e.reason ? ' (' + e.reason + ')' : '');
+    const li = el('li', e.ts.slice(11, 19) + ' ' + e.event + ' ' + what, e.event);
     $('feed').prepend(li);
     while ($('feed').children.length > 200) $('feed').lastChild.remove();
     if (e.event !== 'alert') soon();

@@ -15,11 +15,11 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
 	  -DSYSCONFDIR='"$(SYSCONFDIR)"' -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"'
-LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl sqlite3 libmicrohttpd
+LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl json-c sqlite3 libmicrohttpd
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \
-	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
+	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev) -lm
 
 # BUILD=asan gives an ASan+UBSan tree beside the normal one; BUILD=fuzz a
 # clang tree with libFuzzer's coverage for tests/fuzz/*.c (make fuzzers).

@@ -50,6 +50,12 @@ struct config {
 	uint32_t http_max_clients;  /* connections at once, per listener */
 	uint32_t http_timeout_s;    /* idle connection closed after this */
 	uint32_t http_linger_s;     /* a replay keeps serving this long */
+	char crowdsec_url[512];     /* CrowdSec Local API; "" = no fleet link */
+	char crowdsec_credentials[CONFIG_PATH_MAX];
+	char crowdsec_key_file[CONFIG_PATH_MAX];
+	char crowdsec_queue[CONFIG_PATH_MAX];
+	uint32_t crowdsec_poll_ms;
+	uint32_t crowdsec_queue_max;
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
 	char file[CONFIG_PATH_MAX];     /* the file read last ("" none) */

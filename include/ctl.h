@@ -18,6 +18,7 @@
 
 struct capture;
 struct events;
+struct crowdsec;
 struct hooks;
 struct store;
 
@@ -32,6 +33,7 @@ struct ctl_view {
 	struct hooks *hooks;
 	struct store *store;               /* NULL: no history */
 	struct events *bus;                /* for control actions (NULL: none) */
+	struct crowdsec *crowdsec;         /* NULL: no fleet link */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

@@ -9,7 +9,11 @@
 
 /* EVT_CONTROL is a change made by a person (dosipsctl, the page): see
  * events_control. */
-enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP, EVT_CONTROL };
+enum event_type {
+	EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP,
+	EVT_BAN_FAILED,   /* the kernel refused a ban: not in force (reason says why) */
+	EVT_CONTROL,
+};
 
 /* One event; fields unused by a type stay zero. */
 struct event {

@@ -51,11 +51,20 @@ static const struct key config_keys[] = {
 	NUM("http_max_clients", K_U32, http_max_clients, 1, 4096),
 	NUM("http_timeout", K_SEC, http_timeout_s, 1, 3600),
 	NUM("http_linger", K_SEC, http_linger_s, 0, 86400),
+	STR("crowdsec.url", crowdsec_url),
+	STR("crowdsec.credentials", crowdsec_credentials),
+	STR("crowdsec.api_key_file", crowdsec_key_file),
+	STR("crowdsec.queue", crowdsec_queue),
+	NUM("crowdsec.poll", K_MS, crowdsec_poll_ms, 100, 3600000),
+	NUM("crowdsec.queue_max", K_U32, crowdsec_queue_max, 1, 1000000),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
 	NUM("offence_memory", K_SEC, mitigate.memory_s, 0, 31536000),
 	NUM("max_bans", K_U32, mitigate.max_bans, 1, FW_MAX_SET_SIZE),
+	NUM("aggregate_ipv4", K_PREFIX4, mitigate.aggregate_v4, 0, 32),
+	NUM("aggregate_ipv6", K_PREFIX6, mitigate.aggregate_v6, 0, 128),
+	NUM("aggregate_min", K_U32, mitigate.aggregate_min, 2, 65536),
 	NUM("cooldown", K_MS, detect.cooldown_ms, 0, DETECT_MAX_WINDOW_MS),
 	NUM("capacity", K_U32, detect.capacity, DETECT_MIN_CAPACITY, DETECT_MAX_CAPACITY),
 	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, DETECT_MAX_DST_CAP),
@@ -85,6 +94,9 @@ void config_defaults(struct config *cfg)
 	cfg->set_size = FW_SET_SIZE;
 	cfg->http_max_clients = 64;
 	cfg->http_timeout_s = 30;
+	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
+	cfg->crowdsec_poll_ms = 10000;
+	cfg->crowdsec_queue_max = 10000;
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }
@@ -525,7 +537,9 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
 		"control_socket", "control_group", "user", "syslog", "history", "http_listen",
-		"http_tokens", "http_max_clients", "http_timeout",
+		"http_tokens", "http_max_clients", "http_timeout", "crowdsec.url",
+		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
+		"crowdsec.poll", "crowdsec.queue_max",
 	};
 	size_t n = 0;
 

@@ -20,6 +20,7 @@
 #include "capture.h"
 #include "ctl.h"
 #include "fw.h"
+#include "crowdsec.h"
 #include "hooks.h"
 #include "log.h"
 #include "mitigate.h"
@@ -204,7 +205,10 @@ static int cmd_ban(const struct ctl_view *v, int argc, char **argv, struct reply
 		secs = (uint32_t)(ms / 1000);
 	}
 	prefix_fmt(&p, addr);
-	if ((rc = mitigate_ban(v->mit, &p, secs)) == -EPERM)
+	if ((rc = mitigate_ban(v->mit, &p, secs)) < 0 && *mitigate_refusal(v->mit))
+		snprintf(err, errlen, "the kernel refused the ban of %s: %s", addr,
+			 mitigate_refusal(v->mit));
+	else if (rc == -EPERM)
 		snprintf(err, errlen, "%s is whitelisted: not banned", addr);
 	else if (rc == -EEXIST)
 		snprintf(err, errlen, "%s is inside a wider ban already", addr);
@@ -487,6 +491,43 @@ static void audit(const struct ctl_view *v, uid_t uid, int argc, char **argv)
 		events_control(v->bus, who, role, argv[0], detail);
 }
 
+static void peer_time(struct reply *r, const char *what, double t)
+{
+	char dur[32];
+	uint64_t ago = t > 0 ? (uint64_t)(ev_time() - t) : 0;
+
+	if (t > 0)
+		say(r, "%s: %s ago\n", what, fmt_dur(ago, dur));
+	else
+		say(r, "%s: never\n", what);
+}
+
+/* The fleet links: CrowdSec's Local API (BGP when it exists). */
+static int cmd_peers(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		     char *err, size_t errlen)
+{
+	struct crowdsec_stats cs;
+
+	if (!v->crowdsec) {
+		say(r, "crowdsec: off\n");
+		return 0;
+	}
+	crowdsec_get_stats(v->crowdsec, &cs);
+	say(r, "crowdsec: %s %s%s%s\n", v->cfg->crowdsec_url, cs.api_up ? "up" : "down",
+	    *cs.last_error ? ": " : "", cs.last_error);
+	say(r, "crowdsec pushed: %" PRIu64 " (failed tries %" PRIu64 ")\n", cs.pushed,
+	    cs.push_failures);
+	say(r, "crowdsec queued: %" PRIu64 " (dropped when full %" PRIu64 ")\n", cs.queued,
+	    cs.queue_dropped);
+	peer_time(r, "crowdsec last push", cs.last_push);
+	say(r, "crowdsec decisions: %" PRIu64 " new, %" PRIu64 " deleted; %" PRIu64
+	    " banned here, %" PRIu64 " already banned, %" PRIu64 " refused, %" PRIu64
+	    " lifted\n", cs.pulled_new, cs.pulled_deleted, cs.applied, cs.own, cs.refused,
+	    cs.lifted);
+	peer_time(r, "crowdsec last sync", cs.last_pull);
+	return 0;
+}
+
 static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		    char *err, size_t errlen);
 
@@ -508,6 +549,7 @@ static const struct ctl_cmd {
 	  "history [since=WHEN] [until=WHEN] [kind=K] [event=E] [src=ADDR] [limit=N] "
 	  "[format=text|json|csv]" },
 	{ "ack", 2, 2, true, true, cmd_ack, "ack ID NOTE" },
+	{ "peers", 0, 0, false, false, cmd_peers, "peers" },
 	{ "help", 0, 0, false, false, cmd_help, "help" },
 };
 
@@ -689,8 +731,8 @@ static void conn_free(struct conn *k)
 	free(k);
 }
 
-/* Replies go out when the socket is writable, which is after the loop's
- * prepare step has sent the batch: an "ok" to a ban means it is in the
+/* A ban's reply is decided after its commit (mitigate_ban commits and
+ * waits for the kernel's answer): an "ok" to a ban means it is in the
  * kernel. */
 static void conn_reply(struct conn *k, char *out, size_t len)
 {

@@ -36,6 +36,7 @@ const char *event_type_name(enum event_type t)
 		[EVT_ALERT] = "alert", [EVT_BAN] = "ban", [EVT_UNBAN] = "unban",
 		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
 		[EVT_CONTROL] = "control",
+		[EVT_BAN_FAILED] = "ban_failed",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -174,7 +175,7 @@ int events_json(const struct event *e, char *buf, size_t len)
 		json_verdict(e->v, buf, len, &n);
 	else if (e->type != EVT_BAN_CAP)
 		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
-	if (e->type == EVT_BAN)
+	if (e->type == EVT_BAN || e->type == EVT_BAN_FAILED)
 		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
 		put(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
@@ -211,6 +212,10 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 	case EVT_CONTROL:
 		log_info("control: %s (%s): %s%s%s", e->who, e->role, e->action,
 			 e->detail && *e->detail ? " " : "", e->detail ? e->detail : "");
+		break;
+	case EVT_BAN_FAILED:
+		log_warn("ban of %s for %us (%s) not in force: %s", who, e->duration_s,
+			 detect_kind_name(e->kind), e->reason ? e->reason : "refused");
 		break;
 	}
 }

@@ -10,6 +10,7 @@
 
 #include "capture.h"
 #include "config.h"
+#include "crowdsec.h"
 #include "ctl.h"
 #include "detect.h"
 #include "events.h"
@@ -24,6 +25,7 @@
 #include "stats.h"
 #include "store.h"
 #include "tune.h"
+#include "webclient.h"
 #include "whitelist.h"
 
 #define EXIT_USAGE 2
@@ -55,6 +57,8 @@ struct daemon {
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
+	struct webclient *web;      /* HTTP for the fleet links, NULL if none */
+	struct crowdsec *crowdsec;
 	struct ctl_view view;
 	struct metrics *metrics;    /* a subscriber, read by /metrics */
 	struct http *http;          /* NULL unless http_listen */
@@ -335,7 +339,7 @@ static int open_fw(struct daemon *d)
 {
 	struct fw_cfg fc = {
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
-		.set_size = d->cfg.set_size, .priority = -300,
+		.set_size = d->cfg.set_size, .priority = -300, .open_only = d->opts->flush,
 	};
 	char err[512];
 	int r;
@@ -438,6 +442,36 @@ static void open_history(struct daemon *d)
 	}
 	events_subscribe(d->ev, store_on_event, d->store);
 	store_set_bus(d->store, d->ev);
+}
+
+/* The CrowdSec link, when configured: not for replays or dry runs, whose
+ * bans are not real and must not reach the fleet. Its failure to start is
+ * logged; local protection goes on without it. */
+static void open_crowdsec(struct daemon *d)
+{
+	struct crowdsec_cfg cc = {
+		.url = d->cfg.crowdsec_url, .credentials = d->cfg.crowdsec_credentials,
+		.api_key_file = d->cfg.crowdsec_key_file, .queue_path = d->cfg.crowdsec_queue,
+		.poll_ms = d->cfg.crowdsec_poll_ms, .queue_max = d->cfg.crowdsec_queue_max,
+	};
+	char err[CONFIG_PATH_MAX + 128];
+
+	if (!*d->cfg.crowdsec_url)
+		return;
+	if (d->opts->replay || d->opts->dry_run) {
+		log_info("crowdsec: not linked in a %s", d->opts->replay ? "replay" : "dry run");
+		return;
+	}
+	if ((!d->web && webclient_new(d->loop, &d->web, err, sizeof(err)) < 0) ||
+	    crowdsec_new(d->loop, d->web, d->mit, &cc, &d->crowdsec, err, sizeof(err)) < 0) {
+		log_err("%s; running without the fleet link", err);
+		return;
+	}
+	events_subscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	log_info("crowdsec: linked to %s (%s%s%s)", d->cfg.crowdsec_url,
+		 *d->cfg.crowdsec_credentials ? "pushing bans" : "",
+		 *d->cfg.crowdsec_credentials && *d->cfg.crowdsec_key_file ? ", " : "",
+		 *d->cfg.crowdsec_key_file ? "pulling decisions" : "");
 }
 
 /* Everything a reload replaces, built aside first. */
@@ -615,6 +649,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
+		.crowdsec = d->crowdsec,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface, .store = d->store,
 		.bus = d->ev,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
@@ -696,6 +731,11 @@ static int daemon_setup(struct daemon *d)
 	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
 		return r;
+	/* The capture first: a wrong interface or file must stop dosips
+	 * before it changes anything in the firewall. Packets are only read
+	 * once the loop runs, when everything below is in place. */
+	if ((r = open_capture(d)) < 0)
+		return r;
 	open_history(d);
 	if ((r = open_fw(d)) < 0)
 		return r;
@@ -709,8 +749,7 @@ static int daemon_setup(struct daemon *d)
 		log_err("detection: %s", strerror(-r));
 		return r;
 	}
-	if ((r = open_capture(d)) < 0)
-		return r;
+	open_crowdsec(d);
 	start_watchers(d);
 	open_control(d);
 	if ((r = open_http(d)) < 0)
@@ -722,6 +761,10 @@ static void daemon_teardown(struct daemon *d)
 {
 	http_close(d->http);
 	ctl_close(d->ctl);
+	if (d->crowdsec)
+		events_unsubscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	crowdsec_free(d->crowdsec);
+	webclient_free(d->web);
 	capture_close(d->cap);
 	detect_free(d->det);
 	mitigate_free(d->mit);
@@ -820,8 +863,15 @@ int main(int argc, char **argv)
 		return run_check(&d.cfg, &o);
 	if (!o.replay && pick_iface(&d.cfg) < 0)
 		return 1;
+	if (o.replay && !o.dry_run && !o.flush) {
+		/* A capture file is the past: its sources are not at the door. */
+		log_info("replaying a capture never touches the firewall: --dry-run implied");
+		o.dry_run = 1;
+	}
 	if (o.flush)
 		return run_flush(&d);
+	if (check_runtime(&d.cfg) < 0)
+		return 1;
 	if (!(d.loop = ev_default_loop(EVFLAG_AUTO)))
 		log_fatal("cannot initialise the event loop");
 	if (daemon_setup(&d) == 0) {

@@ -35,6 +35,7 @@ static const char *const unban_reasons[] = {
 struct metrics {
 	uint64_t bans[NKINDS];
 	uint64_t unbans[NKINDS][NREASONS];
+	uint64_t failed[NKINDS];
 	uint64_t whitelisted[KIND__MAX];
 	uint64_t refused;
 };
@@ -72,6 +73,9 @@ void metrics_on_event(const struct event *e, const char *json, size_t len, void 
 	case EVT_WHITELISTED:
 		if (e->v && e->v->kind < KIND__MAX)
 			m->whitelisted[e->v->kind]++;
+		break;
+	case EVT_BAN_FAILED:
+		m->failed[k]++;
 		break;
 	case EVT_BAN_CAP:
 		m->refused++;
@@ -157,8 +161,11 @@ static void alerts_bans(struct strbuf *b, const struct metrics *m, const struct 
 		for (unsigned r = 0; r < NREASONS; r++)
 			sb_printf(b, "dosips_unbans_total{kind=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
 			    detect_kind_name(k), unban_reasons[r], m->unbans[k][r]);
+	family(b, "dosips_bans_failed_total", "counter",
+	       "Bans the kernel refused (not in force), by kind.");
+	per_kind(b, "dosips_bans_failed_total", m->failed, NKINDS);
 	scalar(b, "dosips_bans_refused_total", "counter",
-	       "Bans not made because max_bans bans were in force.", m->refused);
+	       "Decisions at the max_bans cap (ban_cap events).", m->refused);
 	scalar(b, "dosips_sources_tracked", "gauge", "Sources holding a detector slot.",
 	       ds.tracked);
 	scalar(b, "dosips_sources_evicted_total", "counter",

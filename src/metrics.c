@@ -27,10 +27,10 @@
 
 /* Why a ban ended, as unban events name it; the last catches the rest. */
 static const char *const unban_reasons[] = {
-	"expired", "manual", "superseded", "whitelisted", "other",
+	"expired", "manual", "superseded", "whitelisted", "evicted", "refused", "other",
 };
 #define NREASONS (sizeof(unban_reasons) / sizeof(unban_reasons[0]))
-#define NKINDS (KIND__MAX + 1)       /* the detectors', then manual */
+#define NKINDS KIND__ALL             /* the detectors', then manual, crowdsec */
 
 struct metrics {
 	uint64_t bans[NKINDS];
@@ -61,7 +61,7 @@ static unsigned reason_index(const char *reason)
 void metrics_on_event(const struct event *e, const char *json, size_t len, void *ctx)
 {
 	struct metrics *m = ctx;
-	unsigned k = e->kind < NKINDS ? e->kind : KIND__MAX;
+	unsigned k = e->kind < NKINDS ? e->kind : KIND_MANUAL;
 
 	switch (e->type) {
 	case EVT_BAN:
@@ -129,7 +129,7 @@ static void count_active(const struct ban_info *bi, void *ctx)
 {
 	uint64_t *active = ctx;
 
-	active[bi->kind < NKINDS ? bi->kind : KIND__MAX]++;
+	active[bi->kind < NKINDS ? bi->kind : KIND_MANUAL]++;
 }
 
 static void per_kind(struct strbuf *b, const char *name, const uint64_t *v, unsigned n)

@@ -35,8 +35,7 @@ const char *event_type_name(enum event_type t)
 	static const char *const names[] = {
 		[EVT_ALERT] = "alert", [EVT_BAN] = "ban", [EVT_UNBAN] = "unban",
 		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
-		[EVT_CONTROL] = "control",
-		[EVT_BAN_FAILED] = "ban_failed",
+		[EVT_BAN_FAILED] = "ban_failed", [EVT_CONTROL] = "control",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -209,13 +208,13 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 		log_warn("ban cap reached: %s not banned (%s)", who,
 			 e->reason ? e->reason : "raise max_bans");
 		break;
-	case EVT_CONTROL:
-		log_info("control: %s (%s): %s%s%s", e->who, e->role, e->action,
-			 e->detail && *e->detail ? " " : "", e->detail ? e->detail : "");
-		break;
 	case EVT_BAN_FAILED:
 		log_warn("ban of %s for %us (%s) not in force: %s", who, e->duration_s,
 			 detect_kind_name(e->kind), e->reason ? e->reason : "refused");
+		break;
+	case EVT_CONTROL:
+		log_info("control: %s (%s): %s%s%s", e->who, e->role, e->action,
+			 e->detail && *e->detail ? " " : "", e->detail ? e->detail : "");
 		break;
 	}
 }

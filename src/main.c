@@ -649,9 +649,8 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
-		.crowdsec = d->crowdsec,
-		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface, .store = d->store,
-		.bus = d->ev,
+		.crowdsec = d->crowdsec, .store = d->store, .bus = d->ev,
+		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
 	if (d->opts->replay || !*d->cfg.ctl_socket)

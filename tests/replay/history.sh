@@ -31,7 +31,7 @@ db_counts() {
 # replay NAME CAPTURE CONFIG: one replay into a fresh file and database
 replay() {
 	rm -f "$T/$1".*
-	"$BIN/dosips" -c "$3" -w /dev/null -r "$2" --dry-run --events "$T/$1.json" \
+	"$BIN/dosips" -c "$3" -r "$2" --dry-run --events "$T/$1.json" \
 		--history "$T/$1.db" >"$T/$1.log" 2>&1
 }
 
@@ -56,20 +56,26 @@ check() { # NAME CAPTURE CONFIG
 	ok "$1: $n events, $(wc -l <"$T/$1.want") kinds, the same in the history"
 }
 
+printf 'whitelist = /dev/null\n' >"$T/none.conf"
 for f in "$TOP"/tests/captures/*.pcap; do
-	check "$(basename "$f" .pcap)" "$f" /dev/null
+	check "$(basename "$f" .pcap)" "$f" "$T/none.conf"
 done
 
-# Synthetic: five attackers again and again (a short cooldown), and a
-# SYN threshold of 1 that makes tens of thousands of alerts, bans and the
-# ban cap's report, so that batches are large.
+# Synthetic: five attackers again and again (a short cooldown); a SYN
+# threshold of 1 that makes an alert of every spoofed source, reported as
+# whitelisted (tens of thousands of events, so that batches are large);
+# and a cap of 100 bans that the same traffic reaches.
 "$BIN/tools/mkpcap" -o "$T/mixed.pcap" -s mixed -n 100000 >/dev/null 2>&1 || exit 1
-printf 'cooldown = 10ms\n' >"$T/again.conf"
+"$BIN/tools/mkpcap" -o "$T/small.pcap" -s mixed -n 20000 >/dev/null 2>&1 || exit 1
+printf 'cooldown = 10ms\nwhitelist = /dev/null\n' >"$T/again.conf"
 check mixed-again "$T/mixed.pcap" "$T/again.conf"
-printf 'cooldown = 10ms\n[syn_flood]\nthreshold = 1\n' >"$T/many.conf"
+printf '198.18.0.0/15\n2001:db8::/32\n' >"$T/everyone"
+printf 'cooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
 check mixed-many "$T/mixed.pcap" "$T/many.conf"
-[ "$(grep -c '"event":"ban_cap"' "$T/mixed-many.json")" -ge 1 ] ||
-	bad "mixed-many: expected the ban cap to be reached"
+printf 'cooldown = 10ms\nwhitelist = /dev/null\nmax_bans = 100\n[syn_flood]\nthreshold = 1\n' >"$T/cap.conf"
+check mixed-cap "$T/small.pcap" "$T/cap.conf"
+[ "$(grep -c '"event":"ban_cap"' "$T/mixed-cap.json")" -ge 1 ] ||
+	bad "mixed-cap: expected the ban cap to be reached"
 
 # Locked: another process holds an exclusive transaction for the whole
 # replay. The events file (and so every ban) is what it was without the
@@ -87,7 +93,7 @@ while sqlite3 "$T/locked.db" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null; do
 	sleep 0.05
 done
 cp "$T/mixed-again.json" "$T/unlocked.json"
-if ! "$BIN/dosips" -c "$T/again.conf" -w /dev/null -r "$T/mixed.pcap" --dry-run \
+if ! "$BIN/dosips" -c "$T/again.conf" -r "$T/mixed.pcap" --dry-run \
 	--events "$T/locked.json" --history "$T/locked.db" >"$T/locked.log" 2>&1; then
 	bad "locked: dosips exited non-zero"; tail -n 5 "$T/locked.log"
 fi

@@ -16,9 +16,10 @@ trap 'rm -rf "$T"' EXIT
 . "$TOP/tests/common.sh"
 
 "$BIN/tools/mkpcap" -o "$T/mixed.pcap" -s mixed -n 100000 >/dev/null 2>&1 || exit 1
-printf 'cooldown = 10ms\n[syn_flood]\nthreshold = 1\n' >"$T/many.conf"
+printf '198.18.0.0/16\n2001:db8::/32\n' >"$T/everyone"
+printf 'cooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
 run() { # EVENTS [HISTORY]
-	"$BIN/dosips" -c "$T/many.conf" -w /dev/null -r "$T/mixed.pcap" --dry-run \
+	"$BIN/dosips" -c "$T/many.conf" -r "$T/mixed.pcap" --dry-run \
 		--events "$1" ${2:+--history "$2"}
 }
 run "$T/plain.json" >"$T/plain.log" 2>&1 || { bad "dosips without history failed"; exit 1; }
@@ -27,7 +28,7 @@ mkdir "$T/disk"
 export T BIN
 unshare -m --propagation private sh -c '
 	mount -t tmpfs -o size=1m tmpfs "$T/disk" || exit 10
-	"$BIN/dosips" -c "$T/many.conf" -w /dev/null -r "$T/mixed.pcap" --dry-run \
+	"$BIN/dosips" -c "$T/many.conf" -r "$T/mixed.pcap" --dry-run \
 		--events "$T/full.json" --history "$T/disk/history.db" >"$T/full.log" 2>&1
 	echo $? >"$T/status"
 	df -k "$T/disk" | tail -n 1 >"$T/df"
@@ -38,6 +39,8 @@ unshare -m --propagation private sh -c '
 st=$(cat "$T/status")
 [ "$st" -eq 0 ] && ok "dosips exited 0 with the disk full" ||
 	{ bad "dosips exited $st"; tail -n 5 "$T/full.log"; }
+bans=$(grep -c '"event":"ban"' "$T/full.json")
+[ "$bans" -ge 4 ] || bad "expected the four IPv4 attackers banned, got $bans bans"
 if cmp -s "$T/plain.json" "$T/full.json"; then
 	ok "the same $(wc -l <"$T/full.json") events, $(grep -c '"event":"ban"' "$T/full.json") bans, as without history"
 else

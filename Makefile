@@ -125,6 +125,12 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)sh scripts/bench.sh
 
+# Live capacity and ban storms in lab namespaces (root; scripts/bench-*.sh).
+bench-live: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh scripts/bench-live.sh
+	$(Q)sh scripts/bench-storm.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
@@ -154,11 +160,18 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/dosips.service
 	install -d $(DESTDIR)$(LIBEXECDIR)/dosips
 	install -m 755 scripts/webhook-hook.sh $(DESTDIR)$(LIBEXECDIR)/dosips/webhook-hook.sh
+	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 644 policy/dosips.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dosips
+	# The unprivileged account dosips runs as (the unit's User=, the
+	# default `user`); not for a staged install (DESTDIR).
+	[ -n "$(DESTDIR)" ] || id -u dosips >/dev/null 2>&1 || \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --comment "dosips daemon" dosips
 
 clean:
 	rm -rf build dosips dosipsctl
 
-.PHONY: all tests fuzzers deps unit check bench demo run install clean
+.PHONY: all tests fuzzers deps unit check bench bench-live demo run install clean
 .DELETE_ON_ERROR:
 
 -include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d $(O)/fuzz/*.d)

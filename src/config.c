@@ -8,8 +8,9 @@
 
 #include "config.h"
 #include "http.h"
+#include "privs.h"
 
-enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6 };
+enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_WORKERS };
 
 struct key {
 	const char *name;
@@ -25,12 +26,14 @@ struct key {
 #define DET(k, name)                                                              \
 	NUM(name ".enabled", K_BOOL, detect.det[k].enabled, 0, 1),                \
 	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, DETECT_MAX_THRESHOLD), \
-	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, DETECT_MAX_WINDOW_MS)
+	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, DETECT_MAX_WINDOW_MS),     \
+	NUM(name ".rings", K_U32, detect.pool[k], 0, DETECT_MAX_RINGS)
 
 static const struct key config_keys[] = {
 	STR("interface", iface),
 	STR("whitelist", whitelist),
 	STR("events", events),
+	NUM("events_max_mb", K_U32, events_max_mb, 0, 1048576),
 	STR("history", history),
 	NUM("history_days", K_U32, history_days, 0, 36500),
 	STR("table", table),
@@ -39,10 +42,13 @@ static const struct key config_keys[] = {
 	STR("on_ban", on_ban),
 	STR("on_unban", on_unban),
 	STR("user", user),
+	STR("hook_user", hook_user),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
+	NUM("workers", K_WORKERS, workers, 0, 64),
+	NUM("capture_wait", K_MS, capture_wait_ms, 0, 1000),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
@@ -51,6 +57,9 @@ static const struct key config_keys[] = {
 	NUM("http_max_clients", K_U32, http_max_clients, 1, 4096),
 	NUM("http_timeout", K_SEC, http_timeout_s, 1, 3600),
 	NUM("http_linger", K_SEC, http_linger_s, 0, 86400),
+	NUM("log_interval", K_MS, log_limit.interval_ms, 0, 3600000),
+	NUM("log_limit", K_U32, log_limit.per_class, 1, 100000000),
+	NUM("log_limit_source", K_U32, log_limit.per_source, 1, 100000000),
 	STR("crowdsec.url", crowdsec_url),
 	STR("crowdsec.credentials", crowdsec_credentials),
 	STR("crowdsec.api_key_file", crowdsec_key_file),
@@ -83,17 +92,21 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
-	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_CTL_SOCKET);
+	snprintf(cfg->user, sizeof(cfg->user), "%s", PRIVS_DEFAULT_USER);
 	snprintf(cfg->history, sizeof(cfg->history), "%s/dosips/history.db", LOCALSTATEDIR);
 	cfg->history_days = 30;
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
+	cfg->workers = 1;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
 	cfg->http_max_clients = 64;
 	cfg->http_timeout_s = 30;
+	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
+						 .per_source = 5 };
 	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
 	cfg->crowdsec_poll_ms = 10000;
 	cfg->crowdsec_queue_max = 10000;
@@ -188,6 +201,11 @@ static int parse_value(const struct key *k, const char *value, uint32_t *v,
 			return -EINVAL;
 		*v = (uint32_t)ms;
 		return 0;
+	case K_WORKERS:
+		*why = "expected a whole number or auto";
+		if (strcmp(value, "auto") == 0)
+			return *v = 0, 0;
+		return parse_u32(value, v);
 	case K_HOOK:
 		*why = "expected ingress, prerouting, input or forward";
 		r = fw_hook_parse(value);
@@ -536,8 +554,9 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log, the history database. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog", "history", "http_listen",
-		"http_tokens", "http_max_clients", "http_timeout", "crowdsec.url",
+		"control_socket", "control_group", "user", "syslog", "workers", "capture_wait",
+		"history", "http_listen", "http_tokens", "http_max_clients", "http_timeout",
+		"crowdsec.url",
 		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
 		"crowdsec.poll", "crowdsec.queue_max",
 	};

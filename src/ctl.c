@@ -1,8 +1,9 @@
 /* ctl.c - the control socket. Requests are tiny and answered from memory,
- * every client is non-blocking with an idle timeout, so a slow or stuck
- * dosipsctl can never hold up capture. A long answer (the history) is a
- * stream: the next chunk is made only when the client has taken the last
- * one. Every change made here is audited in the history. */
+ * every client is non-blocking with absolute deadlines, idle ones are shed
+ * for newcomers and root has slots of its own, so a slow, stuck or
+ * malicious client can never hold up capture nor lock root out. A long
+ * answer (the history) is a stream: the next chunk is made only when the
+ * client has taken the last one. Every change made here is audited. */
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -28,8 +29,13 @@
 #include "store.h"
 
 #define CTL_ARGS 8
-#define CTL_CLIENTS 16          /* connections at once; more are closed */
-#define CTL_IDLE_S 5.0          /* a client silent this long is dropped */
+#define CTL_CLIENTS 64          /* connections at once (idle ones are shed) */
+#define CTL_ROOT_SLOTS 4        /* more for root when all are busy answering */
+#define CTL_SHED_AGE_S 1.0      /* silent this long: shed for a newcomer */
+#define CTL_IDLE_S 5.0          /* to send the request line, from the accept */
+#define CTL_REPLY_S 30.0        /* to read the whole answer */
+#define CTL_DRAIN_S 1.0         /* to close after the answer */
+#define CTL_SNDBUF (128 << 10)  /* socket buffer of a client's answer */
 #define REPLY_MAX (64u << 20)   /* room for a full ban list and then some */
 
 /* ---- replies ---------------------------------------------------------- */
@@ -116,8 +122,8 @@ static int cmd_status(const struct ctl_view *v, int argc, char **argv, struct re
 	uint64_t up = (uint64_t)(ev_time() - v->started);
 	char dur[32];
 
-	capture_get_stats(v->cap, &cs);
-	detect_get_stats(v->det, &ds);
+	stats_capture(v, &cs);
+	stats_detect(v, &ds);
 	hooks_get_stats(v->hooks, &hs);
 	say(r, "version: %s\npid: %d\nuptime: %" PRIu64 "s (%s)\n", DOSIPS_VERSION,
 	    (int)getpid(), up, fmt_dur(up, dur));
@@ -687,11 +693,31 @@ char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool mem
 
 /* ---- the server --------------------------------------------------------- */
 
+/*
+ * A connection lives through three phases: reading its one request line,
+ * writing the answer, and draining. Each phase has an absolute deadline set
+ * when it begins (a client that trickles a byte a second gains nothing).
+ * Draining: once the answer is out we shut our side for writing (the
+ * client sees the end of the answer) and read away whatever it still sends
+ * until it closes, because closing over unread input makes the kernel
+ * report a reset to the client instead of our answer.
+ *
+ * Slots: CTL_CLIENTS connections at once. When they are all taken, the
+ * oldest client that has been silent for a second is shed (it is told
+ * why), so idle clients can never lock anybody out; when every slot is busy
+ * answering, root still has CTL_ROOT_SLOTS of its own, and anybody else
+ * is refused in words ("busy"), never with a reset.
+ */
+
+enum conn_phase { CONN_READ, CONN_WRITE, CONN_DRAIN };
+
 struct conn {
 	ev_io io;
-	ev_timer idle;
+	ev_timer deadline;
 	struct ctl *c;
 	struct conn *next;
+	enum conn_phase phase;
+	ev_tstamp since;    /* accepted at */
 	uid_t uid;
 	bool member;
 	char in[CTL_LINE_MAX];
@@ -711,8 +737,9 @@ struct ctl {
 	bool has_group;
 	bool bound;         /* path is ours to remove */
 	const struct ctl_view *view;
-	struct conn *conns;
+	struct conn *conns; /* newest first */
 	unsigned nconns;
+	uint64_t shed, refused;
 };
 
 static void conn_free(struct conn *k)
@@ -724,11 +751,23 @@ static void conn_free(struct conn *k)
 	*pp = k->next;
 	k->c->nconns--;
 	ev_io_stop(k->c->loop, &k->io);
-	ev_timer_stop(k->c->loop, &k->idle);
+	ev_timer_stop(k->c->loop, &k->deadline);
 	close(k->io.fd);
 	free(k->out);
 	free(k->more.state);
 	free(k);
+}
+
+/* Enters a phase: what to wait for, and a fresh absolute deadline. */
+static void conn_phase(struct conn *k, enum conn_phase ph, int events, double secs)
+{
+	k->phase = ph;
+	ev_io_stop(k->c->loop, &k->io);
+	ev_io_set(&k->io, k->io.fd, events);
+	ev_io_start(k->c->loop, &k->io);
+	ev_timer_stop(k->c->loop, &k->deadline);
+	ev_timer_set(&k->deadline, secs, 0);
+	ev_timer_start(k->c->loop, &k->deadline);
 }
 
 /* A ban's reply is decided after its commit (mitigate_ban commits and
@@ -746,9 +785,7 @@ static void conn_reply(struct conn *k, char *out, size_t len)
 	}
 	k->out = out;
 	k->outlen = len;
-	ev_io_stop(k->c->loop, &k->io);
-	ev_io_set(&k->io, k->io.fd, EV_WRITE);
-	ev_io_start(k->c->loop, &k->io);
+	conn_phase(k, CONN_WRITE, EV_WRITE, CTL_REPLY_S);
 }
 
 static void conn_answer(struct conn *k)
@@ -794,6 +831,18 @@ static bool conn_more(struct conn *k)
 	return true;
 }
 
+/* Reads away input until the client closes (or the deadline). */
+static void conn_drain(struct conn *k)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = recv(k->io.fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		conn_free(k);
+}
+
 static void conn_read(struct conn *k)
 {
 	ssize_t n = recv(k->io.fd, k->in + k->inlen, sizeof(k->in) - 1 - k->inlen, 0);
@@ -809,21 +858,6 @@ static void conn_read(struct conn *k)
 	/* A request ends at a newline, at end of input, or at the size cap. */
 	if (n == 0 || memchr(k->in, '\n', k->inlen) || k->inlen == sizeof(k->in) - 1)
 		conn_answer(k);
-	else
-		ev_timer_again(k->c->loop, &k->idle);
-}
-
-/* Closing marks the end of the reply. Input still queued (the rest of an
- * over-long request) is read away first: closing over unread data makes
- * the kernel report a reset to the client instead of our answer. */
-static void conn_done(struct conn *k)
-{
-	char sink[4096];
-
-	for (int i = 0; i < 16; i++)
-		if (recv(k->io.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
-			break;
-	conn_free(k);
 }
 
 static void conn_write(struct conn *k)
@@ -833,29 +867,35 @@ static void conn_write(struct conn *k)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n < 0)
+	if (n < 0) {
 		conn_free(k);
-	else if ((k->outoff += (size_t)n) == k->outlen && !conn_more(k))
-		conn_done(k);
-	else
-		ev_timer_again(k->c->loop, &k->idle);
+		return;
+	}
+	if ((k->outoff += (size_t)n) < k->outlen || conn_more(k))
+		return;
+	/* The end of the answer: the client reads it, then its end of file. */
+	shutdown(k->io.fd, SHUT_WR);
+	conn_phase(k, CONN_DRAIN, EV_READ, CTL_DRAIN_S);
+	conn_drain(k);
 }
 
 static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *k = w->data;
 
-	if (k->out)
-		conn_write(k);
-	else
-		conn_read(k);
+	switch (k->phase) {
+	case CONN_READ: conn_read(k); break;
+	case CONN_WRITE: conn_write(k); break;
+	case CONN_DRAIN: conn_drain(k); break;
+	}
 }
 
-static void on_conn_idle(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_conn_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *k = w->data;
 
-	log_debug("control: dropping a client idle for %gs", CTL_IDLE_S);
+	if (k->phase == CONN_READ)
+		log_debug("control: dropping a client silent for %gs", CTL_IDLE_S);
 	conn_free(k);
 }
 
@@ -877,6 +917,72 @@ static bool peer_member(const struct ctl *c, int fd, gid_t gid)
 	return false;
 }
 
+/* Says msg and ends our side without a reset: what the client already
+ * sent is read away first (a client still writing meets EPIPE, then reads
+ * msg). The caller closes fd. */
+static void say_last(int fd, const char *msg)
+{
+	char sink[4096];
+
+	(void)send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Whether k, still to send its request, has had its chance: connected a
+ * while ago and nothing queued that we have not read yet. */
+static bool conn_idle(struct conn *k, ev_tstamp now)
+{
+	char c;
+
+	return k->phase == CONN_READ && now - k->since >= CTL_SHED_AGE_S &&
+	       recv(k->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/* The client to shed for a newcomer: one answered already and closing,
+ * else the oldest idle one that sent nothing, else the oldest idle one
+ * part-way through its line; NULL when none may go. */
+static struct conn *shed_pick(struct ctl *c)
+{
+	ev_tstamp now = ev_now(c->loop);
+	struct conn *k, *silent = NULL, *partial = NULL;
+
+	for (k = c->conns; k; k = k->next) {
+		if (k->phase == CONN_DRAIN)
+			return k;
+		if (!conn_idle(k, now))
+			continue;
+		if (k->inlen == 0)
+			silent = k;     /* the list is newest first: keeps the oldest */
+		else
+			partial = k;
+	}
+	return silent ? silent : partial;
+}
+
+static bool shed_idle(struct ctl *c)
+{
+	struct conn *k = shed_pick(c);
+
+	if (!k)
+		return false;
+	if (k->phase == CONN_READ) {
+		c->shed++;
+		say_last(k->io.fd, "error: dropped to make room for another client\n");
+	}
+	conn_free(k);
+	return true;
+}
+
+/* Whether a client of uid may have a slot now, shedding one if need be. */
+static bool conn_admit(struct ctl *c, uid_t uid)
+{
+	if (c->nconns < CTL_CLIENTS || shed_idle(c))
+		return true;
+	return uid == 0 && c->nconns < CTL_CLIENTS + CTL_ROOT_SLOTS;
+}
+
 static int conn_new(struct ctl *c, int fd)
 {
 	struct ucred cred;
@@ -885,16 +991,22 @@ static int conn_new(struct ctl *c, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
+	if (!conn_admit(c, cred.uid))
+		return -EBUSY;
 	if (!(k = calloc(1, sizeof(*k))))
 		return -ENOMEM;
+	/* A client that does not read pins no more than this of the kernel's
+	 * memory; the rest of a long answer waits in ours. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ CTL_SNDBUF }, sizeof(int));
 	k->c = c;
+	k->since = ev_now(c->loop);
 	k->uid = cred.uid;
 	k->member = peer_member(c, fd, cred.gid);
 	ev_io_init(&k->io, on_conn_io, fd, EV_READ);
-	ev_timer_init(&k->idle, on_conn_idle, 0, CTL_IDLE_S);
-	k->io.data = k->idle.data = k;
+	ev_timer_init(&k->deadline, on_conn_deadline, CTL_IDLE_S, 0);
+	k->io.data = k->deadline.data = k;
 	ev_io_start(c->loop, &k->io);
-	ev_timer_again(c->loop, &k->idle);
+	ev_timer_start(c->loop, &k->deadline);
 	k->next = c->conns;
 	c->conns = k;
 	c->nconns++;
@@ -925,11 +1037,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (fd < 0)
 			return;
-		if (c->nconns >= CTL_CLIENTS || conn_new(c, fd) < 0) {
-			static const char busy[] = "error: dosips is busy with other clients\n";
-
-			log_warn("control: too many clients; one refused");
-			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (conn_new(c, fd) < 0) {
+			if (c->refused++ % 100 == 0)
+				log_warn("control: every slot busy answering; client refused "
+					 "(%" PRIu64 " so far)", c->refused);
+			say_last(fd, "error: dosips is busy with other clients, try again\n");
 			close(fd);
 		}
 	}
@@ -993,6 +1105,22 @@ static int bind_socket(struct ctl *c, const struct sockaddr_un *sun)
 	return listen(c->fd, CTL_CLIENTS) < 0 ? -errno : 0;
 }
 
+/* Makes the socket's directory if it is missing (systemd makes
+ * /run/dosips with RuntimeDirectory=; a start by hand does not): one
+ * level, mode 0755, the socket's own mode guards it. */
+static void make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0)
+			log_debug("control: made %s", dir);
+	}
+}
+
 static int ctl_listen(struct ctl *c, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -1003,6 +1131,7 @@ static int ctl_listen(struct ctl *c, const char *path, char *err, size_t errlen)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	make_parent(path);
 	if ((r = clear_stale(&sun, err, errlen)) < 0) {
 		if (!*err)
 			snprintf(err, errlen, "%s: %s", path, strerror(-r));

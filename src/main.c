@@ -21,12 +21,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "mitigate.h"
+#include "netwatch.h"
 #include "privs.h"
 #include "stats.h"
 #include "store.h"
 #include "tune.h"
 #include "webclient.h"
 #include "whitelist.h"
+#include "workers.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_CONFIG SYSCONFDIR "/dosips/dosips.conf"
@@ -47,13 +49,17 @@ struct daemon {
 	struct config cfg;
 	struct config_source src;   /* what a reload reads again */
 	struct opts *opts;
-	struct capture *cap;
-	struct detect *det;
+	struct capture *cap;        /* NULL when live workers capture */
+	struct detect *det;         /* NULL with workers */
+	struct workers *wk;         /* workers > 1 */
 	struct mitigate *mit;
-	struct whitelist *wl;
+	struct whitelist *wl;       /* the protected set: wl_file and this host */
+	struct whitelist *wl_file;  /* the whitelist file alone */
+	struct netwatch *netwatch;  /* keeps this host's part of wl current */
 	struct events *ev;          /* the bus */
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct store *store;        /* the history, a subscriber (or NULL) */
+	struct ratelimit *log_rl;   /* the log subscriber's limiter */
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
@@ -68,6 +74,7 @@ struct daemon {
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
 	ev_io monitor;
+	ev_timer tick;              /* "suppressed" summaries, live only */
 };
 
 static void usage(FILE *f)
@@ -189,10 +196,40 @@ static void load_config(struct daemon *d, const struct opts *o)
 	}
 }
 
-/* Builds the whitelist: the file (a missing default file is fine) and the
- * host's own addresses, which are never banned whatever the file says. */
-static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **out,
-			  char *err, size_t errlen)
+/* The protected set: the file's prefixes and the host's own addresses,
+ * loopback and default gateways as they are now, which are never banned
+ * whatever the file says. Rebuilt whenever rtnetlink reports a change. */
+static int build_protected(const struct whitelist *file, struct whitelist **out, char *err,
+			   size_t errlen)
+{
+	struct whitelist *wl;
+	const struct ip_prefix *p;
+	size_t n;
+	int r;
+
+	if ((r = whitelist_new(&wl)) < 0) {
+		snprintf(err, errlen, "whitelist: %s", strerror(-r));
+		return r;
+	}
+	p = whitelist_entries(file, &n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = whitelist_add(wl, &p[i]);
+	if (r == 0 && (r = whitelist_add_local(wl)) < 0)
+		snprintf(err, errlen, "cannot list this host's addresses: %s", strerror(-r));
+	else if (r < 0)
+		snprintf(err, errlen, "whitelist: %s", strerror(-r));
+	if (r < 0) {
+		whitelist_free(wl);
+		return r;
+	}
+	*out = wl;
+	return 0;
+}
+
+/* Reads the whitelist file (a missing default file is fine) into *file
+ * and builds the protected set from it into *out. */
+static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **file,
+			  struct whitelist **out, char *err, size_t errlen)
 {
 	struct whitelist *wl;
 	int r;
@@ -201,18 +238,14 @@ static int load_whitelist(const struct config *cfg, bool must_exist, struct whit
 		snprintf(err, errlen, "whitelist: %s", strerror(-r));
 		return r;
 	}
-	if ((must_exist || access(cfg->whitelist, F_OK) == 0) &&
-	    (r = whitelist_load(wl, cfg->whitelist, err, errlen)) < 0)
-		goto fail;
-	if ((r = whitelist_add_local(wl)) < 0) {
-		snprintf(err, errlen, "cannot list this host's addresses: %s", strerror(-r));
-		goto fail;
+	if (((must_exist || access(cfg->whitelist, F_OK) == 0) &&
+	     (r = whitelist_load(wl, cfg->whitelist, err, errlen)) < 0) ||
+	    (r = build_protected(wl, out, err, errlen)) < 0) {
+		whitelist_free(wl);
+		return r;
 	}
-	*out = wl;
+	*file = wl;
 	return 0;
-fail:
-	whitelist_free(wl);
-	return r;
 }
 
 /* One line of the report being built: a group's counters. */
@@ -233,7 +266,8 @@ static void report_kv(enum stats_group g, const char *key, uint64_t value, void 
 {
 	struct report_line *l = ctx;
 
-	if (g != l->group)
+	/* A line per group, and per worker. */
+	if (g != l->group || (g == STATS_WORKERS && strstr(key, ".packets")))
 		report_flush(l);
 	l->group = g;
 	if (l->n < sizeof(l->text))
@@ -291,7 +325,10 @@ static void on_packets(const struct pkt *p, size_t n, void *ctx)
 {
 	struct daemon *d = ctx;
 
-	detect_batch(d->det, p, n);
+	if (d->wk)
+		workers_feed(d->wk, p, n);
+	else
+		detect_batch(d->det, p, n);
 	/* A ban decided in this batch goes out now, not after the rest of a
 	 * busy wake-up's rounds: at 70 kpps that saves milliseconds. A commit
 	 * with nothing queued costs nothing. */
@@ -323,6 +360,28 @@ static void on_eof(void *ctx)
 		return;
 	}
 	ev_break(d->loop, EVBREAK_ALL);
+}
+
+/* A worker's live capture broke: as on_eof, exit status 1. */
+static void on_workers_eof(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	log_err("%s", workers_error(d->wk));
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
+/* Summaries of what the limiters held back, once their window is over. */
+static void flush_summaries(struct daemon *d, uint64_t now_us)
+{
+	events_log_tick(d->log_rl, now_us);
+	jsonl_tick(d->jsonl, now_us);
+	hooks_tick(d->hooks, now_us);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	flush_summaries(w->data, (uint64_t)(ev_now(loop) * 1e6));
 }
 
 static void watch_signal(struct daemon *d, ev_signal *w, int sig,
@@ -357,15 +416,35 @@ static int open_fw(struct daemon *d)
 	return r;
 }
 
+/* Verdicts go to mitigate, made after the capture (see daemon_setup):
+ * none comes before the loop runs. */
+static void on_verdict(const struct verdict *v, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	mitigate_verdict(v, d->mit);
+}
+
+/* One detect, or workers: live, they capture too; replayed, they are fed
+ * by the one capture. */
 static int open_capture(struct daemon *d)
 {
 	char err[512];
 	struct capture_cfg cc = {
 		.iface = d->cfg.iface, .file = d->opts->replay, .snaplen = d->cfg.snaplen,
-		.buffer_kb = d->cfg.buffer_kb, .inbound_only = 1,
+		.buffer_kb = d->cfg.buffer_kb, .wait_ms = d->cfg.capture_wait_ms, .inbound_only = 1,
 	};
-	int r = capture_open(d->loop, &cc, on_packets, on_eof, d, &d->cap, err, sizeof(err));
+	unsigned n = d->cfg.workers ? d->cfg.workers : workers_auto();
+	struct workers_cfg wc = { .n = n, .det = &d->cfg.detect, .cap = d->opts->replay ? NULL : &cc };
+	int r = 0;
 
+	if (n > 1)
+		r = workers_new(d->loop, &wc, on_verdict, d, on_workers_eof, d, &d->wk, err,
+				sizeof(err));
+	else if ((r = detect_new(&d->cfg.detect, on_verdict, d, &d->det)) < 0)
+		snprintf(err, sizeof(err), "detection: %s", strerror(-r));
+	if (r == 0 && !(d->wk && !d->opts->replay))
+		r = capture_open(d->loop, &cc, on_packets, on_eof, d, &d->cap, err, sizeof(err));
 	if (r < 0)
 		log_err("%s", err);
 	return r;
@@ -390,21 +469,31 @@ static int push_allow(struct daemon *d)
 	return r;
 }
 
-static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
+/* The hooks' settings; -errno with why in err if hook_user is unknown. */
+static int hooks_cfg_of(const struct config *cfg, struct hooks_cfg *hc, char *err,
+			size_t errlen)
 {
-	return (struct hooks_cfg){
+	*hc = (struct hooks_cfg){
 		.on_ban = cfg->on_ban, .on_unban = cfg->on_unban,
 		.timeout_ms = cfg->hook_timeout_ms, .max_running = cfg->hook_max,
+		.limit = cfg->log_limit, .as_user = *cfg->hook_user,
 	};
+	return *cfg->hook_user ? privs_lookup_user(cfg->hook_user, &hc->uid, &hc->gid, err,
+						   errlen) : 0;
 }
 
 /* The bus and its subscribers, in the order they hear an event: the log,
  * the JSON-lines file, the hooks. */
 static int open_events(struct daemon *d)
 {
-	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
+	struct hooks_cfg hc;
+	char err[256];
 	int r;
 
+	if ((r = hooks_cfg_of(&d->cfg, &hc, err, sizeof(err))) < 0) {
+		log_err("hook_user: %s", err);
+		return r;
+	}
 	if ((r = events_new(&d->ev)) < 0) {
 		log_err("events: %s", strerror(-r));
 		return r;
@@ -413,11 +502,17 @@ static int open_events(struct daemon *d)
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
+	jsonl_set_max(d->jsonl, (uint64_t)d->cfg.events_max_mb << 20);
+	if ((r = jsonl_set_limit(d->jsonl, &d->cfg.log_limit)) < 0 ||
+	    (r = ratelimit_new(&d->cfg.log_limit, &d->log_rl)) < 0) {
+		log_err("events: %s", strerror(-r));
+		return r;
+	}
 	if ((r = hooks_new(d->loop, &hc, &d->hooks)) < 0) {
 		log_err("hooks: %s", strerror(-r));
 		return r;
 	}
-	events_subscribe(d->ev, events_log, NULL);
+	events_subscribe(d->ev, events_log, d->log_rl);
 	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
 	events_subscribe(d->ev, hooks_on_event, d->hooks);
 	if ((r = metrics_new(&d->metrics)) < 0)
@@ -477,7 +572,7 @@ static void open_crowdsec(struct daemon *d)
 /* Everything a reload replaces, built aside first. */
 struct reload {
 	struct config *cfg;
-	struct whitelist *wl;
+	struct whitelist *wl, *wl_file;
 	struct detect *det;      /* NULL when detection settings are unchanged */
 	char restart[256];       /* keys that need a restart, for the log */
 };
@@ -494,10 +589,17 @@ static int reload_prepare(struct daemon *d, const struct config_source *src, str
 	if ((r = config_build(nx->cfg, src, err, errlen)) < 0)
 		return r;
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
-	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl, err, errlen)) < 0)
+	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl_file, &nx->wl, err,
+				errlen)) < 0)
 		return r;
 	/* Both configurations start from config_defaults' memset, so their
 	 * padding compares equal too. */
+	if (d->wk && memcmp(&nx->cfg->detect, &d->cfg.detect, sizeof(d->cfg.detect)) != 0) {
+		/* The shards belong to running threads: kept as they are. */
+		nx->cfg->detect = d->cfg.detect;
+		snprintf(nx->restart + strlen(nx->restart), sizeof(nx->restart) - strlen(nx->restart),
+			 "%sdetection settings (workers > 1)", *nx->restart ? ", " : "");
+	}
 	if (memcmp(&nx->cfg->detect, &d->cfg.detect, sizeof(d->cfg.detect)) != 0 &&
 	    (r = detect_new(&nx->cfg->detect, mitigate_verdict, d->mit, &nx->det)) < 0) {
 		snprintf(err, errlen, "detection: %s", strerror(-r));
@@ -515,6 +617,7 @@ static void reload_discard(struct reload *nx)
 {
 	detect_free(nx->det);
 	whitelist_free(nx->wl);
+	whitelist_free(nx->wl_file);
 	free(nx->cfg);
 }
 
@@ -540,13 +643,16 @@ static void reload_events(struct daemon *d, struct config *next)
  * afresh; its alert totals carry over into the control socket's. */
 static void reload_commit(struct daemon *d, struct reload *nx)
 {
-	struct hooks_cfg hc = hooks_cfg_of(nx->cfg);
+	struct hooks_cfg hc;
 	struct detect_stats ds;
+	char err[256];
 
 	mitigate_set_cfg(d->mit, &nx->cfg->mitigate);
 	mitigate_set_whitelist(d->mit, nx->wl);
 	whitelist_free(d->wl);
+	whitelist_free(d->wl_file);
 	d->wl = nx->wl;
+	d->wl_file = nx->wl_file;
 	if (nx->det) {
 		detect_get_stats(d->det, &ds);
 		for (int k = 0; k < KIND__MAX; k++)
@@ -558,7 +664,12 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	reload_events(d, nx->cfg);
 	if (d->store)
 		store_set_retention(d->store, nx->cfg->history_days);
-	if (hooks_set_cfg(d->hooks, &hc) < 0)
+	ratelimit_set_cfg(d->log_rl, &nx->cfg->log_limit);
+	jsonl_set_limit(d->jsonl, &nx->cfg->log_limit);
+	jsonl_set_max(d->jsonl, (uint64_t)nx->cfg->events_max_mb << 20);
+	if (hooks_cfg_of(nx->cfg, &hc, err, sizeof(err)) < 0)
+		log_err("reload: hooks not changed: hook_user %s", err);
+	else if (hooks_set_cfg(d->hooks, &hc) < 0)
 		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
 	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
 	if (*nx->restart)
@@ -641,6 +752,47 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	daemon_reload(w->data, err, sizeof(err));
 }
 
+/* rtnetlink says this host's addresses or default routes changed: the
+ * protected set and the kernel's allow sets follow at once (they go out
+ * with the next batch), and bans now wholly inside it are lifted. */
+static void on_net_change(void *ctx)
+{
+	char err[256];
+	struct daemon *d = ctx;
+	struct whitelist *wl;
+	size_t n;
+	int r;
+
+	if (build_protected(d->wl_file, &wl, err, sizeof(err)) < 0) {
+		log_err("this host's addresses changed, protection not updated: %s", err);
+		return;
+	}
+	if ((r = allow_set(d->fw, wl)) < 0) {
+		log_err("this host's addresses changed, allow sets not updated: %s",
+			strerror(-r));
+		allow_set(d->fw, d->wl);
+		whitelist_free(wl);
+		return;
+	}
+	mitigate_set_whitelist(d->mit, wl);
+	whitelist_free(d->wl);
+	d->wl = wl;
+	whitelist_entries(wl, &n);
+	log_info("this host's addresses or default routes changed: %zu prefixes protected", n);
+}
+
+/* Live capture only: a replay's host is not the one it replays. */
+static void open_netwatch(struct daemon *d)
+{
+	int r;
+
+	if (d->opts->replay)
+		return;
+	if ((r = netwatch_open(d->loop, on_net_change, d, &d->netwatch)) < 0)
+		log_warn("cannot watch address changes (%s): new addresses and gateways are "
+			 "protected only after a reload", strerror(-r));
+}
+
 /* The control socket; without it dosips still protects, so a failure is
  * logged, not fatal. Not for replays. */
 static void open_control(struct daemon *d)
@@ -648,8 +800,9 @@ static void open_control(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 
 	d->view = (struct ctl_view){
-		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
-		.crowdsec = d->crowdsec, .store = d->store, .bus = d->ev,
+		.cap = d->cap, .det = d->det, .wk = d->wk, .mit = d->mit, .fw = d->fw,
+		.hooks = d->hooks, .crowdsec = d->crowdsec,
+		.store = d->store, .bus = d->ev,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -681,19 +834,29 @@ static int open_http(struct daemon *d)
 	return 0;
 }
 
-/* Last step of set-up: everything that needed root is open now. */
+/* Last step of set-up: everything that needed root is open now. The
+ * events file goes to the user dosips becomes, so that it can reopen it
+ * on SIGHUP (rotation). */
 static int drop_privs(struct daemon *d)
 {
 	char err[256];
-	int r = privs_drop(d->cfg.user, err, sizeof(err));
+	const char *user;
+	uid_t uid;
+	gid_t gid;
+	int r;
 
+	if ((user = privs_target(d->cfg.user, &uid, &gid, err, sizeof(err))) && *user &&
+	    uid != geteuid() && (r = jsonl_chown(d->jsonl, uid, gid)) < 0)
+		log_warn("events: cannot hand %s to user %s: %s", jsonl_path(d->jsonl), user,
+			 strerror(-r));
+	r = privs_drop(d->cfg.user, *d->cfg.hook_user, err, sizeof(err));
 	if (r == 1)
 		log_debug("not started as root: no privileges to drop");
 	else if (r < 0)
 		log_err("%s", err);
 	else
 		log_debug("kept only CAP_NET_ADMIN and CAP_NET_RAW%s%s",
-			  *d->cfg.user ? ", running as " : "", d->cfg.user);
+			  user && *user ? ", running as " : "", user ? user : "");
 	return r < 0 ? r : 0;
 }
 
@@ -706,6 +869,14 @@ static void start_watchers(struct daemon *d)
 		ev_io_init(&d->monitor, on_monitor, fw_monitor_fd(d->fw), EV_READ);
 		d->monitor.data = d;
 		ev_io_start(d->loop, &d->monitor);
+	}
+	if (!d->opts->replay) {
+		/* A replay's windows run on packet time: its summaries come
+		 * with its events and at the end. */
+		ev_timer_init(&d->tick, on_tick, 1.0, 1.0);
+		d->tick.data = d;
+		ev_timer_start(d->loop, &d->tick);
+		ev_unref(d->loop);
 	}
 	watch_signal(d, &d->sig_int, SIGINT, on_stop);
 	watch_signal(d, &d->sig_term, SIGTERM, on_stop);
@@ -721,7 +892,10 @@ static int daemon_setup(struct daemon *d)
 
 	size_t nwl;
 
-	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
+	/* Before the first look at this host's addresses: a change from then
+	 * on is heard (and acted on once the loop runs). */
+	open_netwatch(d);
+	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl_file, &d->wl, err,
 				sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
@@ -744,16 +918,17 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	if ((r = mitigate_adopt(d->mit)) < 0)
 		log_warn("could not read back existing bans: %s", strerror(-r));
-	if ((r = detect_new(&d->cfg.detect, mitigate_verdict, d->mit, &d->det)) < 0) {
-		log_err("detection: %s", strerror(-r));
-		return r;
-	}
 	open_crowdsec(d);
 	start_watchers(d);
 	open_control(d);
 	if ((r = open_http(d)) < 0)
 		return r;
-	return drop_privs(d);
+	if ((r = drop_privs(d)) < 0)
+		return r;
+	/* Threads start with the privileges left: none but the two kept. */
+	if (d->wk && (r = workers_start(d->wk)) < 0)
+		log_err("cannot start the workers: %s", strerror(-r));
+	return r;
 }
 
 static void daemon_teardown(struct daemon *d)
@@ -765,6 +940,7 @@ static void daemon_teardown(struct daemon *d)
 	crowdsec_free(d->crowdsec);
 	webclient_free(d->web);
 	capture_close(d->cap);
+	workers_free(d->wk);
 	detect_free(d->det);
 	mitigate_free(d->mit);
 	fw_close(d->fw);
@@ -774,7 +950,10 @@ static void daemon_teardown(struct daemon *d)
 	jsonl_close(d->jsonl);
 	metrics_free(d->metrics);
 	free(d->tuned);
+	ratelimit_free(d->log_rl);
+	netwatch_close(d->netwatch);
 	whitelist_free(d->wl);
+	whitelist_free(d->wl_file);
 }
 
 /* Whether a hook command's program can be run; "" is fine. */
@@ -798,8 +977,10 @@ static int check_runtime(const struct config *cfg)
 	int bad = 0;
 
 	/* The very lookups set-up makes, so -n fails where start-up would. */
-	if (*cfg->user && privs_lookup_user(cfg->user, &uid, &gid, err, sizeof(err)) < 0)
+	if (!privs_target(cfg->user, &uid, &gid, err, sizeof(err)))
 		bad = fprintf(stderr, "dosips: %s\n", err);
+	if (*cfg->hook_user && privs_lookup_user(cfg->hook_user, &uid, &gid, err, sizeof(err)) < 0)
+		bad = fprintf(stderr, "dosips: hook_user: %s\n", err);
 	if (*cfg->ctl_group && ctl_group_id(cfg->ctl_group, &gid, err, sizeof(err)) < 0)
 		bad = fprintf(stderr, "dosips: %s\n", err);
 	bad |= check_hook("on_ban", cfg->on_ban) | check_hook("on_unban", cfg->on_unban);
@@ -809,13 +990,14 @@ static int check_runtime(const struct config *cfg)
 static int run_check(const struct config *cfg, const struct opts *o)
 {
 	char err[CONFIG_PATH_MAX + 128];
-	struct whitelist *wl;
+	struct whitelist *wl, *file;
 
-	if (load_whitelist(cfg, o->whitelist_given, &wl, err, sizeof(err)) < 0) {
+	if (load_whitelist(cfg, o->whitelist_given, &file, &wl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dosips: %s\n", err);
 		return 1;
 	}
 	whitelist_free(wl);
+	whitelist_free(file);
 	if (check_runtime(cfg) < 0)
 		return 1;
 	printf("configuration OK\n");
@@ -881,12 +1063,18 @@ int main(int argc, char **argv)
 				 o.dry_run ? ", dry run" : "");
 		else
 			log_info("watching %s (%s), bans last %us%s", d.cfg.iface,
-				 capture_link_name(d.cap), d.cfg.mitigate.ban_s,
+				 d.cap ? capture_link_name(d.cap) : workers_link_name(d.wk),
+				 d.cfg.mitigate.ban_s,
 				 o.dry_run ? ", dry run: no firewall changes" : "");
+		if (d.wk)
+			log_info("%u workers, sharded by source", workers_count(d.wk));
 		ev_run(d.loop, 0);
+		if (d.wk)
+			workers_stop(d.wk);	/* their last verdicts go in the flush */
 		mitigate_flush(d.mit);
+		flush_summaries(&d, UINT64_MAX);
 		report(&d);
-		status = capture_failed(d.cap) ? 1 : 0;
+		status = (d.cap && capture_failed(d.cap)) || (d.wk && workers_failed(d.wk));
 	}
 	daemon_teardown(&d);
 	return status;

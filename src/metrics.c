@@ -23,6 +23,7 @@
 #include "hooks.h"
 #include "metrics.h"
 #include "mitigate.h"
+#include "stats.h"
 #include "strbuf.h"
 
 /* Why a ban ended, as unban events name it; the last catches the rest. */
@@ -143,7 +144,7 @@ static void alerts_bans(struct strbuf *b, const struct metrics *m, const struct 
 	struct detect_stats ds;
 	uint64_t alerts[KIND__MAX], active[NKINDS] = { 0 };
 
-	detect_get_stats(v->det, &ds);
+	stats_detect(v, &ds);
 	for (int k = 0; k < KIND__MAX; k++)
 		alerts[k] = ds.alerts[k] + v->alerts_before[k];
 	family(b, "dosips_alerts_total", "counter", "Thresholds crossed, by kind.");
@@ -225,7 +226,7 @@ char *metrics_render(const struct metrics *m, const struct ctl_view *v, size_t *
 	sb_printf(&b, "dosips_build_info{version=\"%s\"} 1\n", DOSIPS_VERSION);
 	family(&b, "dosips_start_time_seconds", "gauge", "When dosips started (Unix time).");
 	sb_printf(&b, "dosips_start_time_seconds %.3f\n", v->started);
-	capture_get_stats(v->cap, &cs);
+	stats_capture(v, &cs);
 	traffic(&b, &cs);
 	alerts_bans(&b, m, v);
 	kernel(&b, v);

@@ -22,6 +22,7 @@
 #include "mitigate.h"
 #include "page.h"
 #include "store.h"
+#include "stats.h"
 #include "strbuf.h"
 
 #define RATE_SAMPLES 300            /* seconds of rates kept */
@@ -52,7 +53,7 @@ static void counts_now(struct page *p, uint64_t c[R__MAX])
 {
 	struct capture_stats cs;
 
-	capture_get_stats(p->v->ctl->cap, &cs);
+	stats_capture(p->v->ctl, &cs);
 	c[R_TCP] = cs.tcp;
 	c[R_UDP] = cs.udp;
 	c[R_ICMP] = cs.icmp + cs.icmp6;
@@ -116,7 +117,8 @@ static void json_top(struct strbuf *b, struct page *p)
 {
 	char src[ADDR_STRLEN];
 
-	if (ev_now(p->loop) - p->top_at >= 1.0) {
+	/* With workers each shard's table is its thread's: not read here. */
+	if (p->v->ctl->det && ev_now(p->loop) - p->top_at >= 1.0) {
 		detect_top_sources(p->v->ctl->det, p->top, TOP_N);
 		p->top_at = ev_now(p->loop);
 	}

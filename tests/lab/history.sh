@@ -57,6 +57,7 @@ user = nobody
 events = $T/events.json
 history = $DB
 whitelist = /dev/null
+log_interval = 0
 ban = 60
 [syn_flood]
 threshold = 50

@@ -56,7 +56,7 @@ check() { # NAME CAPTURE CONFIG
 	ok "$1: $n events, $(wc -l <"$T/$1.want") kinds, the same in the history"
 }
 
-printf 'whitelist = /dev/null\n' >"$T/none.conf"
+printf 'whitelist = /dev/null\nlog_interval = 0\n' >"$T/none.conf"
 for f in "$TOP"/tests/captures/*.pcap; do
 	check "$(basename "$f" .pcap)" "$f" "$T/none.conf"
 done
@@ -67,15 +67,28 @@ done
 # and a cap of 100 bans that the same traffic reaches.
 "$BIN/tools/mkpcap" -o "$T/mixed.pcap" -s mixed -n 100000 >/dev/null 2>&1 || exit 1
 "$BIN/tools/mkpcap" -o "$T/small.pcap" -s mixed -n 20000 >/dev/null 2>&1 || exit 1
-printf 'cooldown = 10ms\nwhitelist = /dev/null\n' >"$T/again.conf"
+printf 'log_interval = 0\ncooldown = 10ms\nwhitelist = /dev/null\n' >"$T/again.conf"
 check mixed-again "$T/mixed.pcap" "$T/again.conf"
 printf '198.18.0.0/15\n2001:db8::/32\n' >"$T/everyone"
-printf 'cooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
+printf 'log_interval = 0\ncooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
 check mixed-many "$T/mixed.pcap" "$T/many.conf"
-printf 'cooldown = 10ms\nwhitelist = /dev/null\nmax_bans = 100\n[syn_flood]\nthreshold = 1\n' >"$T/cap.conf"
+printf 'log_interval = 0\ncooldown = 10ms\nwhitelist = /dev/null\nmax_bans = 100\n[syn_flood]\nthreshold = 1\n' >"$T/cap.conf"
 check mixed-cap "$T/small.pcap" "$T/cap.conf"
 [ "$(grep -c '"event":"ban_cap"' "$T/mixed-cap.json")" -ge 1 ] ||
 	bad "mixed-cap: expected the ban cap to be reached"
+
+# With the log limiter on (its default), the events file holds back lines
+# of a flood of sources; the history still keeps every event.
+sed '/^log_interval/d' "$T/many.conf" >"$T/limiter.conf"
+replay limited "$T/mixed.pcap" "$T/limiter.conf" || bad "limited: dosips exited non-zero"
+all=$(wc -l <"$T/mixed-many.json")
+kept=$(sqlite3 "$T/limited.db" "SELECT count(*) FROM events")
+lines=$(grep -vc '"event":"suppressed"' "$T/limited.json")
+if [ "$kept" -eq "$all" ] && [ "$lines" -lt "$all" ] && grep -q '"event":"suppressed"' "$T/limited.json"; then
+	ok "limited: the events file held back $((all - lines)) lines, the history kept all $all"
+else
+	bad "limited: history $kept, events file $lines lines, of $all events"
+fi
 
 # Locked: another process holds an exclusive transaction for the whole
 # replay. The events file (and so every ban) is what it was without the

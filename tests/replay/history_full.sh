@@ -17,7 +17,7 @@ trap 'rm -rf "$T"' EXIT
 
 "$BIN/tools/mkpcap" -o "$T/mixed.pcap" -s mixed -n 100000 >/dev/null 2>&1 || exit 1
 printf '198.18.0.0/16\n2001:db8::/32\n' >"$T/everyone"
-printf 'cooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
+printf 'log_interval = 0\ncooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
 run() { # EVENTS [HISTORY]
 	"$BIN/dosips" -c "$T/many.conf" -r "$T/mixed.pcap" --dry-run \
 		--events "$1" ${2:+--history "$2"}

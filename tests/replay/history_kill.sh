@@ -24,7 +24,7 @@ trap cleanup EXIT
 # iterations (whitelisted, as bans by the ten thousand are slow to make).
 "$BIN/tools/mkpcap" -o "$T/mixed.pcap" -s mixed -n 400000 >/dev/null 2>&1 || exit 1
 printf '198.18.0.0/16\n2001:db8::/32\n' >"$T/everyone"
-printf 'cooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
+printf 'log_interval = 0\ncooldown = 10ms\nwhitelist = %s\n[syn_flood]\nthreshold = 1\n' "$T/everyone" >"$T/many.conf"
 (cd "$T" && split -n 8 mixed.pcap part.)
 mkfifo "$T/cap.fifo"
 { cat "$T/part.aa" "$T/part.ab" "$T/part.ac" "$T/part.ad"; sleep 60; } >"$T/cap.fifo" &

@@ -18,6 +18,8 @@
 
 struct capture;
 struct events;
+struct feeds;
+struct feed_info;
 struct crowdsec;
 struct hooks;
 struct store;
@@ -34,6 +36,11 @@ struct ctl_view {
 	struct hooks *hooks;
 	struct store *store;               /* NULL: no history */
 	struct events *bus;                /* for control actions (NULL: none) */
+	/* Lists the feeds (feeds_foreach), or NULL: a pointer, so that
+	 * dosipsctl, which links ctl.c, does not pull in the feeds code. */
+	void (*feeds_foreach)(const struct feeds *f,
+			      void (*cb)(const struct feed_info *, void *), void *ctx);
+	const struct feeds *feeds;
 	struct crowdsec *crowdsec;         /* NULL: no fleet link */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */

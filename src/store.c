@@ -324,8 +324,8 @@ void store_on_event(const struct event *e, const char *json, size_t len, void *c
 		snprintf(p->kind, sizeof(p->kind), "%s", e->action ? e->action : "");
 	else if (e->v)
 		snprintf(p->kind, sizeof(p->kind), "%s", detect_kind_name(e->v->kind));
-	else if (e->type == EVT_BAN_CAP)
-		p->kind[0] = '\0';
+	else if (e->type == EVT_BAN_CAP || e->type == EVT_ENRICH)
+		p->kind[0] = '\0';     /* none in their JSON either */
 	else
 		snprintf(p->kind, sizeof(p->kind), "%s", detect_kind_name(e->kind));
 	if (e->src.len)
@@ -436,7 +436,7 @@ int store_audit(struct store *s, const char *who, const char *role, const char *
 		const char *detail)
 {
 	struct event e = { .type = EVT_CONTROL, .who = who, .role = role, .action = action,
-			   .detail = detail ? detail : "" };
+			   .args = detail ? detail : "" };
 	uint64_t dropped = s->stats.dropped;
 	char json[2048];
 	int n;

@@ -189,7 +189,7 @@ static void hear(const struct event *e, const char *json, size_t len, void *ctx)
 static void test_control_json(void **state)
 {
 	struct event e = { .type = EVT_CONTROL, .ts_us = TS, .who = "ops \"night\"",
-			   .role = "admin", .action = "ack", .detail = "7 a\\b\ttab" };
+			   .role = "admin", .action = "ack", .args = "7 a\\b\ttab" };
 	struct events *bus;
 	char buf[512];
 

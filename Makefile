@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
 	  -DSYSCONFDIR='"$(SYSCONFDIR)"' -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"'
-LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl json-c sqlite3
+LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl json-c sqlite3 libmicrohttpd
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \
@@ -77,6 +77,9 @@ $(O)/dosipsctl: $(O)/dosipsctl.o $(LIB)
 $(O)/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The page's files are compiled into http.o (.incbin).
+$(O)/http.o: $(wildcard web/*)
 
 $(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -28,6 +28,7 @@ struct capture_stats {
 	uint64_t bytes;                   /* wire bytes of those frames */
 	uint64_t decoded[DEC__MAX];       /* [DEC_OK] = decoded IP packets */
 	uint64_t tcp, udp, icmp, icmp6, other, ipv4, ipv6, frags;
+	uint64_t proto_bytes[5];          /* IP bytes: other, tcp, udp, icmp, icmp6 */
 	uint64_t kernel_recv, kernel_drop, iface_drop;
 	int have_kernel;                  /* pcap_stats answered */
 };

@@ -66,6 +66,11 @@ struct config {
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;
+	char http_listen[128];      /* "" off; "PORT" loopback; "ADDR:PORT" */
+	char http_tokens[CONFIG_PATH_MAX];  /* "token role" lines */
+	uint32_t http_max_clients;  /* connections at once, per listener */
+	uint32_t http_timeout_s;    /* idle connection closed after this */
+	uint32_t http_linger_s;     /* a replay keeps serving this long */
 	struct ratelimit_cfg log_limit; /* alert/whitelisted/ban_cap/hook lines */
 	char crowdsec_url[512];     /* CrowdSec Local API; "" = no fleet link */
 	char crowdsec_credentials[CONFIG_PATH_MAX];
@@ -112,6 +117,8 @@ struct config_setting {
 struct config_source {
 	const char *path;                  /* the file */
 	bool must_exist;                   /* else a missing file means defaults */
+	const char *text;                  /* if set: read instead of the file,
+					      as if it were its contents */
 	const struct config_setting *set;  /* then these, in order */
 	int nset;
 };

@@ -128,6 +128,18 @@ void detect_dst_events(struct detect *d, const struct detect_dst_ev *e, size_t n
 /* Copies the counters. */
 void detect_get_stats(const struct detect *d, struct detect_stats *st);
 
+/* A source and its events in the current window of one class. */
+struct detect_top {
+	struct ip_prefix src;
+	uint32_t count;
+};
+
+/* Fills top[c][0..n) with the n busiest sources of each per-source class
+ * (kinds KIND_SYN_FLOOD to KIND_RATE_FLOOD), busiest first, as of the last
+ * packet; unused entries get count 0. Reads the whole table without
+ * changing it: for a page at human pace, never the packet path. */
+void detect_top_sources(const struct detect *d, struct detect_top top[][8], size_t n);
+
 /* Frees everything detect_new allocated; NULL is fine. */
 void detect_free(struct detect *d);
 

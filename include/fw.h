@@ -99,6 +99,13 @@ int fw_flush(struct fw *fw);
 /* Frees the backend; kernel state stays as it is. NULL is fine. */
 void fw_close(struct fw *fw);
 
+/* What the kernel's ban rules dropped, from their counters. */
+struct fw_drops { uint64_t packets, bytes; };
+
+/* Reads the drop rules' counters (null backend: zeros); 0 or -errno.
+ * One netlink dump: call it at human pace, not per packet. */
+int fw_drop_counters(struct fw *fw, struct fw_drops *out);
+
 /* Counters: calls made and batches sent (the null backend counts too). */
 struct fw_stats { uint64_t bans, unbans, batches, errors; };
 void fw_get_stats(const struct fw *fw, struct fw_stats *st);

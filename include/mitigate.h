@@ -29,6 +29,11 @@ struct mitigate_cfg {
 /* Counters. Latency: from a verdict to the commit that carried its ban
  * (the oldest ban of the batch); pkt_latency: from the capture time of the
  * crossing packet to that commit (live capture only, 0 in replays). */
+/* Upper bounds (us) of the verdict-to-kernel latency histogram's buckets;
+ * the last bucket, past them, is +Inf. */
+#define MITIGATE_LAT_BUCKETS 10
+extern const uint64_t mitigate_lat_bounds_us[MITIGATE_LAT_BUCKETS];
+
 struct mitigate_stats {
 	uint64_t verdicts, bans, unbans, whitelisted, refused_cap, adopted;
 	uint64_t alerts_while_banned;  /* verdicts for banned sources, not reported */
@@ -37,6 +42,8 @@ struct mitigate_stats {
 	uint64_t aggregated, evicted;  /* cap decisions: prefix bans made, bans evicted */
 	uint64_t last_latency_us, max_latency_us;
 	uint64_t last_pkt_latency_us, max_pkt_latency_us;
+	uint64_t lat_hist[MITIGATE_LAT_BUCKETS + 1]; /* commits per bucket (not cumulative) */
+	uint64_t lat_sum_us;                        /* of every commit's latency */
 };
 
 struct mitigate;

@@ -37,6 +37,7 @@ struct capture {
 	struct capture_stats st;	/* but the per-family and protocol counts: */
 	uint64_t fam[2];		/* IPv4, IPv6 */
 	uint64_t proto[5];		/* see proto_slot */
+	uint64_t proto_bytes[5];	/* their IP lengths */
 	int failed;         /* live capture broke (see capture_failed) */
 	char error[PCAP_ERRBUF_SIZE];   /* why capture ended early, or "" */
 	unsigned nbatch;
@@ -54,6 +55,7 @@ static inline void capture_count(struct capture *c, const struct pkt *p)
 	c->fam[p->family != AF_INET]++;
 	c->st.frags += (p->flags & PKT_FRAG) != 0;
 	c->proto[proto_slot[p->proto]]++;
+	c->proto_bytes[proto_slot[p->proto]] += p->len;
 }
 
 /* Hands the packets decoded so far to the batch callback. Called after
@@ -296,6 +298,7 @@ void capture_get_stats(struct capture *c, struct capture_stats *st)
 	c->st.udp = c->proto[2];
 	c->st.icmp = c->proto[3];
 	c->st.icmp6 = c->proto[4];
+	memcpy(c->st.proto_bytes, c->proto_bytes, sizeof(c->proto_bytes));
 	*st = c->st;
 }
 

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "feeds.h"
+#include "http.h"
 #include "notify_cfg.h"
 #include "privs.h"
 
@@ -61,6 +62,11 @@ static const struct key config_keys[] = {
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
+	STR("http_listen", http_listen),
+	STR("http_tokens", http_tokens),
+	NUM("http_max_clients", K_U32, http_max_clients, 1, 4096),
+	NUM("http_timeout", K_SEC, http_timeout_s, 1, 3600),
+	NUM("http_linger", K_SEC, http_linger_s, 0, 86400),
 	NUM("log_interval", K_MS, log_limit.interval_ms, 0, 3600000),
 	NUM("log_limit", K_U32, log_limit.per_class, 1, 100000000),
 	NUM("log_limit_source", K_U32, log_limit.per_source, 1, 100000000),
@@ -112,6 +118,8 @@ void config_defaults(struct config *cfg)
 	cfg->workers = 1;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
+	cfg->http_max_clients = 64;
+	cfg->http_timeout_s = 30;
 	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
 						 .per_source = 5 };
 	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
@@ -409,19 +417,15 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 	return config_set(cfg, key, val, why);
 }
 
-int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+/* Reads "key = value" lines from f, naming them path in errors. */
+static int config_read(struct config *cfg, FILE *f, const char *path, char *err,
+		       size_t errlen)
 {
 	char line[4352], section[96] = "";
 	const char *why = NULL;
 	unsigned lineno = 0;
 	int r = 0;
-	FILE *f = fopen(path, "re");
 
-	if (!f) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return r;
-	}
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
@@ -433,10 +437,43 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		}
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-			r = -EINVAL;
-			break;
+			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	r = config_read(cfg, f, path, err, errlen);
+	fclose(f);
+	return r;
+}
+
+/* The text of a configuration, read as if it were the file path. */
+static int config_load_text(struct config *cfg, const char *path, const char *text,
+			    char *err, size_t errlen)
+{
+	FILE *f;
+	int r;
+
+	if (!*text) {
+		snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+		return 0;
+	}
+	if (!(f = fmemopen((void *)text, strlen(text), "r"))) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	r = config_read(cfg, f, path, err, errlen);
 	fclose(f);
 	return r;
 }
@@ -459,6 +496,8 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 			 cfg->mitigate.max_bans, cfg->set_size);
 		return -EINVAL;
 	}
+	if (http_cfg_check(cfg, err, errlen) < 0)
+		return -EINVAL;
 	for (size_t i = 0; named_types[i].type; i++)
 		if (named_types[i].check(cfg, err, errlen) < 0)
 			return -EINVAL;
@@ -477,8 +516,11 @@ int config_build(struct config *cfg, const struct config_source *src, char *err,
 		return -ENOMEM;
 	}
 	config_defaults(next);
-	if ((src->must_exist || access(src->path, F_OK) == 0) &&
-	    (r = config_load(next, src->path, err, errlen)) < 0)
+	if (src->text)
+		r = config_load_text(next, src->path, src->text, err, errlen);
+	else if (src->must_exist || access(src->path, F_OK) == 0)
+		r = config_load(next, src->path, err, errlen);
+	if (r < 0)
 		goto out;
 	for (int i = 0; i < src->nset; i++) {
 		const struct config_setting *s = &src->set[i];
@@ -532,7 +574,8 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 		"control_socket", "control_group", "user", "syslog", "workers", "capture_wait",
 		"state_dir", "reputation.abuseipdb_key_file", "reputation.abuseipdb_url",
 		"reputation.abuseipdb_cainfo", "reputation.abuseipdb_daily_limit",
-		"reputation.abuseipdb_report", "history", "crowdsec.url",
+		"reputation.abuseipdb_report", "history", "http_listen", "http_tokens",
+		"http_max_clients", "http_timeout", "crowdsec.url",
 		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
 		"crowdsec.poll", "crowdsec.queue_max",
 	};

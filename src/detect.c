@@ -1419,6 +1419,73 @@ void detect_get_stats(const struct detect *d, struct detect_stats *st)
 	st->dst_evictions = d->dst.evictions;
 }
 
+/* ---- a view for people ---- */
+
+/* Events of class c that slot s holds within the window ending at now. */
+static uint32_t slot_window_count(const struct table *tb, const struct slot *s, unsigned c,
+				  uint64_t now)
+{
+	const struct pool *pl = tb->pool[c];
+	uint64_t win = tb->win_us[c];
+
+	switch (st_get(s, c)) {
+	case ST_ONE:
+		return now - (s->last_us - (uint32_t)((uint32_t)s->last_us - s->v[c])) < win;
+	case ST_OVER:
+		return now - s->last_us < win ? s->n[c] : 0;
+	case ST_RING: {
+		const struct ring *rg = &pl->ring[s->v[c]];
+		uint64_t base = now - rg->newest;
+		uint32_t n = 0, n32 = (uint32_t)rg->newest;
+
+		for (uint32_t i = rg->count; i-- > 0; n++)
+			if (base + (uint32_t)(n32 - ring_ent(pl, s->v[c], i)[0]) >= win)
+				break;
+		return n;
+	}
+	}
+	return 0;
+}
+
+/* Inserts (src, n) into the busiest-first list top[0..max). */
+static void top_insert(struct detect_top *top, size_t max, const struct ip_prefix *src,
+		       uint32_t n)
+{
+	size_t i = max;
+
+	if (!n || n <= top[max - 1].count)
+		return;
+	while (i > 0 && top[i - 1].count < n)
+		i--;
+	memmove(&top[i + 1], &top[i], (max - i - 1) * sizeof(*top));
+	top[i] = (struct detect_top){ *src, n };
+}
+
+void detect_top_sources(const struct detect *d, struct detect_top top[][8], size_t n)
+{
+	const struct table *tb = &d->src;
+
+	n = n > 8 ? 8 : n;
+	memset(top, 0, NCLS * sizeof(top[0]));
+	if (!n)
+		return;
+	for (uint32_t b = 0; b < tb->nbuckets; b++) {
+		for (unsigned w = 0; w < WAYS; w++) {
+			const struct slot *s = &tb->slot[b * WAYS + w];
+			struct ip_prefix p;
+
+			if (!tb->bk[b].tag[w])
+				continue;
+			p.addr = s->key;
+			p.len = addr_is_v4(&s->key) ? d->len4 : d->len6;
+			for (unsigned c = 0; c < NCLS; c++)
+				if (tb->pool[c])
+					top_insert(top[c], n, &p,
+						   slot_window_count(tb, s, c, d->now));
+		}
+	}
+}
+
 /* ---- set-up ---- */
 
 /* Large zeroed areas come straight from mmap: page-aligned, and untouched

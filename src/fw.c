@@ -92,6 +92,12 @@ int fw_flush(struct fw *fw)
 	return fw->ops->flush(fw);
 }
 
+int fw_drop_counters(struct fw *fw, struct fw_drops *out)
+{
+	*out = (struct fw_drops){ 0 };
+	return fw->ops->drops ? fw->ops->drops(fw, out) : 0;
+}
+
 void fw_close(struct fw *fw)
 {
 	if (fw)

@@ -15,6 +15,7 @@ struct fw_ops {
 	int (*monitor_check)(struct fw *fw);
 	void (*monitor_missed)(struct fw *fw);
 	int (*flush)(struct fw *fw);
+	int (*drops)(struct fw *fw, struct fw_drops *out);  /* NULL: zeros */
 	void (*close)(struct fw *fw);
 };
 

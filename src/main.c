@@ -19,14 +19,17 @@
 #include "fw.h"
 #include "fw_feeds.h"
 #include "hooks.h"
+#include "http.h"
 #include "jsonl.h"
 #include "log.h"
+#include "metrics.h"
 #include "mitigate.h"
 #include "netwatch.h"
 #include "notify.h"
 #include "privs.h"
 #include "stats.h"
 #include "store.h"
+#include "tune.h"
 #include "webclient.h"
 #include "whitelist.h"
 #include "workers.h"
@@ -74,6 +77,11 @@ struct daemon {
 	struct webclient *web;      /* HTTP: feeds, AbuseIPDB, fleet links; NULL if none */
 	struct crowdsec *crowdsec;
 	struct ctl_view view;
+	struct metrics *metrics;    /* a subscriber, read by /metrics */
+	struct http *http;          /* NULL unless http_listen */
+	struct http_view hview;
+	char *tuned;                /* configuration text tuned from the page, unsaved */
+	ev_timer linger;            /* a replay's HTTP side, after the end */
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
 	ev_io monitor;
@@ -365,6 +373,11 @@ static void on_packets(const struct pkt *p, size_t n, void *ctx)
 	mitigate_flush(d->mit);
 }
 
+static void on_linger(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
 static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -394,6 +407,13 @@ static void on_eof(void *ctx)
 		ev_timer_init(&d->drain, on_drain, 0.05, 0.05);
 		d->drain.data = d;
 		ev_timer_start(d->loop, &d->drain);
+		return;
+	}
+	/* A replay's figures stay readable over HTTP for http_linger. */
+	if (d->http && d->opts->replay && d->cfg.http_linger_s && !capture_failed(d->cap)) {
+		log_info("replay done; serving HTTP for %us more", d->cfg.http_linger_s);
+		ev_timer_init(&d->linger, on_linger, d->cfg.http_linger_s, 0.);
+		ev_timer_start(d->loop, &d->linger);
 		return;
 	}
 	ev_break(d->loop, EVBREAK_ALL);
@@ -621,6 +641,9 @@ static int open_events(struct daemon *d)
 		return r;
 	events_subscribe(d->ev, hooks_on_event, d->hooks);
 	events_subscribe(d->ev, notify_on_event, d->notify);
+	if ((r = metrics_new(&d->metrics)) < 0)
+		return r;
+	events_subscribe(d->ev, metrics_on_event, d->metrics);
 	return 0;
 }
 
@@ -682,13 +705,14 @@ struct reload {
 
 /* Builds the new state without touching the running one: any error here
  * leaves dosips exactly as it was. */
-static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t errlen)
+static int reload_prepare(struct daemon *d, const struct config_source *src, struct reload *nx,
+			  char *err, size_t errlen)
 {
 	int r;
 
 	if (!(nx->cfg = malloc(sizeof(*nx->cfg))))
 		return -ENOMEM;
-	if ((r = config_build(nx->cfg, &d->src, err, errlen)) < 0)
+	if ((r = config_build(nx->cfg, src, err, errlen)) < 0)
 		return r;
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
 	if (feeds_cfg_changed(nx->cfg, &d->cfg))  /* feeds keep what they read at start */
@@ -786,14 +810,14 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	free(nx->cfg);
 }
 
-/* SIGHUP and dosipsctl reload: configuration and whitelist as one. */
-static int daemon_reload(void *ctx, char *err, size_t errlen)
+/* Configuration (from src) and whitelist as one, or nothing. */
+static int reload_from(struct daemon *d, const struct config_source *src, char *err,
+		       size_t errlen)
 {
-	struct daemon *d = ctx;
 	struct reload nx = { 0 };
 	int r;
 
-	if ((r = reload_prepare(d, &nx, err, errlen)) < 0) {
+	if ((r = reload_prepare(d, src, &nx, err, errlen)) < 0) {
 		if (!*err)
 			snprintf(err, errlen, "%s", strerror(-r));
 		log_err("reload failed, nothing changed: %s", err);
@@ -803,6 +827,55 @@ static int daemon_reload(void *ctx, char *err, size_t errlen)
 	reload_commit(d, &nx);
 	log_info("reloaded %s and the whitelist", d->src.path);
 	return 0;
+}
+
+/* SIGHUP and dosipsctl reload: the file again; unsaved tuning is dropped. */
+static int daemon_reload(void *ctx, char *err, size_t errlen)
+{
+	struct daemon *d = ctx;
+	int r = reload_from(d, &d->src, err, errlen);
+
+	if (r == 0) {
+		free(d->tuned);
+		d->tuned = NULL;
+	}
+	return r;
+}
+
+/* The page's tuning: the file's text (or the last tuned text) with set
+ * applied goes through the reload as if it were the file, and is written
+ * to the file only with save. */
+static int daemon_tune(void *ctx, const struct config_setting *set, int n, bool save,
+		       char *err, size_t errlen)
+{
+	struct daemon *d = ctx;
+	struct config_source src = d->src;
+	char *base = NULL, *text = NULL;
+	int r;
+
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < d->src.nset; j++)
+			if (strcmp(set[i].key, d->src.set[j].key) == 0)
+				return snprintf(err, errlen, "%s is set on the command line (%s)",
+						set[i].key, d->src.set[j].opt), -EINVAL;
+	if ((r = d->tuned ? ((base = strdup(d->tuned)) ? 0 : -ENOMEM) :
+		 tune_read(d->src.path, &base)) < 0 || (r = tune_edit(base, set, n, &text)) < 0) {
+		snprintf(err, errlen, "%s: %s", d->src.path, r == -EINVAL ?
+			 "a value may not hold a newline, '#' or ';'" : strerror(-r));
+		goto out;
+	}
+	src.text = text;
+	if ((r = reload_from(d, &src, err, errlen)) == 0 && save)
+		r = tune_save(d->src.path, text, err, errlen);
+	if (r == 0) {
+		free(d->tuned);
+		d->tuned = save ? NULL : text;
+		text = NULL;
+	}
+out:
+	free(base);
+	free(text);
+	return r;
 }
 
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
@@ -872,6 +945,27 @@ static void open_control(struct daemon *d)
 	if (ctl_open(d->loop, d->cfg.ctl_socket, d->cfg.ctl_group, &d->view, &d->ctl,
 		     err, sizeof(err)) < 0)
 		log_err("%s; running without a control socket", err);
+}
+
+/* /metrics and the page, when http_listen asks for them. */
+static int open_http(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 128];
+	int r;
+
+	if (!*d->cfg.http_listen)
+		return 0;
+	d->hview = (struct http_view){
+		.ctl = &d->view, .metrics = d->metrics, .bus = d->ev, .tune = daemon_tune,
+		.ctx = d,
+	};
+	if ((r = http_open(d->loop, &d->cfg, &d->hview, &d->http, err, sizeof(err))) < 0) {
+		log_err("%s", err);
+		return r;
+	}
+	events_subscribe(d->ev, http_on_event, d->http);
+	log_info("serving /metrics and the page on %s", d->cfg.http_listen);
+	return 0;
 }
 
 /* Last step of set-up: everything that needed root is open now. The
@@ -964,6 +1058,8 @@ static int daemon_setup(struct daemon *d)
 	open_crowdsec(d);
 	start_watchers(d);
 	open_control(d);
+	if ((r = open_http(d)) < 0)
+		return r;
 	if ((r = drop_privs(d)) < 0)
 		return r;
 	/* Threads start with the privileges left: none but the two kept. */
@@ -974,6 +1070,7 @@ static int daemon_setup(struct daemon *d)
 
 static void daemon_teardown(struct daemon *d)
 {
+	http_close(d->http);
 	ctl_close(d->ctl);
 	if (d->crowdsec)
 		events_unsubscribe(d->ev, crowdsec_on_event, d->crowdsec);
@@ -993,6 +1090,8 @@ static void daemon_teardown(struct daemon *d)
 	notify_free(d->notify);      /* after ctl_close: it cancels its tests */
 	webclient_free(d->wc);
 	jsonl_close(d->jsonl);
+	metrics_free(d->metrics);
+	free(d->tuned);
 	ratelimit_free(d->log_rl);
 	netwatch_close(d->netwatch);
 	whitelist_free(d->wl);

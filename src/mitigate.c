@@ -800,14 +800,23 @@ int mitigate_unban(struct mitigate *m, const struct ip_prefix *p)
 	return 0;
 }
 
+const uint64_t mitigate_lat_bounds_us[MITIGATE_LAT_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000,
+};
+
 /* Latency of the batch just committed, from its oldest ban. */
 static void note_committed(struct mitigate *m)
 {
 	struct timespec ts;
 	uint64_t now_us;
+	unsigned b = 0;
 
 	m->st.commits++;
 	m->st.last_latency_us = (uint64_t)((mono_now() - m->pending_mono) * 1e6);
+	while (b < MITIGATE_LAT_BUCKETS && m->st.last_latency_us > mitigate_lat_bounds_us[b])
+		b++;
+	m->st.lat_hist[b]++;
+	m->st.lat_sum_us += m->st.last_latency_us;
 	if (m->st.last_latency_us > m->st.max_latency_us)
 		m->st.max_latency_us = m->st.last_latency_us;
 	clock_gettime(CLOCK_REALTIME, &ts);

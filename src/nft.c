@@ -499,16 +499,51 @@ static int nft_get(struct nft *n, uint16_t type, const char *name, nft_reply_cb 
 	return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
-static int nft_count_rules(struct nft *n, int *count)
+/* Dumps the rules of our chain to cb. */
+static int nft_dump_rules(struct nft *n, nft_reply_cb cb, void *data)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
 						     NLM_F_DUMP, ++n->b.seq);
 
-	*count = 0;
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, nft_chain_name(n));
-	return nft_query(n, nlh, nft_get_cb_count, count);
+	return nft_query(n, nlh, cb, data);
+}
+
+static int nft_count_rules(struct nft *n, int *count)
+{
+	*count = 0;
+	return nft_dump_rules(n, nft_get_cb_count, count);
+}
+
+static int nft_drops_expr(struct nftnl_expr *e, void *data)
+{
+	struct fw_drops *d = data;
+
+	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") == 0) {
+		d->packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		d->bytes += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+/* Sums the counters of a dumped rule: only the ban rules carry one. */
+static int nft_get_cb_drops(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return -ENOMEM;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0)
+		nftnl_expr_foreach(r, nft_drops_expr, data);
+	nftnl_rule_free(r);
+	return 0;
+}
+
+static int nft_drops(struct fw *fw, struct fw_drops *out)
+{
+	return nft_dump_rules((struct nft *)fw, nft_get_cb_drops, out);
 }
 
 /* What exists of ours: table, sets (n->sets), chain and its rule count. */
@@ -1476,7 +1511,7 @@ static const struct fw_ops nft_ops = {
 	.ban = nft_ban, .unban = nft_unban, .set_allow = nft_set_allow, .commit = nft_commit,
 	.adopt = nft_adopt, .monitor_fd = nft_monitor_fd, .monitor_check = nft_monitor_check,
 	.monitor_missed = nft_monitor_missed,
-	.flush = nft_flush, .close = nft_close,
+	.flush = nft_flush, .drops = nft_drops, .close = nft_close,
 };
 
 /* Big batches need big buffers: the FORCE variants pass the sysctl limits

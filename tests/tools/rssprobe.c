@@ -50,8 +50,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	fprintf(stderr, "rssprobe: elapsed_ns=%" PRIu64 " maxrss_kb=%ld status=%d\n",
+	fprintf(stderr, "rssprobe: elapsed_ns=%" PRIu64 " maxrss_kb=%ld status=%d cpu_ns=%" PRIu64 "\n",
 		now_ns() - start, ru.ru_maxrss,
-		WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+		(uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+		(uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

@@ -21,33 +21,14 @@
 #include "mitigate.h"
 #include "stats.h"
 #include "whitelist.h"
+#include "daemon_env.h"
 
 struct env {
-	struct ev_loop *loop;
-	struct config cfg;
-	struct capture *cap;
-	struct detect *det;
-	struct mitigate *mit;
-	struct whitelist *wl;
-	struct events *bus;
-	struct fw *fw;
-	struct hooks *hooks;
+	struct daemon_env d;
 	struct ctl_view view;
 	int reloads;
 	int reload_fails;
 };
-
-static void on_packets(const struct pkt *p, size_t n, void *ctx)
-{
-	struct env *t = ctx;
-
-	detect_batch(t->det, p, n);
-}
-
-static void on_eof(void *ctx)
-{
-	ev_break(((struct env *)ctx)->loop, EVBREAK_ALL);
-}
 
 static int fake_reload(void *ctx, char *err, size_t errlen)
 {
@@ -65,37 +46,19 @@ static int setup(void **state)
 {
 	static struct env e;
 	struct env *t = &e;
-	struct capture_cfg cc = { .file = "tests/captures/hping3-syn-flood.pcap", .snaplen = 256 };
-	struct hooks_cfg hc = { .timeout_ms = 1000, .max_running = 1 };
 	struct ip_prefix w;
-	char err[256];
-	const char *top = getenv("TOP");
-	char path[512];
 
 	memset(t, 0, sizeof(*t));
 	log_set_level(LOG_LVL_ERR);
-	snprintf(path, sizeof(path), "%s/%s", top ? top : ".", cc.file);
-	cc.file = path;
-	config_defaults(&t->cfg);
-	snprintf(t->cfg.ctl_group, sizeof(t->cfg.ctl_group), "dosips");
-	assert_non_null(t->loop = ev_default_loop(0));
-	assert_int_equal(events_new(&t->bus), 0);
-	assert_int_equal(fw_open_null(&t->fw), 0);
-	assert_int_equal(whitelist_new(&t->wl), 0);
+	config_defaults(&t->d.cfg);
+	snprintf(t->d.cfg.ctl_group, sizeof(t->d.cfg.ctl_group), "dosips");
+	daemon_env_open(&t->d);
 	assert_int_equal(prefix_parse("198.18.255.0/24", &w), 0);
-	assert_int_equal(whitelist_add(t->wl, &w), 0);
-	assert_int_equal(hooks_new(t->loop, &hc, &t->hooks), 0);
-	assert_int_equal(mitigate_new(t->loop, &t->cfg.mitigate, t->fw, t->wl, t->bus, &t->mit), 0);
-	assert_int_equal(detect_new(&t->cfg.detect, mitigate_verdict, t->mit, &t->det), 0);
-	assert_int_equal(capture_open(t->loop, &cc, on_packets, on_eof, t, &t->cap, err,
-				      sizeof(err)), 0);
-	ev_run(t->loop, 0);          /* the whole capture: one SYN flood banned */
-	mitigate_flush(t->mit);
-	t->view = (struct ctl_view){
-		.cap = t->cap, .det = t->det, .mit = t->mit, .fw = t->fw, .hooks = t->hooks,
-		.cfg = &t->cfg, .started = ev_time(), .source = "test", .dry_run = true,
-		.reload = fake_reload, .ctx = t,
-	};
+	assert_int_equal(whitelist_add(t->d.wl, &w), 0);
+	daemon_env_replay(&t->d, "tests/captures/hping3-syn-flood.pcap"); /* one SYN flood banned */
+	t->view = daemon_env_view(&t->d);
+	t->view.reload = fake_reload;
+	t->view.ctx = t;
 	*state = t;
 	return 0;
 }
@@ -104,13 +67,7 @@ static int teardown(void **state)
 {
 	struct env *t = *state;
 
-	capture_close(t->cap);
-	detect_free(t->det);
-	mitigate_free(t->mit);
-	hooks_free(t->hooks);
-	whitelist_free(t->wl);
-	fw_close(t->fw);
-	events_free(t->bus);
+	daemon_env_close(&t->d);
 	return 0;
 }
 
@@ -158,7 +115,7 @@ static void test_changes_need_root(void **state)
 	assert_string_equal(last_line(ask(t, "reload", 1000, true)),
 			    "error: permission denied: reload needs root\n");
 	assert_int_equal(t->reloads, 0);
-	assert_int_equal(mitigate_count(t->mit), 1);
+	assert_int_equal(mitigate_count(t->d.mit), 1);
 }
 
 /* The flood in the capture is banned; a ban by hand joins it, shows in the
@@ -172,7 +129,7 @@ static void test_ban_bans_unban(void **state)
 	assert_non_null(strstr(out, "syn_flood"));
 	assert_string_equal(ask(t, "ban 198.18.0.9 120", 0, false),
 			    "banned 198.18.0.9 for 2m0s\nok\n");
-	assert_int_equal(mitigate_count(t->mit), 2);
+	assert_int_equal(mitigate_count(t->d.mit), 2);
 	out = ask(t, "bans", 1000, true);
 	assert_non_null(strstr(out, "198.18.0.9"));
 	assert_non_null(strstr(out, "manual"));
@@ -181,7 +138,7 @@ static void test_ban_bans_unban(void **state)
 			    "error: 198.18.0.9 is not banned\n");
 	assert_string_equal(last_line(ask(t, "ban 198.18.255.7", 0, false)),
 			    "error: 198.18.255.7 is whitelisted: not banned\n");
-	assert_int_equal(mitigate_count(t->mit), 1);
+	assert_int_equal(mitigate_count(t->d.mit), 1);
 }
 
 static void test_bad_requests(void **state)

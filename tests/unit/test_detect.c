@@ -1219,6 +1219,46 @@ static void test_disabled_and_stats(void **state)
 	cmocka_unit_test_prestate(fn, (void *)&kd_rate), \
 	cmocka_unit_test_prestate(fn, (void *)&kd_ddos)
 
+/* detect_top_sources: per class, the busiest sources with the events of
+ * their window as of the last packet, busiest first; old events and
+ * other classes do not count. */
+static void test_top_sources(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct detect_top top[KIND__MAX][8];
+	struct ip_addr a, b, c, dst;
+	struct pkt p;
+	uint64_t t = 1000000000;
+
+	v4(&a, 198, 18, 0, 10);
+	v4(&b, 198, 18, 0, 11);
+	v4(&c, 198, 18, 0, 12);
+	v4(&dst, 198, 18, 0, 1);
+	/* c: 50 datagrams, then 6 s of silence: out of the 5 s window. */
+	for (int i = 0; i < 50; i++)
+		feed(d, r, (p = mk(&c, &dst, IPPROTO_UDP, 1000, 53, t + i), &p));
+	t += 6000000;
+	for (int i = 0; i < 30; i++)
+		feed(d, r, (p = mk(&a, &dst, IPPROTO_UDP, 1000, 53, t + i * 1000), &p));
+	for (int i = 0; i < 7; i++)
+		feed(d, r, (p = mk(&b, &dst, IPPROTO_UDP, 1000, 53, t + i * 1000), &p));
+	feed(d, r, (p = mk_icmp(&b, &dst, 8, 0, t + 50000), &p));
+	detect_top_sources(d, top, 5);
+	assert_true(addr_eq(&top[KIND_UDP_FLOOD][0].src.addr, &a));
+	assert_int_equal(top[KIND_UDP_FLOOD][0].count, 30);
+	assert_true(addr_eq(&top[KIND_UDP_FLOOD][1].src.addr, &b));
+	assert_int_equal(top[KIND_UDP_FLOOD][1].count, 7);
+	assert_int_equal(top[KIND_UDP_FLOOD][2].count, 0);    /* c's are stale */
+	assert_true(addr_eq(&top[KIND_ICMP_FLOOD][0].src.addr, &b));
+	assert_int_equal(top[KIND_ICMP_FLOOD][0].count, 1);
+	assert_int_equal(top[KIND_ICMP_FLOOD][1].count, 0);
+	assert_int_equal(top[KIND_SYN_FLOOD][0].count, 0);
+	assert_int_equal(top[KIND_UDP_FLOOD][0].src.len, 128);
+	detect_free(d);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1248,6 +1288,7 @@ int main(void)
 		cmocka_unit_test(test_inline_edge),
 		cmocka_unit_test(test_disabled_and_stats),
 		cmocka_unit_test(test_batch_same_as_packet),
+		cmocka_unit_test(test_top_sources),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

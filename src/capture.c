@@ -73,9 +73,13 @@ static void capture_frame(u_char *user, const struct pcap_pkthdr *h, const u_cha
 	c->st.frames++;
 	c->st.bytes += h->len;
 	c->st.decoded[r]++;
+	if (r != DEC_OK && r < DEC_SRC_BOGUS)
+		return;
+	/* A bogus source's packet is an IP packet all the same, counted as
+	 * tcpdump would, but never detected on. */
+	capture_count(c, p);
 	if (r != DEC_OK)
 		return;
-	capture_count(c, p);
 	if (++c->nbatch == PKT_BATCH)
 		capture_flush(c);
 }

@@ -1,0 +1,298 @@
+/* flows.c - a fixed-size memory of conversations, for detect.
+ *
+ * A flow is a conversation between two endpoints (address and port, or
+ * ICMP echo identifier) in one protocol, keyed the same in both
+ * directions. Its entry remembers which side spoke first (the initiator),
+ * whether the other side has answered (and when last), and, for TCP,
+ * whether both sides have gone past the handshake. detect asks for every
+ * packet (flows_packet) and so can tell:
+ *
+ *  - an answer (a SYN-ACK or RST to a SYN, an echo reply, a UDP reply, an
+ *    ICMP error quoting a packet of the flow) from a question: answers
+ *    never feed a detector for their sender, so the protected host is
+ *    never a subject, even in a capture without direction;
+ *  - an answered conversation (a UDP service that replies: DNS, QUIC,
+ *    WireGuard, a VoIP call) from an unanswered flood: "answered" means the
+ *    answering side sent something other than an ICMP error in this flow
+ *    within the timeout (flow_timeout, 120 s by default) of now;
+ *  - a first packet from a flow never seen (a stealth scan's probe) from a
+ *    packet of a flow under way;
+ *  - a source holding a two-way exchange (a completed TCP handshake, an
+ *    answered flow): the peers table, keyed by the source as detect groups
+ *    it, refreshed at most once a second per flow.
+ *
+ * Memory is fixed at flows_new: buckets of four 16-byte entries, one cache
+ * line each, found by a keyed hash the sender cannot aim. A bucket that is
+ * full gives up, in turn, an expired entry, one never answered, the least
+ * recently used: a spoofed flood, whose flows are all unanswered, evicts
+ * its own entries and not the conversations of real clients. An entry
+ * keeps a 32-bit fingerprint of its key, not the key: two flows of one
+ * bucket share a fingerprint with odds of 2^-32.
+ *
+ * Time is detect's clock in milliseconds, 32 bits wide: differences are
+ * taken modulo 2^32, right for 49 days between two packets of a flow.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "flows.h"
+
+#define FWAYS		4
+#define F_SIDE		0x01	/* the initiator's side */
+#define F_ANS		0x02	/* the other side answered (not an ICMP error) */
+#define F_IACK		0x04	/* the initiator sent past the handshake (TCP) */
+#define F_RACK		0x08	/* the answering side acknowledged (TCP) */
+#define F_TCP		0x10
+
+#define TCP_SYN		0x02
+#define TCP_RST		0x04
+#define TCP_ACK		0x10
+
+struct flow {
+	uint32_t fp;		/* key fingerprint; 0: free */
+	uint32_t last;		/* last packet, ms */
+	uint32_t ans;		/* last answer, ms (valid with F_ANS) */
+	uint8_t flags;
+	uint8_t pad;
+	uint16_t peer_s;	/* second the peers were last told */
+};
+_Static_assert(sizeof(struct flow) * FWAYS == 64, "a bucket is one cache line");
+
+struct peer {
+	uint64_t fp;		/* 0: free */
+	uint32_t t;		/* last two-way exchange, ms */
+	uint32_t pad;
+};
+
+struct flows {
+	struct flow *fl;
+	struct peer *pe;
+	size_t fl_bytes, pe_bytes;
+	uint32_t nb, npb;	/* flow and peer buckets */
+	uint32_t timeout;
+	uint64_t secret[3];
+	uint64_t tracked, evicted;
+};
+
+static void *flows_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int flows_new(uint32_t capacity, uint32_t timeout_ms, uint32_t seed, struct flows **out)
+{
+	struct flows *f = calloc(1, sizeof(*f));
+
+	*out = NULL;
+	if (!f)
+		return -ENOMEM;
+	f->nb = (capacity + FWAYS - 1) / FWAYS;
+	f->nb = f->nb ? f->nb : 1;
+	f->npb = (f->nb + 3) / 4;
+	f->timeout = timeout_ms;
+	f->secret[0] = mix64(seed ^ 0x243f6a8885a308d3ull) | 1;
+	f->secret[1] = mix64(f->secret[0] ^ 0x13198a2e03707344ull) | 1;
+	f->secret[2] = mix64(f->secret[1] ^ 0xa4093822299f31d0ull) | 1;
+	f->fl_bytes = (size_t)f->nb * FWAYS * sizeof(struct flow);
+	f->pe_bytes = (size_t)f->npb * FWAYS * sizeof(struct peer);
+	f->fl = flows_alloc(f->fl_bytes);
+	f->pe = flows_alloc(f->pe_bytes);
+	if (!f->fl || !f->pe) {
+		flows_free(f);
+		return -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+void flows_free(struct flows *f)
+{
+	if (!f)
+		return;
+	if (f->fl)
+		munmap(f->fl, f->fl_bytes);
+	if (f->pe)
+		munmap(f->pe, f->pe_bytes);
+	free(f);
+}
+
+/* A keyed hash of one endpoint: the address's words offset by secrets,
+ * the port folded in, multiplied to 128 bits and folded. */
+static inline uint64_t ep_hash(const struct flows *f, const struct ip_addr *a, uint16_t port)
+{
+	uint64_t w[2];
+
+	memcpy(w, a->b, 16);
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 m = (unsigned __int128)(w[0] ^ f->secret[0]) *
+			      (w[1] ^ f->secret[1] ^ (uint64_t)port << 48);
+
+	return (uint64_t)m ^ (uint64_t)(m >> 64);
+#else
+	return mix64(mix64(w[0] ^ f->secret[0]) ^ w[1] ^ f->secret[1] ^ (uint64_t)port << 48);
+#endif
+}
+
+/* The sum of both endpoints' hashes is the same either way; bit 0 is
+ * replaced by the sender's side (which endpoint hashes lower). */
+uint64_t flows_hash(const struct flows *f, const struct pkt *p)
+{
+	uint8_t proto = p->flags & PKT_ICMP_ERR ? p->inner_proto : p->proto;
+	uint64_t hs = ep_hash(f, &p->src, p->sport), hd = ep_hash(f, &p->dst, p->dport);
+	uint64_t h = mix64(hs + hd + (proto ^ f->secret[2]));
+
+	return (h & ~1ull) | (hs > hd);
+}
+
+static inline struct flow *flow_bucket(const struct flows *f, uint64_t h)
+{
+	return &f->fl[(size_t)(((h >> 1 & 0xffffffffu) * f->nb) >> 32) * FWAYS];
+}
+
+void flows_prefetch(const struct flows *f, uint64_t h)
+{
+	__builtin_prefetch(flow_bucket(f, h), 1);
+}
+
+static inline bool flow_live(const struct flows *f, const struct flow *e, uint32_t now)
+{
+	return now - e->last < f->timeout || ((e->flags & F_ANS) && now - e->ans < f->timeout);
+}
+
+/* The entry a new flow takes in bucket b: a free or expired one, else the
+ * least recently used of those never answered, else of all. */
+static struct flow *flow_victim(struct flows *f, struct flow *b, uint32_t now)
+{
+	struct flow *best = NULL;
+	uint64_t best_rank = 0;
+
+	for (unsigned w = 0; w < FWAYS; w++) {
+		struct flow *e = &b[w];
+		uint64_t rank;
+
+		if (!e->fp) {
+			f->tracked++;
+			return e;
+		}
+		if (!flow_live(f, e, now))
+			return e;
+		rank = (uint64_t)!(e->flags & F_ANS) << 32 | (uint32_t)(now - e->last);
+		if (rank >= best_rank) {
+			best = e;
+			best_rank = rank;
+		}
+	}
+	f->evicted++;
+	return best;
+}
+
+/* The TCP flags that go past the handshake: an ACK without SYN or RST. */
+static inline bool tcp_past_handshake(const struct pkt *p)
+{
+	return (p->tcp_flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK;
+}
+
+/* A packet of a flow under way, from side side. */
+static void flow_update(struct flows *f, struct flow *e, const struct pkt *p,
+			unsigned side, uint32_t now, struct flow_info *fi)
+{
+	bool tcp = p->proto == 6 && (p->flags & PKT_L4);
+
+	e->last = now;
+	if ((e->flags & F_SIDE) == side) {
+		fi->role = FLOW_INIT;
+		if (tcp && tcp_past_handshake(p))
+			e->flags |= F_IACK;
+	} else {
+		fi->role = FLOW_ANSWER;
+		if (!(p->flags & PKT_ICMP_ERR)) {
+			e->flags |= F_ANS;
+			e->ans = now;
+		}
+		if (tcp && (p->tcp_flags & (TCP_ACK | TCP_RST)) == TCP_ACK)
+			e->flags |= F_RACK;
+	}
+}
+
+struct flow_info flows_packet(struct flows *f, const struct pkt *p, uint64_t h,
+			      uint32_t now_ms)
+{
+	struct flow *b = flow_bucket(f, h), *e = NULL;
+	uint32_t fp = (uint32_t)(h >> 32) | 1;
+	unsigned side = (unsigned)(h & 1);
+	struct flow_info fi = { FLOW_NEW, false, false };
+	uint16_t now_s = (uint16_t)(now_ms / 1000);
+	bool two_way;
+
+	for (unsigned w = 0; w < FWAYS; w++)
+		if (b[w].fp == fp)
+			e = &b[w];
+	if (e && flow_live(f, e, now_ms)) {
+		flow_update(f, e, p, side, now_ms, &fi);
+	} else {
+		if (!e)
+			e = flow_victim(f, b, now_ms);
+		e->fp = fp;
+		e->last = now_ms;
+		e->flags = (uint8_t)(side | (p->proto == 6 ? F_TCP : 0));
+		e->peer_s = (uint16_t)(now_s - 1);
+		return fi;
+	}
+	fi.answered = (e->flags & F_ANS) && now_ms - e->ans < f->timeout;
+	two_way = e->flags & F_TCP ? (e->flags & (F_IACK | F_RACK)) == (F_IACK | F_RACK)
+				   : fi.answered;
+	if (two_way && e->peer_s != now_s) {
+		e->peer_s = now_s;
+		fi.peer_due = true;
+	}
+	return fi;
+}
+
+static inline uint64_t peer_fp(const struct flows *f, const struct ip_addr *key)
+{
+	return ep_hash(f, key, 0) | 1;
+}
+
+static inline struct peer *peer_bucket(const struct flows *f, uint64_t fp)
+{
+	return &f->pe[(size_t)(((fp >> 32) * f->npb) >> 32) * FWAYS];
+}
+
+void flows_peer_touch(struct flows *f, const struct ip_addr *key, uint32_t now_ms)
+{
+	uint64_t fp = peer_fp(f, key);
+	struct peer *b = peer_bucket(f, fp), *e = &b[0];
+
+	for (unsigned w = 0; w < FWAYS; w++) {
+		if (b[w].fp == fp) {
+			e = &b[w];
+			break;
+		}
+		/* else the oldest (a free one is oldest of all) */
+		if (!b[w].fp || (e->fp && now_ms - b[w].t > now_ms - e->t))
+			e = &b[w];
+	}
+	e->fp = fp;
+	e->t = now_ms;
+}
+
+bool flows_peer(const struct flows *f, const struct ip_addr *key, uint32_t now_ms)
+{
+	uint64_t fp = peer_fp(f, key);
+	const struct peer *b = peer_bucket(f, fp);
+
+	for (unsigned w = 0; w < FWAYS; w++)
+		if (b[w].fp == fp)
+			return now_ms - b[w].t < f->timeout;
+	return false;
+}
+
+void flows_counts(const struct flows *f, uint64_t *tracked, uint64_t *evicted)
+{
+	*tracked = f->tracked;
+	*evicted = f->evicted;
+}

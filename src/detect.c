@@ -263,7 +263,7 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 	cfg->v6_prefix = 64;
 	memcpy(cfg->pool, pool_default, sizeof(pool_default));
 	cfg->seed = 0;
-	cfg->flow_capacity = 262144;
+	cfg->flow_capacity = 1048576;
 	cfg->flow_timeout_ms = 120000;
 }
 
@@ -1393,7 +1393,8 @@ static inline void flow_adjust(const struct detect *d, const struct pkt *p,
 		bool probe = p->proto == IPPROTO_TCP ?
 			!(p->tcp_flags & (TCP_SYN | TCP_RST)) &&
 			(p->sport >= 1024 || p->dport < 1024) :
-			p->proto != IPPROTO_UDP;
+			p->proto != IPPROTO_UDP && p->proto != IPPROTO_ICMP &&
+			p->proto != IPPROTO_ICMPV6;
 
 		pe->ev |= (uint8_t)((probe ? 1u << C_SCAN : 0) & d->src_ev);
 	}

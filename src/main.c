@@ -56,7 +56,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dosips [-i IFACE] [--ban SECONDS] [-w FILE] [-c FILE] [--dry-run]\n"
-		"              [--events FILE] [--hook HOOK] [-v] [-n] [-r FILE] [--flush]\n"
+		"              [--events FILE] [--hook HOOK] [--local CIDR] [-v] [-n] [-r FILE]\n"
+		"              [--flush]\n"
 		"  -i, --interface IFACE  watch IFACE (default: the default route's)\n"
 		"      --ban DURATION     first ban length (default 60s)\n"
 		"  -w, --whitelist FILE   never ban these addresses/CIDRs\n"
@@ -65,6 +66,7 @@ static void usage(FILE *f)
 		"      --dry-run          decide and report; touch no firewall\n"
 		"      --events FILE      JSON lines of every event to FILE (- for stdout)\n"
 		"      --hook HOOK        drop point: ingress (default), prerouting, input, forward\n"
+		"      --local CIDR[,...] this host's addresses: their packets are never a subject\n"
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
 		"  -n, --check            check configuration and whitelist, then exit\n"
@@ -87,7 +89,7 @@ static void opt_set(struct opts *o, const char *key, const char *opt, const char
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG };
+	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG, O_LOCAL };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "ban", required_argument, NULL, O_BAN },
@@ -97,6 +99,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "events", required_argument, NULL, O_EVENTS },
 		{ "hook", required_argument, NULL, O_HOOK },
+		{ "local", required_argument, NULL, O_LOCAL },
 		{ "syslog", no_argument, NULL, O_SYSLOG },
 		{ "flush", no_argument, NULL, O_FLUSH },
 		{ "check", no_argument, NULL, 'n' },
@@ -115,6 +118,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'w': opt_set(o, "whitelist", "-w", optarg); o->whitelist_given = true; break;
 		case O_EVENTS: opt_set(o, "events", "--events", optarg); break;
 		case O_HOOK: opt_set(o, "hook", "--hook", optarg); break;
+		case O_LOCAL: opt_set(o, "local", "--local", optarg); break;
 		case O_SYSLOG: opt_set(o, "syslog", "--syslog", "yes"); break;
 		case 'c': o->config = optarg; break;
 		case 'r': o->replay = optarg; break;
@@ -221,6 +225,8 @@ static void report(struct daemon *d)
 	log_info("report: alerts:%s", line);
 	log_info("report: sources tracked=%" PRIu64 " evicted=%" PRIu64 " bans active=%u",
 		 ds.tracked, ds.evictions, mitigate_count(d->mit));
+	log_info("report: flows tracked=%" PRIu64 " evicted=%" PRIu64 " not_subject=%" PRIu64,
+		 ds.flows_tracked, ds.flows_evicted, ds.not_subject);
 	mitigate_get_stats(d->mit, &ms);
 	log_info("report: bans made=%" PRIu64 " whitelisted=%" PRIu64 " refused_cap=%" PRIu64
 		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
@@ -313,7 +319,7 @@ static int open_capture(struct daemon *d)
 	char err[512];
 	struct capture_cfg cc = {
 		.iface = d->cfg.iface, .file = d->opts->replay, .snaplen = d->cfg.snaplen,
-		.buffer_kb = d->cfg.buffer_kb, .inbound_only = 1,
+		.buffer_kb = d->cfg.buffer_kb, .both_ways = 1,
 	};
 	int r = capture_open(d->loop, &cc, on_packets, on_eof, d, &d->cap, err, sizeof(err));
 

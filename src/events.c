@@ -156,6 +156,10 @@ static void json_verdict(const struct verdict *v, char *buf, size_t len, size_t 
 	    detect_kind_name(v->kind), v->count, v->threshold, v->window_ms / 1000.0);
 	put(buf, len, n, ",\"dst\":\"%s\",\"proto\":\"%s\"", addr_fmt(&v->dst, dst),
 	    proto_name(v->proto));
+	if (v->technique)
+		put(buf, len, n, ",\"technique\":\"%s\"", v->technique);
+	if (v->kind == KIND_REFLECTION)
+		put(buf, len, n, ",\"port\":%u", v->port);
 }
 
 int events_json(const struct event *e, char *buf, size_t len)

@@ -3,6 +3,7 @@
 #define DOSIPS_FLOWS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "addr.h"
 #include "decode.h"
@@ -32,23 +33,17 @@ int flows_new(uint32_t capacity, uint32_t timeout_ms, uint32_t seed, struct flow
 /* Frees everything flows_new allocated; NULL is fine. */
 void flows_free(struct flows *f);
 
-/* The flow key of p, the same for both directions (computed ahead of
- * flows_packet so that the line can be fetched meanwhile). */
-uint64_t flows_hash(const struct flows *f, const struct pkt *p);
-
-/* Asks for the cache line of flow hash h. */
-void flows_prefetch(const struct flows *f, uint64_t h);
-
-/* Records p (flow hash h) at now_ms of detect's clock; says what it is. */
-struct flow_info flows_packet(struct flows *f, const struct pkt *p, uint64_t h,
-			      uint32_t now_ms);
+/* Records p[0] to p[n - 1] in order, p[i] at t[i] of detect's clock (us),
+ * and says in fi[i] what each is. */
+void flows_batch(struct flows *f, const struct pkt *p, const uint64_t *t, size_t n,
+		 struct flow_info *fi);
 
 /* Records that key (an address masked as detect groups sources) holds a
- * two-way exchange at now_ms. */
-void flows_peer_touch(struct flows *f, const struct ip_addr *key, uint32_t now_ms);
+ * two-way exchange at now_us. */
+void flows_peer_touch(struct flows *f, const struct ip_addr *key, uint64_t now_us);
 
-/* True when key held a two-way exchange within the timeout of now_ms. */
-bool flows_peer(const struct flows *f, const struct ip_addr *key, uint32_t now_ms);
+/* True when key held a two-way exchange within the timeout of now_us. */
+bool flows_peer(const struct flows *f, const struct ip_addr *key, uint64_t now_us);
 
 /* Flows held now, and those taken from another flow for lack of room. */
 void flows_counts(const struct flows *f, uint64_t *tracked, uint64_t *evicted);

@@ -84,6 +84,7 @@
 #define AHEAD		16
 #define PREP_RING	64	/* a power of two > 2 AHEAD */
 #define DST_MEMO	8	/* destinations whose place is kept: a power of two */
+#define CHUNK		1024	/* packets whose flows are looked up in one go */
 
 #define TCP_SYN		0x02
 #define TCP_RST		0x04
@@ -174,7 +175,8 @@ struct detect {
 	struct detect_cfg cfg;
 	detect_cb cb;
 	void *ctx;
-	uint64_t now;		/* detect's clock (see detect_clock) */
+	uint64_t now;		/* time of the packet being counted */
+	uint64_t clock;		/* detect's clock (see detect_clock) */
 	uint64_t raw;		/* the packet time it last followed */
 	struct flows *flows;
 	uint32_t cool_us;
@@ -1051,7 +1053,7 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 	}
 	/* Half-open SYNs alone are no evidence against a source that holds a
 	 * two-way exchange with the host: anyone may forge its address. */
-	if (k == KIND_SYN_FLOOD && flows_peer(d->flows, &s->key, (uint32_t)(d->now / 1000)))
+	if (k == KIND_SYN_FLOOD && flows_peer(d->flows, &s->key, d->now))
 		v.kind = KIND_SPOOFED;
 	if (k == KIND_PORT_SCAN)
 		v.technique = scan_technique(p);
@@ -1126,8 +1128,8 @@ struct prep {
 	uint16_t stag, dtag;	/* and their tags */
 	struct pkt_ev pe;
 	uint8_t way;		/* the source's way as prep_slot saw it */
-	uint64_t fh;		/* flow hash (flows_hash) */
 };
+_Static_assert(sizeof(struct prep) == 32, "a power of two: cheap to index");
 
 /* Floods aim at few destinations: their places are kept, which spares most
  * ddos packets the hash. Looked up for every packet, filled only for those
@@ -1152,8 +1154,6 @@ static inline __attribute__((always_inline)) void
 prep_packet(struct detect *d, const struct pkt *p, struct prep *x)
 {
 	x->pe = detect_classify(p, d->src_ev);
-	x->fh = flows_hash(d->flows, p);
-	flows_prefetch(d->flows, x->fh);
 	if (d->src.nbuckets) {
 		src_key(d, &p->src, &x->key);
 		tab_hash(&d->src, &x->key, &x->sb, &x->stag);
@@ -1310,9 +1310,9 @@ static __attribute__((noinline)) void peer_touch(struct detect *d, const struct 
 	struct ip_addr k;
 
 	src_key(d, &p->src, &k);
-	flows_peer_touch(d->flows, &k, (uint32_t)(t / 1000));
+	flows_peer_touch(d->flows, &k, t);
 	src_key(d, &p->dst, &k);
-	flows_peer_touch(d->flows, &k, (uint32_t)(t / 1000));
+	flows_peer_touch(d->flows, &k, t);
 }
 
 static inline __attribute__((always_inline)) void
@@ -1339,12 +1339,12 @@ dst_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t
 static inline uint64_t detect_clock(struct detect *d, uint64_t ts)
 {
 	if (ts > d->raw) {
-		d->now += ts - d->raw;
+		d->clock += ts - d->raw;
 		d->raw = ts;
 	} else if (__builtin_expect(d->raw - ts > 1000000, 0)) {
 		d->raw = ts;
 	}
-	return d->now;
+	return d->clock;
 }
 
 /* True when a is in one of the local prefixes. */
@@ -1406,13 +1406,13 @@ static inline void flow_adjust(const struct detect *d, const struct pkt *p,
 /* Counts p, whose first and second looks are in x. The flow decides first
  * whether p is counted at all (see detect_packet). */
 static inline __attribute__((always_inline)) void
-run_packet(struct detect *d, const struct pkt *p, struct prep *x)
+run_packet(struct detect *d, const struct pkt *p, struct prep *x, uint64_t t,
+	   struct flow_info fi)
 {
-	uint64_t t = detect_clock(d, p->ts_us);
-	struct flow_info fi = flows_packet(d->flows, p, x->fh, (uint32_t)(t / 1000));
 	uint8_t dir = p->dir;
 	bool offender = false;
 
+	d->now = t;
 	d->st.packets++;
 	if (__builtin_expect(fi.peer_due, 0))
 		peer_touch(d, p, t);
@@ -1435,18 +1435,21 @@ run_packet(struct detect *d, const struct pkt *p, struct prep *x)
 
 /* run_packet out of line, for the few packets not in the main loop. */
 static __attribute__((noinline)) void run_one(struct detect *d, const struct pkt *p,
-					      struct prep *x)
+					      struct prep *x, uint64_t t, struct flow_info fi)
 {
-	run_packet(d, p, x);
+	run_packet(d, p, x, t, fi);
 }
 
 void detect_packet(struct detect *d, const struct pkt *p)
 {
 	struct prep x;
+	struct flow_info fi;
+	uint64_t t = detect_clock(d, p->ts_us);
 
+	flows_batch(d->flows, p, &t, 1, &fi);
 	prep_packet(d, p, &x);
 	prep_slot(d, &x);	/* too late to fetch anything, but it sets x.way */
-	run_one(d, p, &x);
+	run_one(d, p, &x, t, fi);
 }
 
 /* Packets are taken in order; what is looked at ahead only asks for cache
@@ -1454,22 +1457,37 @@ void detect_packet(struct detect *d, const struct pkt *p)
  * lines of packet i + 2 AHEAD are asked for while packet i is counted:
  * sources spread over megabytes of table, and waiting for each line in
  * turn is what would bound the rate. */
-void detect_batch(struct detect *d, const struct pkt *p, size_t n)
+static void detect_chunk(struct detect *d, const struct pkt *p, size_t n)
 {
 	struct prep x[PREP_RING];
-	size_t i;
+	uint64_t t[CHUNK];
+	struct flow_info fi[CHUNK];
+	size_t i, j;
 
+	/* The clock and the flows first, in order, each in its own loop: a
+	 * packet's flow depends on the flows before it, never on counting. */
+	for (i = 0; i < n; i++)
+		t[i] = detect_clock(d, p[i].ts_us);
+	flows_batch(d->flows, p, t, n, fi);
 	for (i = 0; i < n; i++) {
 		prep_packet(d, &p[i], &x[i % PREP_RING]);
 		if (i >= AHEAD)
 			prep_slot(d, &x[(i - AHEAD) % PREP_RING]);
-		if (i >= 2 * AHEAD)
-			run_packet(d, &p[i - 2 * AHEAD], &x[(i - 2 * AHEAD) % PREP_RING]);
+		if (i >= 2 * AHEAD) {
+			j = i - 2 * AHEAD;
+			run_packet(d, &p[j], &x[j % PREP_RING], t[j], fi[j]);
+		}
 	}
 	for (i = n > AHEAD ? n - AHEAD : 0; i < n; i++)
 		prep_slot(d, &x[i % PREP_RING]);
 	for (i = n > 2 * AHEAD ? n - 2 * AHEAD : 0; i < n; i++)
-		run_one(d, &p[i], &x[i % PREP_RING]);
+		run_one(d, &p[i], &x[i % PREP_RING], t[i], fi[i]);
+}
+
+void detect_batch(struct detect *d, const struct pkt *p, size_t n)
+{
+	for (size_t o = 0; o < n; o += CHUNK)
+		detect_chunk(d, p + o, n - o < CHUNK ? n - o : CHUNK);
 }
 
 void detect_get_stats(const struct detect *d, struct detect_stats *st)

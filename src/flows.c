@@ -29,13 +29,16 @@
  * keeps a 32-bit fingerprint of its key, not the key: two flows of one
  * bucket share a fingerprint with odds of 2^-32.
  *
- * Time is detect's clock in milliseconds, 32 bits wide: differences are
- * taken modulo 2^32, right for 49 days between two packets of a flow.
+ * Time is detect's clock in ticks of 1024 us, 32 bits wide: differences
+ * are taken modulo 2^32, right for 50 days between two packets of a flow.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "flows.h"
 
@@ -50,28 +53,30 @@
 #define TCP_RST		0x04
 #define TCP_ACK		0x10
 
-struct flow {
-	uint32_t fp;		/* key fingerprint; 0: free */
-	uint32_t last;		/* last packet, ms */
-	uint32_t ans;		/* last answer, ms (valid with F_ANS) */
-	uint8_t flags;
-	uint8_t pad;
-	uint16_t peer_s;	/* second the peers were last told */
+/* Four flows side by side, so that one compare finds a fingerprint. Times
+ * are ticks of 1024 us ("ms" below), a shift away from packet time. */
+struct fbucket {
+	uint32_t fp[FWAYS];	/* key fingerprint; 0: free */
+	uint32_t last[FWAYS];	/* last packet */
+	uint32_t ans[FWAYS];	/* last answer (valid with F_ANS) */
+	uint16_t peer_s[FWAYS];	/* tick >> 10 the peers were last told */
+	uint8_t flags[FWAYS];
+	uint8_t pad[4];
 };
-_Static_assert(sizeof(struct flow) * FWAYS == 64, "a bucket is one cache line");
+_Static_assert(sizeof(struct fbucket) == 64, "a bucket is one cache line");
 
 struct peer {
 	uint64_t fp;		/* 0: free */
-	uint32_t t;		/* last two-way exchange, ms */
+	uint32_t t;		/* last two-way exchange */
 	uint32_t pad;
 };
 
 struct flows {
-	struct flow *fl;
+	struct fbucket *fl;
 	struct peer *pe;
 	size_t fl_bytes, pe_bytes;
 	uint32_t nb, npb;	/* flow and peer buckets */
-	uint32_t timeout;
+	uint32_t timeout;	/* in ticks */
 	uint64_t secret[3];
 	uint64_t tracked, evicted;
 };
@@ -93,11 +98,11 @@ int flows_new(uint32_t capacity, uint32_t timeout_ms, uint32_t seed, struct flow
 	f->nb = (capacity + FWAYS - 1) / FWAYS;
 	f->nb = f->nb ? f->nb : 1;
 	f->npb = (f->nb + 3) / 4;
-	f->timeout = timeout_ms;
+	f->timeout = (uint32_t)((uint64_t)timeout_ms * 1000 / 1024);
 	f->secret[0] = mix64(seed ^ 0x243f6a8885a308d3ull) | 1;
 	f->secret[1] = mix64(f->secret[0] ^ 0x13198a2e03707344ull) | 1;
 	f->secret[2] = mix64(f->secret[1] ^ 0xa4093822299f31d0ull) | 1;
-	f->fl_bytes = (size_t)f->nb * FWAYS * sizeof(struct flow);
+	f->fl_bytes = (size_t)f->nb * sizeof(struct fbucket);
 	f->pe_bytes = (size_t)f->npb * FWAYS * sizeof(struct peer);
 	f->fl = flows_alloc(f->fl_bytes);
 	f->pe = flows_alloc(f->pe_bytes);
@@ -137,52 +142,53 @@ static inline uint64_t ep_hash(const struct flows *f, const struct ip_addr *a, u
 #endif
 }
 
+static inline struct fbucket *flow_bucket(const struct flows *f, uint64_t h)
+{
+	return &f->fl[((h >> 1 & 0xffffffffu) * f->nb) >> 32];
+}
+
 /* The sum of both endpoints' hashes is the same either way; bit 0 is
- * replaced by the sender's side (which endpoint hashes lower). */
-uint64_t flows_hash(const struct flows *f, const struct pkt *p)
+ * replaced by the sender's side (which endpoint hashes lower). The
+ * bucket's line is asked for. */
+static inline uint64_t flows_hash(const struct flows *f, const struct pkt *p)
 {
 	uint8_t proto = p->flags & PKT_ICMP_ERR ? p->inner_proto : p->proto;
 	uint64_t hs = ep_hash(f, &p->src, p->sport), hd = ep_hash(f, &p->dst, p->dport);
-	uint64_t h = mix64(hs + hd + (proto ^ f->secret[2]));
+	uint64_t h = hs + hd + (proto ^ f->secret[2]);
 
-	return (h & ~1ull) | (hs > hd);
-}
-
-static inline struct flow *flow_bucket(const struct flows *f, uint64_t h)
-{
-	return &f->fl[(size_t)(((h >> 1 & 0xffffffffu) * f->nb) >> 32) * FWAYS];
-}
-
-void flows_prefetch(const struct flows *f, uint64_t h)
-{
+	h ^= h >> 29;
+	h = (h & ~1ull) | (hs > hd);
 	__builtin_prefetch(flow_bucket(f, h), 1);
+	return h;
 }
 
-static inline bool flow_live(const struct flows *f, const struct flow *e, uint32_t now)
+static inline bool flow_live(const struct flows *f, const struct fbucket *b, unsigned w,
+			     uint32_t now)
 {
-	return now - e->last < f->timeout || ((e->flags & F_ANS) && now - e->ans < f->timeout);
+	return now - b->last[w] < f->timeout ||
+	       ((b->flags[w] & F_ANS) && now - b->ans[w] < f->timeout);
 }
 
-/* The entry a new flow takes in bucket b: a free or expired one, else the
+/* The way a new flow takes in bucket b: a free or expired one, else the
  * least recently used of those never answered, else of all. */
-static struct flow *flow_victim(struct flows *f, struct flow *b, uint32_t now)
+static __attribute__((noinline)) unsigned flow_victim(struct flows *f, struct fbucket *b,
+						      uint32_t now)
 {
-	struct flow *best = NULL;
+	unsigned best = 0;
 	uint64_t best_rank = 0;
 
 	for (unsigned w = 0; w < FWAYS; w++) {
-		struct flow *e = &b[w];
 		uint64_t rank;
 
-		if (!e->fp) {
+		if (!b->fp[w]) {
 			f->tracked++;
-			return e;
+			return w;
 		}
-		if (!flow_live(f, e, now))
-			return e;
-		rank = (uint64_t)!(e->flags & F_ANS) << 32 | (uint32_t)(now - e->last);
+		if (!flow_live(f, b, w, now))
+			return w;
+		rank = (uint64_t)!(b->flags[w] & F_ANS) << 32 | (uint32_t)(now - b->last[w]);
 		if (rank >= best_rank) {
-			best = e;
+			best = w;
 			best_rank = rank;
 		}
 	}
@@ -190,66 +196,103 @@ static struct flow *flow_victim(struct flows *f, struct flow *b, uint32_t now)
 	return best;
 }
 
-/* The TCP flags that go past the handshake: an ACK without SYN or RST. */
-static inline bool tcp_past_handshake(const struct pkt *p)
+/* The ways of b whose fingerprint is fp, a bit each. */
+static inline unsigned fp_match(const struct fbucket *b, uint32_t fp)
 {
-	return (p->tcp_flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK;
+#ifdef __SSE2__
+	__m128i v = _mm_loadu_si128((const __m128i *)b->fp);
+
+	return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+		_mm_cmpeq_epi32(v, _mm_set1_epi32((int)fp))));
+#else
+	unsigned m = 0;
+
+	for (unsigned w = 0; w < FWAYS; w++)
+		m |= (unsigned)(b->fp[w] == fp) << w;
+	return m;
+#endif
 }
 
 /* A packet of a flow under way, from side side. */
-static void flow_update(struct flows *f, struct flow *e, const struct pkt *p,
-			unsigned side, uint32_t now, struct flow_info *fi)
+static inline void flow_update(struct fbucket *b, unsigned w, const struct pkt *p,
+			       unsigned side, uint32_t now, struct flow_info *fi)
 {
-	bool tcp = p->proto == 6 && (p->flags & PKT_L4);
+	bool tcp = p->proto == 6;
+	uint8_t fl = b->flags[w];
 
-	e->last = now;
-	if ((e->flags & F_SIDE) == side) {
+	b->last[w] = now;
+	if ((fl & F_SIDE) == side) {
 		fi->role = FLOW_INIT;
-		if (tcp && tcp_past_handshake(p))
-			e->flags |= F_IACK;
+		fl |= tcp && (p->tcp_flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK ? F_IACK : 0;
 	} else {
 		fi->role = FLOW_ANSWER;
 		if (!(p->flags & PKT_ICMP_ERR)) {
-			e->flags |= F_ANS;
-			e->ans = now;
+			fl |= F_ANS;
+			b->ans[w] = now;
 		}
-		if (tcp && (p->tcp_flags & (TCP_ACK | TCP_RST)) == TCP_ACK)
-			e->flags |= F_RACK;
+		fl |= tcp && (p->tcp_flags & (TCP_ACK | TCP_RST)) == TCP_ACK ? F_RACK : 0;
+	}
+	b->flags[w] = fl;
+}
+
+/* A new flow in way w of b: the sender spoke first. */
+static __attribute__((noinline)) void flow_start(struct flows *f, struct fbucket *b, unsigned w,
+						 uint32_t fp, const struct pkt *p,
+						 unsigned side, uint32_t now)
+{
+	b->fp[w] = fp;
+	b->last[w] = now;
+	b->flags[w] = (uint8_t)(side | (p->proto == 6 ? F_TCP : 0));
+	b->peer_s[w] = (uint16_t)((now >> 10) - 1);
+}
+
+static inline __attribute__((always_inline)) void
+flows_packet(struct flows *f, const struct pkt *p, uint64_t h, uint64_t now_us,
+	     struct flow_info *fi)
+{
+	struct fbucket *b = flow_bucket(f, h);
+	uint32_t fp = (uint32_t)(h >> 32) | 1, now = (uint32_t)(now_us >> 10);
+	unsigned side = (unsigned)(h & 1), m = fp_match(b, fp), w;
+	uint16_t now_s = (uint16_t)(now >> 10);
+	uint8_t fl;
+
+	fi->role = FLOW_NEW;
+	fi->answered = false;
+	fi->peer_due = false;
+	w = (unsigned)__builtin_ctz(m | 0x10);
+	if (__builtin_expect(!m || !flow_live(f, b, w, now), 0)) {
+		flow_start(f, b, m ? w : flow_victim(f, b, now), fp, p, side, now);
+		return;
+	}
+	flow_update(b, w, p, side, now, fi);
+	fl = b->flags[w];
+	fi->answered = (fl & F_ANS) && now - b->ans[w] < f->timeout;
+	if (__builtin_expect(fl & F_TCP ? (fl & (F_IACK | F_RACK)) == (F_IACK | F_RACK)
+				       : fi->answered, 0)) {
+		fi->peer_due = b->peer_s[w] != now_s;
+		b->peer_s[w] = now_s;
 	}
 }
 
-struct flow_info flows_packet(struct flows *f, const struct pkt *p, uint64_t h,
-			      uint32_t now_ms)
-{
-	struct flow *b = flow_bucket(f, h), *e = NULL;
-	uint32_t fp = (uint32_t)(h >> 32) | 1;
-	unsigned side = (unsigned)(h & 1);
-	struct flow_info fi = { FLOW_NEW, false, false };
-	uint16_t now_s = (uint16_t)(now_ms / 1000);
-	bool two_way;
+/* Packets between hashing a flow (and asking for its line) and using it. */
+#define FAHEAD 8
 
-	for (unsigned w = 0; w < FWAYS; w++)
-		if (b[w].fp == fp)
-			e = &b[w];
-	if (e && flow_live(f, e, now_ms)) {
-		flow_update(f, e, p, side, now_ms, &fi);
-	} else {
-		if (!e)
-			e = flow_victim(f, b, now_ms);
-		e->fp = fp;
-		e->last = now_ms;
-		e->flags = (uint8_t)(side | (p->proto == 6 ? F_TCP : 0));
-		e->peer_s = (uint16_t)(now_s - 1);
-		return fi;
+void flows_batch(struct flows *f, const struct pkt *p, const uint64_t *t, size_t n,
+		 struct flow_info *fi)
+{
+	uint64_t h[FAHEAD];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h[i % FAHEAD] = flows_hash(f, &p[i]);
+		if (i >= FAHEAD - 1) {
+			size_t j = i - (FAHEAD - 1);
+
+			flows_packet(f, &p[j], h[j % FAHEAD], t[j], &fi[j]);
+		}
 	}
-	fi.answered = (e->flags & F_ANS) && now_ms - e->ans < f->timeout;
-	two_way = e->flags & F_TCP ? (e->flags & (F_IACK | F_RACK)) == (F_IACK | F_RACK)
-				   : fi.answered;
-	if (two_way && e->peer_s != now_s) {
-		e->peer_s = now_s;
-		fi.peer_due = true;
-	}
-	return fi;
+	for (i = n > FAHEAD - 1 ? n - (FAHEAD - 1) : 0; i < n; i++)
+		flows_packet(f, &p[i], h[i % FAHEAD], t[i], &fi[i]);
 }
 
 static inline uint64_t peer_fp(const struct flows *f, const struct ip_addr *key)
@@ -262,8 +305,9 @@ static inline struct peer *peer_bucket(const struct flows *f, uint64_t fp)
 	return &f->pe[(size_t)(((fp >> 32) * f->npb) >> 32) * FWAYS];
 }
 
-void flows_peer_touch(struct flows *f, const struct ip_addr *key, uint32_t now_ms)
+void flows_peer_touch(struct flows *f, const struct ip_addr *key, uint64_t now_us)
 {
+	uint32_t now_ms = (uint32_t)(now_us >> 10);
 	uint64_t fp = peer_fp(f, key);
 	struct peer *b = peer_bucket(f, fp), *e = &b[0];
 
@@ -280,8 +324,9 @@ void flows_peer_touch(struct flows *f, const struct ip_addr *key, uint32_t now_m
 	e->t = now_ms;
 }
 
-bool flows_peer(const struct flows *f, const struct ip_addr *key, uint32_t now_ms)
+bool flows_peer(const struct flows *f, const struct ip_addr *key, uint64_t now_us)
 {
+	uint32_t now_ms = (uint32_t)(now_us >> 10);
 	uint64_t fp = peer_fp(f, key);
 	const struct peer *b = peer_bucket(f, fp);
 

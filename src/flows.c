@@ -154,9 +154,8 @@ static inline uint64_t flows_hash(const struct flows *f, const struct pkt *p)
 {
 	uint8_t proto = p->flags & PKT_ICMP_ERR ? p->inner_proto : p->proto;
 	uint64_t hs = ep_hash(f, &p->src, p->sport), hd = ep_hash(f, &p->dst, p->dport);
-	uint64_t h = hs + hd + (proto ^ f->secret[2]);
+	uint64_t h = mix64(hs + hd + (proto ^ f->secret[2]));
 
-	h ^= h >> 29;
 	h = (h & ~1ull) | (hs > hd);
 	__builtin_prefetch(flow_bucket(f, h), 1);
 	return h;

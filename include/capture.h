@@ -13,8 +13,8 @@ struct capture_cfg {
 	uint32_t snaplen;
 	uint32_t buffer_kb;
 	int inbound_only;       /* live: keep only packets to this host */
-	int both_ways;          /* live: both directions, told apart (Linux
-				   cooked v2); inbound only where not offered */
+	int both_ways;          /* live: both directions, in Linux cooked v2
+				   frames (which tell them apart) if offered */
 };
 
 /* Per-protocol and per-reason counts, plus the kernel's. */

@@ -164,12 +164,11 @@ static int capture_live(struct capture *c, const struct capture_cfg *cfg, char *
 		live_error(c->p, r, cfg->iface, err, len);
 		return r == PCAP_ERROR_PERM_DENIED ? -EPERM : -ENODEV;
 	}
-	/* Both ways, in Linux cooked v2 frames that say which way each went
-	 * (detect needs the host's answers); where that link type is not
-	 * offered, inbound only. */
+	/* Both ways (detect needs the host's answers), in Linux cooked v2
+	 * frames that say which way each went where the device offers them;
+	 * else the host's own addresses tell (see detect_cfg.local). */
 	sll2 = cfg->both_ways && pcap_set_datalink(c->p, DLT_LINUX_SLL2) == 0;
-	if ((cfg->inbound_only || (cfg->both_ways && !sll2)) &&
-	    pcap_setdirection(c->p, PCAP_D_IN) < 0)
+	if (cfg->inbound_only && pcap_setdirection(c->p, PCAP_D_IN) < 0)
 		return snprintf(err, len, "%s: %s", cfg->iface, pcap_geterr(c->p)), -EINVAL;
 	/* Cooked frames carry VLAN tags aside, not in the frame. */
 	if (pcap_compile(c->p, &prog, sll2 ? "ip or ip6" : "ip or ip6 or vlan", 1,

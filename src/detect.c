@@ -1347,12 +1347,16 @@ static inline uint64_t detect_clock(struct detect *d, uint64_t ts)
 	return d->clock;
 }
 
-/* True when a is in one of the local prefixes. */
+/* True when a is in one of the local prefixes (a host's addresses are
+ * full-length: one compare each). */
 static bool is_local(const struct detect *d, const struct ip_addr *a)
 {
-	for (unsigned i = 0; i < d->cfg.nlocal; i++)
-		if (prefix_contains(&d->cfg.local[i], a))
+	for (unsigned i = 0; i < d->cfg.nlocal; i++) {
+		const struct ip_prefix *l = &d->cfg.local[i];
+
+		if (l->len == 128 ? addr_eq(&l->addr, a) : prefix_contains(l, a))
 			return true;
+	}
 	return false;
 }
 

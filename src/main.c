@@ -1,6 +1,9 @@
 /* main.c - the command line, the wiring of the modules, and the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -142,6 +145,32 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 }
 
+/* Live, with no `local` setting, this host's own addresses are local:
+ * capture sees both directions, and the host's packets must be told from
+ * those it receives (detect never counts them against it). */
+static void host_local(struct detect_cfg *dc, const struct opts *o)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (o->replay || dc->nlocal || getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i && dc->nlocal < DETECT_LOCAL_MAX; i = i->ifa_next) {
+		struct ip_prefix *p = &dc->local[dc->nlocal];
+
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			addr_from_v4(&p->addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			addr_from_v6(&p->addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr);
+		else
+			continue;
+		p->len = 128;
+		dc->nlocal++;
+	}
+	freeifaddrs(ifa);
+}
+
 /* Defaults, then the file, then the command line (config_build, which a
  * reload repeats). Exits on any error: 2 for a bad option value, 1 for a
  * bad file. */
@@ -166,6 +195,7 @@ static void load_config(struct daemon *d, const struct opts *o)
 		fprintf(stderr, "dosips: %s\n", err);
 		exit(1);
 	}
+	host_local(&d->cfg.detect, o);
 }
 
 /* Builds the whitelist: the file (a missing default file is fine) and the
@@ -391,6 +421,7 @@ static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t
 		return -ENOMEM;
 	if ((r = config_build(nx->cfg, &d->src, err, errlen)) < 0)
 		return r;
+	host_local(&nx->cfg->detect, d->opts);
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
 	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl, err, errlen)) < 0)
 		return r;

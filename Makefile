@@ -14,17 +14,24 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
 	  -DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS_PC := libpcap libmnl libnftnl libcap-ng
+LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \
 	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
 
-# BUILD=asan gives an ASan+UBSan tree beside the normal one.
+# BUILD=asan gives an ASan+UBSan tree beside the normal one; BUILD=fuzz a
+# clang tree with libFuzzer's coverage for tests/fuzz/*.c (make fuzzers).
 BUILD ?= release
 ifeq ($(BUILD),asan)
 O := build/asan
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(BUILD),fuzz)
+O := build/fuzz
+CC := clang
+CFLAGS += -O1 -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 else
 O := build/release
@@ -40,6 +47,8 @@ DAEMON_SRC := $(filter-out $(CTL_SRC),$(wildcard src/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(O)/%.o,$(filter-out src/main.c,$(DAEMON_SRC)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRC))
 CTL_BIN := $(if $(wildcard $(CTL_SRC)),$(O)/dosipsctl)
@@ -50,25 +59,51 @@ all: $(O)/dosips $(CTL_BIN) dosips $(if $(CTL_BIN),dosipsctl)
 dosips dosipsctl: %: build/release/%
 	$(Q)ln -sf $< $@
 
-$(O)/dosips: $(O)/main.o $(LIB_OBJ)
-	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Every module but main in one archive: each program and test takes only
+# the objects it calls, and --as-needed only the libraries those call.
+LIB := $(O)/libdosips.a
+AS_NEEDED := -Wl,--as-needed
 
-$(O)/dosipsctl: $(O)/dosipsctl.o $(LIB_OBJ)
-	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(LIB): $(LIB_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/dosips: $(O)/main.o $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
+
+$(O)/dosipsctl: $(O)/dosipsctl.o $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
 
 $(O)/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(O)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(O)/tools/%: tests/tools/%.c $(LIB_OBJ)
+$(O)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BIN) $(TOOL_BIN)
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# detect's portable fallbacks (no SSE2, no 128-bit multiply) built and
+# tested too: the same tests against a detect.o compiled without them.
+PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable
+
+$(O)/detect_portable.o: src/detect.c
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) -DDETECT_PORTABLE -c -o $@ $<
+
+$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(LIB)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+tests: $(UNIT_BIN) $(PORTABLE_BIN) $(TOOL_BIN)
+
+# The libFuzzer targets; only in the fuzz tree (make BUILD=fuzz fuzzers).
+fuzzers: $(if $(filter fuzz,$(BUILD)),$(FUZZ_BIN))
 
 deps:
 	$(Q)sh scripts/deps.sh
@@ -117,7 +152,7 @@ install: all
 clean:
 	rm -rf build dosips dosipsctl
 
-.PHONY: all tests deps unit check bench demo run install clean
+.PHONY: all tests fuzzers deps unit check bench demo run install clean
 .DELETE_ON_ERROR:
 
--include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d)
+-include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d $(O)/fuzz/*.d)

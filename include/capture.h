@@ -50,6 +50,10 @@ void capture_get_stats(struct capture *c, struct capture_stats *st);
  * has been called. */
 int capture_failed(const struct capture *c);
 
+/* Why capture or a replay ended early (libpcap's words), or "" when it
+ * did not; for the caller to report once the eof callback came. */
+const char *capture_error(const struct capture *c);
+
 /* The pcap link type (DLT_ value). */
 int capture_dlt(const struct capture *c);
 

@@ -10,6 +10,21 @@
 #include "mitigate.h"
 
 #define CONFIG_PATH_MAX 4096
+#define CONFIG_NAMED_MAX 256    /* lines in named sections, all together */
+
+/*
+ * One "key = value" line of a named section: "[feed firehol]" (type
+ * "feed", name "firehol") or "[udp_flood port=53]". config.c only keeps
+ * them; the module that owns a type reads and checks its sections (see
+ * config_check), so adding one touches one row of config.c's table.
+ */
+struct config_entry {
+	char type[24];
+	char name[64];
+	char key[40];
+	char value[512];
+	uint32_t line;              /* in config.file */
+};
 
 struct config {
 	char iface[64];             /* "" = the default route's interface */
@@ -30,7 +45,14 @@ struct config {
 	uint32_t set_size;
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
+	char file[CONFIG_PATH_MAX];     /* the file read last ("" none) */
+	uint32_t nnamed;
+	struct config_entry named[CONFIG_NAMED_MAX];
 };
+
+/* The value of key in section [type name], or NULL. */
+const char *config_named_get(const struct config *cfg, const char *type, const char *name,
+			     const char *key);
 
 /* Fills cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);
@@ -40,11 +62,14 @@ void config_defaults(struct config *cfg);
 int config_set(struct config *cfg, const char *key, const char *value, const char **why);
 
 /* Reads path into cfg ("key = value" lines, "[section]" headers that prefix
- * keys with "section."). On error returns -errno and writes
+ * keys with "section.", "[type name]" headers whose lines go to
+ * cfg->named). On error returns -errno and writes
  * "path:line: message" into err; cfg may be partly changed. */
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 
-/* Checks cross-field consistency; 0 or -EINVAL with a message in err. */
+/* Checks cross-field consistency, and every named section through the
+ * module owning its type; 0 or -EINVAL with a message in err
+ * ("file:line: message" for a named section's line). */
 int config_check(const struct config *cfg, char *err, size_t errlen);
 
 /* One command-line setting: a key as in the file, the option that gave it. */

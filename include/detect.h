@@ -18,8 +18,20 @@ enum detect_kind {
 	KIND_REFLECTION,  /* unsolicited answers from service ports to one target */
 	KIND_SPOOFED,     /* a syn_flood claiming a source that holds a two-way
 			     exchange with the host: reported, never banned */
-	KIND__MAX
+	KIND__MAX,        /* the number of detectors, for arrays of them */
+	/* Not a detector: the reason of a ban made by hand or adopted from
+	 * the kernel. Arrays of ban reasons have KIND__ALL entries. */
+	KIND_MANUAL = KIND__MAX,
+	KIND__ALL
 };
+
+/* Limits of the settings, for detect_cfg_check and config's key table. */
+#define DETECT_MAX_WINDOW_MS 3600000u
+#define DETECT_MAX_THRESHOLD 100000000u
+#define DETECT_MAX_CAPACITY (1u << 26)
+#define DETECT_MIN_CAPACITY 64u
+#define DETECT_MAX_DST_CAP (1u << 20)
+#define DETECT_CAPACITY 65536u      /* the default */
 
 /* Prefixes the `local` setting may list. */
 #define DETECT_LOCAL_MAX 16
@@ -117,7 +129,7 @@ void detect_get_stats(const struct detect *d, struct detect_stats *st);
 /* Frees everything detect_new allocated; NULL is fine. */
 void detect_free(struct detect *d);
 
-/* Stable event name of a kind ("syn_flood", "port_scan", ...). */
+/* Stable event name of a kind ("syn_flood", "port_scan", ..., "manual"). */
 const char *detect_kind_name(enum detect_kind k);
 
 /* The kind named s, or -1. */

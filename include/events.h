@@ -1,4 +1,4 @@
-/* events.h - alerts, bans and unbans as log lines, JSON lines and hooks. */
+/* events.h - the event bus: alerts, bans and unbans, published once. */
 #ifndef DOSIPS_EVENTS_H
 #define DOSIPS_EVENTS_H
 
@@ -7,7 +7,7 @@
 #include "addr.h"
 #include "detect.h"
 
-enum event_type { EV_ALERT, EV_BAN, EV_UNBAN, EV_WHITELISTED, EV_BAN_CAP };
+enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP };
 
 /* One event; fields unused by a type stay zero. */
 struct event {
@@ -21,41 +21,42 @@ struct event {
 	const char *reason;        /* unban: "expired", "manual", ... */
 };
 
+/*
+ * The bus. Every alert, ban, unban and report is published once; each
+ * subscriber (the log, the JSON-lines file, hooks, and whatever main wires
+ * in) gets the event and its JSON line, formatted once for all of them.
+ * Subscribers run synchronously, in the order they subscribed, on the
+ * loop's thread: they must not block and must not publish in turn.
+ */
 struct events;
 
-/* Opens the JSON sink: NULL for none, "-" for stdout, else a file appended
- * to. 0 or -errno. */
-int events_open(const char *path, struct events **out);
+/* A subscriber: e, and e as one JSON object (no newline) of len bytes. */
+typedef void (*events_fn)(const struct event *e, const char *json, size_t len, void *ctx);
 
-/* Logs e as one human line and, if a sink is open, one JSON object line. */
-void events_emit(struct events *ev, const struct event *e);
+/* Makes an empty bus; 0 or -ENOMEM. */
+int events_new(struct events **out);
 
-/* Reopens the sink by path (log rotation); 0 or -errno, old sink kept on
- * failure. */
-int events_reopen(struct events *ev);
+/* Adds fn(ctx) after the subscribers already there; 0 or -ENOSPC. */
+int events_subscribe(struct events *bus, events_fn fn, void *ctx);
+
+/* Removes the subscription fn(ctx); one that is not there is fine. */
+void events_unsubscribe(struct events *bus, events_fn fn, void *ctx);
+
+/* Hands e to every subscriber. NULL bus: nothing happens. */
+void events_publish(struct events *bus, const struct event *e);
+
+/* Frees the bus (not its subscribers); NULL is fine. */
+void events_free(struct events *bus);
+
+/* The log subscriber: e as one line for a person, through log.c. */
+void events_log(const struct event *e, const char *json, size_t len, void *ctx);
 
 /* Formats e as one JSON object (no newline) into buf; returns its length
  * or -1 if len is too small. */
 int events_json(const struct event *e, char *buf, size_t len);
 
-/* Points the sink at another path (reload); "" or NULL for none. 0 or
- * -errno, the old sink kept on failure. */
-int events_set_path(struct events *ev, const char *path);
-
-struct hooks;
-
-/* Hands every later ban and unban to h as well (NULL: no hooks). */
-void events_set_hooks(struct events *ev, struct hooks *h);
-
 /* Formats ts_us as RFC 3339 UTC with microseconds, as in the JSON lines. */
 void events_fmt_ts(uint64_t ts_us, char *buf, size_t len);
-
-/* Closes the sink; NULL is fine. */
-void events_close(struct events *ev);
-
-/* The reason events name: a detector's kind, or "manual" for a ban made
- * by hand or adopted from the kernel (kind KIND__MAX, see mitigate.h). */
-const char *event_kind_name(enum detect_kind k);
 
 /* Name of a type ("alert", "ban", ...). */
 const char *event_type_name(enum event_type t);

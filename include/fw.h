@@ -17,6 +17,9 @@ struct fw_cfg {
 
 struct fw;
 
+#define FW_SET_SIZE 65536u          /* elements per ban set, by default */
+#define FW_MAX_SET_SIZE (1u << 24)
+
 /* remaining_ms given by fw_adopt for an element without a timeout. */
 #define FW_NO_TIMEOUT UINT64_MAX
 
@@ -25,8 +28,9 @@ typedef void (*fw_elem_cb)(const struct ip_prefix *p, uint64_t remaining_ms,
 			   void *ctx);
 
 /* Opens the nftables backend and makes sure its table, sets and chain exist
- * (adopting an existing table as it is). 0 or -errno. */
-int fw_open_nft(const struct fw_cfg *cfg, struct fw **out);
+ * (adopting an existing table as it is). 0, or -errno with the cause in
+ * words in err. */
+int fw_open_nft(const struct fw_cfg *cfg, struct fw **out, char *err, size_t errlen);
 
 /* Opens a backend that records calls and touches nothing (--dry-run). */
 int fw_open_null(struct fw **out);
@@ -69,27 +73,5 @@ int fw_hook_parse(const char *s);
 
 /* Name of a hook ("ingress", ...), also the name of its base chain. */
 const char *fw_hook_name(enum fw_hook h);
-
-/* What the null backend was asked to do (tests, --dry-run). */
-enum fw_op { FW_OP_BAN, FW_OP_UNBAN };
-struct fw_null_rec {
-	enum fw_op op;
-	struct ip_prefix p;
-	uint64_t timeout_ms;
-};
-
-/* Copies the last committed operations (at most max, oldest first; the
- * backend keeps the last 1024) to out; returns how many. */
-size_t fw_null_history(const struct fw *fw, struct fw_null_rec *out, size_t max);
-
-/* Operations queued and not yet committed. */
-size_t fw_null_pending(const struct fw *fw);
-
-/* Adds an element that fw_adopt will report. 0 or -ENOMEM (-EINVAL if fw
- * is not the null backend). */
-int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms);
-
-/* Makes the next fw_commit drop its queue and fail with err (< 0). */
-void fw_null_fail_next(struct fw *fw, int err);
 
 #endif

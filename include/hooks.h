@@ -34,10 +34,11 @@ int hooks_new(struct ev_loop *loop, const struct hooks_cfg *cfg, struct hooks **
  * 0 or -ENOMEM (old configuration kept). */
 int hooks_set_cfg(struct hooks *h, const struct hooks_cfg *cfg);
 
-/* Starts the hook for e (bans and unbans only) with e in DOSIPS_*
- * variables and json (one line, no newline) on its stdin. Never blocks:
- * the hook runs on while the caller goes on. */
-void hooks_run(struct hooks *h, const struct event *e, const char *json, size_t len);
+/* The bus subscriber (ctx: the struct hooks): starts the hook for e (bans
+ * and unbans only) with e in DOSIPS_* variables and json (one line, no
+ * newline) on its stdin. Never blocks: the hook runs on while the bus
+ * goes on. */
+void hooks_on_event(const struct event *e, const char *json, size_t len, void *ctx);
 
 /* Copies the counters. */
 void hooks_get_stats(const struct hooks *h, struct hooks_stats *st);

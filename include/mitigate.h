@@ -15,11 +15,11 @@ struct mitigate_cfg {
 	uint32_t escalate;     /* multiplier per repeat offence (1 = off) */
 	uint32_t memory_s;     /* how long past offences are remembered */
 	uint32_t max_bans;     /* active bans at most */
-	uint32_t memory_max;   /* offenders remembered at most (0: 65536) */
+	uint32_t memory_max;   /* offenders remembered at most (0: the default) */
 };
 
-/* Kind of a ban made by hand or adopted from the kernel (no verdict). */
-#define MITIGATE_KIND_MANUAL KIND__MAX
+#define MITIGATE_MAX_BANS 10000u     /* max_bans by default */
+#define MITIGATE_MEMORY_MAX 65536u   /* memory_max by default */
 
 /* Counters. Latency: from a verdict to the commit that carried its ban
  * (the oldest ban of the batch); pkt_latency: from the capture time of the
@@ -45,7 +45,8 @@ struct ban_info {
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg);
 
-/* Uses loop for unban timers; fw, wl, ev stay owned by the caller. */
+/* Uses loop for unban timers and publishes on the bus ev; fw, wl, ev stay
+ * owned by the caller. */
 int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg,
 		 struct fw *fw, const struct whitelist *wl, struct events *ev,
 		 struct mitigate **out);
@@ -86,10 +87,6 @@ unsigned mitigate_count(const struct mitigate *m);
 
 /* Copies the counters. */
 void mitigate_get_stats(const struct mitigate *m, struct mitigate_stats *st);
-
-/* Also hands every event to fn (a control socket, tests); NULL stops. */
-void mitigate_set_observer(struct mitigate *m,
-			   void (*fn)(const struct event *e, void *ctx), void *ctx);
 
 /* Stops the timers and frees m; bans stay in the kernel. NULL is fine. */
 void mitigate_free(struct mitigate *m);

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
-libcap-ng-dev libcmocka-dev nftables iproute2 tcpdump hping3 nmap
+libcap-ng-dev libcmocka-dev libcurl4-openssl-dev nftables iproute2 tcpdump hping3 nmap
 netcat-openbsd clang libclang-rt-dev mandoc procps curl"
 
 missing=""

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "routes.h"
 
 /* A live wake-up drains at most this many dispatch rounds before letting
  * the loop run its timers and flush bans; epoll is level-triggered, so what
@@ -34,6 +35,7 @@ struct capture {
 	uint64_t fam[2];		/* IPv4, IPv6 */
 	uint64_t proto[5];		/* see proto_slot */
 	int failed;         /* live capture broke (see capture_failed) */
+	char error[PCAP_ERRBUF_SIZE];   /* why capture ended early, or "" */
 	unsigned nbatch;
 	struct pkt batch[PKT_BATCH];
 };
@@ -96,7 +98,7 @@ static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
 			/* The device went away or down: its fd would stay readable
 			 * and spin the loop. Stop, and let a supervisor restart us
 			 * (the bans live on in the kernel meanwhile). */
-			fprintf(stderr, "dosips: capture: %s\n", pcap_geterr(c->p));
+			snprintf(c->error, sizeof(c->error), "capture: %s", pcap_geterr(c->p));
 			c->failed = 1;
 			ev_io_stop(loop, w);
 			if (c->eof)
@@ -118,7 +120,7 @@ static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		/* A truncated last record is how many captures end: say so, but
 		 * it is the end of the file like any other. */
 		if (n == PCAP_ERROR)
-			fprintf(stderr, "dosips: replay: %s\n", pcap_geterr(c->p));
+			snprintf(c->error, sizeof(c->error), "replay: %s", pcap_geterr(c->p));
 		ev_idle_stop(loop, w);
 		if (c->eof)
 			c->eof(c->ctx);
@@ -231,6 +233,11 @@ fail:
 	return r;
 }
 
+const char *capture_error(const struct capture *c)
+{
+	return c->error;
+}
+
 int capture_failed(const struct capture *c)
 {
 	return c->failed;
@@ -281,60 +288,7 @@ void capture_close(struct capture *c)
 	free(c);
 }
 
-/* /proc/net/route: "Iface Destination Gateway Flags ... Metric Mask ...";
- * the default route has destination and mask 00000000. Lowest metric wins. */
-static int default_iface_v4(char *name, size_t len)
-{
-	char line[256], ifn[IF_NAMESIZE + 1];
-	unsigned long dst, gw, mask, best = ~0ul;
-	unsigned flags, refcnt, use, metric;
-	FILE *f = fopen("/proc/net/route", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%16s %lx %lx %x %u %u %u %lx", ifn, &dst, &gw, &flags, &refcnt,
-			   &use, &metric, &mask) != 8)
-			continue;
-		if (dst == 0 && mask == 0 && (flags & 1) && metric < best) {
-			best = metric;
-			snprintf(name, len, "%s", ifn);
-			r = 0;
-		}
-	}
-	fclose(f);
-	return r;
-}
-
-/* /proc/net/ipv6_route: dst dstlen src srclen nexthop metric ref use flags
- * iface; the default route is ::/0 and not the "lo" reject route. */
-static int default_iface_v6(char *name, size_t len)
-{
-	char line[512], dst[33], src[33], nh[33], ifn[IF_NAMESIZE + 1];
-	unsigned dlen, slen, metric, ref, use, flags, best = ~0u;
-	FILE *f = fopen("/proc/net/ipv6_route", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%32s %x %32s %x %32s %x %x %x %x %16s", dst, &dlen, src, &slen, nh,
-			   &metric, &ref, &use, &flags, ifn) != 10)
-			continue;
-		if (dlen == 0 && strcmp(ifn, "lo") != 0 && (flags & 1) && metric < best) {
-			best = metric;
-			snprintf(name, len, "%s", ifn);
-			r = 0;
-		}
-	}
-	fclose(f);
-	return r;
-}
-
 int capture_default_iface(char *name, size_t len)
 {
-	if (default_iface_v4(name, len) == 0)
-		return 0;
-	return default_iface_v6(name, len);
+	return routes_default_iface(ROUTES_V4, ROUTES_V6, name, len);
 }

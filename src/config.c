@@ -23,8 +23,8 @@ struct key {
 #define NUM(n, t, f, lo, hi) { n, t, OFF(f), 0, lo, hi }
 #define DET(k, name)                                                              \
 	NUM(name ".enabled", K_BOOL, detect.det[k].enabled, 0, 1),                \
-	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, 100000000),     \
-	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, 3600000)
+	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, DETECT_MAX_THRESHOLD), \
+	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, DETECT_MAX_WINDOW_MS)
 
 static const struct key config_keys[] = {
 	STR("interface", iface),
@@ -42,18 +42,18 @@ static const struct key config_keys[] = {
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
-	NUM("set_size", K_U32, set_size, 16, 16777216),
+	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
 	NUM("offence_memory", K_SEC, mitigate.memory_s, 0, 31536000),
-	NUM("max_bans", K_U32, mitigate.max_bans, 1, 16777216),
-	NUM("cooldown", K_MS, detect.cooldown_ms, 0, 3600000),
-	NUM("capacity", K_U32, detect.capacity, 64, 67108864),
-	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, 1048576),
+	NUM("max_bans", K_U32, mitigate.max_bans, 1, FW_MAX_SET_SIZE),
+	NUM("cooldown", K_MS, detect.cooldown_ms, 0, DETECT_MAX_WINDOW_MS),
+	NUM("capacity", K_U32, detect.capacity, DETECT_MIN_CAPACITY, DETECT_MAX_CAPACITY),
+	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, DETECT_MAX_DST_CAP),
 	NUM("ipv4_prefix", K_PREFIX4, detect.v4_prefix, 8, 32),
 	NUM("ipv6_prefix", K_PREFIX6, detect.v6_prefix, 16, 128),
-	NUM("flow_capacity", K_U32, detect.flow_capacity, 64, 67108864),
+	NUM("flow_capacity", K_U32, detect.flow_capacity, DETECT_MIN_CAPACITY, DETECT_MAX_CAPACITY),
 	NUM("flow_timeout", K_MS, detect.flow_timeout_ms, 1000, 86400000),
 	NUM("local", K_LOCAL, detect.local, 0, 0),
 	DET(KIND_SYN_FLOOD, "syn_flood"),
@@ -76,7 +76,7 @@ void config_defaults(struct config *cfg)
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
-	cfg->set_size = 65536;
+	cfg->set_size = FW_SET_SIZE;
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }
@@ -249,6 +249,14 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 	return -ENOENT;
 }
 
+/* The first non-blank of s. */
+static const char *trim_const(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -261,9 +269,89 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * Named sections. Each type is owned by a module, whose check reads every
+ * entry of that type (all its sections) and returns 0, or -EINVAL with
+ * "file:line: message" in err. A type not in this table is an error at
+ * the section header, so a typo never passes silently.
+ */
+struct named_type {
+	const char *type;
+	int (*check)(const struct config *cfg, char *err, size_t errlen);
+};
+
+static const struct named_type named_types[] = {
+	{ NULL, NULL },
+};
+
+static const struct named_type *named_type_find(const char *type)
+{
+	for (size_t i = 0; named_types[i].type; i++)
+		if (strcmp(named_types[i].type, type) == 0)
+			return &named_types[i];
+	return NULL;
+}
+
+const char *config_named_get(const struct config *cfg, const char *type, const char *name,
+			     const char *key)
+{
+	const char *v = NULL;
+
+	/* The last of repeated lines wins, as for top-level keys. */
+	for (uint32_t i = 0; i < cfg->nnamed; i++) {
+		const struct config_entry *c = &cfg->named[i];
+
+		if (!strcmp(c->type, type) && !strcmp(c->name, name) && !strcmp(c->key, key))
+			v = c->value;
+	}
+	return v;
+}
+
+/* "[type name]": checks the type and the name's length. */
+static int named_header(const char *header, const char **why)
+{
+	char type[sizeof(((struct config_entry *)0)->type)];
+	const char *sp = strchr(header, ' ');
+	size_t tl = (size_t)(sp - header);
+
+	if (tl >= sizeof(type))
+		return *why = "unknown section type", -EINVAL;
+	memcpy(type, header, tl);
+	type[tl] = '\0';
+	if (!named_type_find(type))
+		return *why = "unknown section type", -EINVAL;
+	if (strlen(trim_const(sp)) >= sizeof(((struct config_entry *)0)->name))
+		return *why = "section name too long", -EINVAL;
+	return 0;
+}
+
+/* Keeps key = value of section "type name" in cfg->named. */
+static int named_line(struct config *cfg, const char *section, const char *key,
+		      const char *value, uint32_t lineno, const char **why)
+{
+	struct config_entry *c;
+	const char *sp = strchr(section, ' ');
+
+	if (cfg->nnamed == CONFIG_NAMED_MAX)
+		return *why = "too many lines in named sections", -EINVAL;
+	c = &cfg->named[cfg->nnamed];
+	memset(c, 0, sizeof(*c));
+	if (strlen(key) >= sizeof(c->key))
+		return *why = "key too long", -EINVAL;
+	if (strlen(value) >= sizeof(c->value))
+		return *why = "value too long", -EINVAL;
+	snprintf(c->type, sizeof(c->type), "%.*s", (int)(sp - section), section);
+	snprintf(c->name, sizeof(c->name), "%s", trim_const(sp));
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	snprintf(c->value, sizeof(c->value), "%s", value);
+	c->line = lineno;
+	cfg->nnamed++;
+	return 0;
+}
+
 /* Handles one line; section is the current "[name]" ("" at top level). */
 static int config_line(struct config *cfg, char *line, char *section, size_t seclen,
-		       const char **why)
+		       uint32_t lineno, const char **why)
 {
 	char key[128], *eq, *s = trim(line);
 
@@ -276,7 +364,12 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 			return *why = "bad section header", -EINVAL;
 		*close = '\0';
 		snprintf(section, seclen, "%s", trim(s + 1));
-		return 0;
+		/* Blanks inside make it "[type name]"; squeeze them to one. */
+		for (char *b = section; (b = strpbrk(b, " \t")); ) {
+			*b++ = ' ';
+			memmove(b, trim_const(b), strlen(trim_const(b)) + 1);
+		}
+		return strchr(section, ' ') ? named_header(section, why) : 0;
 	}
 	if (!(eq = strchr(s, '=')))
 		return *why = "expected key = value", -EINVAL;
@@ -289,6 +382,8 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 	val = trim(val);
 	if (*s == '\0')
 		return *why = "missing key", -EINVAL;
+	if (strchr(section, ' '))
+		return named_line(cfg, section, s, val, lineno, why);
 	if (snprintf(key, sizeof(key), "%s%s%s", section, *section ? "." : "", s) >= (int)sizeof(key))
 		return *why = "key too long", -EINVAL;
 	return config_set(cfg, key, val, why);
@@ -296,7 +391,7 @@ static int config_line(struct config *cfg, char *line, char *section, size_t sec
 
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	char line[4352], section[64] = "";
+	char line[4352], section[96] = "";
 	const char *why = NULL;
 	unsigned lineno = 0;
 	int r = 0;
@@ -307,13 +402,14 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
+	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
 			why = "line too long";
 			r = -EINVAL;
 		} else {
-			r = config_line(cfg, line, section, sizeof(section), &why);
+			r = config_line(cfg, line, section, sizeof(section), lineno, &why);
 		}
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
@@ -343,6 +439,9 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 			 cfg->mitigate.max_bans, cfg->set_size);
 		return -EINVAL;
 	}
+	for (size_t i = 0; named_types[i].type; i++)
+		if (named_types[i].check(cfg, err, errlen) < 0)
+			return -EINVAL;
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "mitigate.h"
+#include "stats.h"
 
 #define CTL_ARGS 8
 #define CTL_CLIENTS 16          /* connections at once; more are closed */
@@ -122,75 +123,23 @@ static int cmd_status(const struct ctl_view *v, int argc, char **argv, struct re
 	return 0;
 }
 
-static void stats_capture(const struct ctl_view *v, struct reply *r)
+static void stats_line(enum stats_group g, const char *key, uint64_t value, void *ctx)
 {
-	struct capture_stats cs;
-
-	capture_get_stats(v->cap, &cs);
-	say(r, "frames=%" PRIu64 "\nbytes=%" PRIu64 "\npackets=%" PRIu64 "\n", cs.frames,
-	    cs.bytes, cs.decoded[DEC_OK]);
-	say(r, "ipv4=%" PRIu64 "\nipv6=%" PRIu64 "\nfragments=%" PRIu64 "\n", cs.ipv4,
-	    cs.ipv6, cs.frags);
-	say(r, "tcp=%" PRIu64 "\nudp=%" PRIu64 "\nicmp=%" PRIu64 "\nicmpv6=%" PRIu64
-	    "\nother=%" PRIu64 "\n", cs.tcp, cs.udp, cs.icmp, cs.icmp6, cs.other);
-	for (int d = 1; d < DEC__MAX; d++)
-		say(r, "skipped.%s=%" PRIu64 "\n", decode_result_name(d), cs.decoded[d]);
-	if (cs.have_kernel)
-		say(r, "kernel_received=%" PRIu64 "\nkernel_dropped=%" PRIu64
-		    "\niface_dropped=%" PRIu64 "\n", cs.kernel_recv, cs.kernel_drop,
-		    cs.iface_drop);
-}
-
-static void stats_mitigate(const struct ctl_view *v, struct reply *r)
-{
-	struct mitigate_stats ms;
-
-	mitigate_get_stats(v->mit, &ms);
-	say(r, "bans_active=%u\nverdicts=%" PRIu64 "\nbans=%" PRIu64 "\nunbans=%" PRIu64
-	    "\n", mitigate_count(v->mit), ms.verdicts, ms.bans, ms.unbans);
-	say(r, "whitelisted=%" PRIu64 "\nrefused_cap=%" PRIu64 "\nadopted=%" PRIu64 "\n",
-	    ms.whitelisted, ms.refused_cap, ms.adopted);
-	say(r, "commits=%" PRIu64 "\ncommit_errors=%" PRIu64 "\n", ms.commits,
-	    ms.commit_errors);
-	say(r, "ban_latency_us.last=%" PRIu64 "\nban_latency_us.max=%" PRIu64 "\n",
-	    ms.last_latency_us, ms.max_latency_us);
-	say(r, "packet_to_ban_us.last=%" PRIu64 "\npacket_to_ban_us.max=%" PRIu64 "\n",
-	    ms.last_pkt_latency_us, ms.max_pkt_latency_us);
+	say(ctx, "%s=%" PRIu64 "\n", key, value);
 }
 
 static int cmd_stats(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		     char *err, size_t errlen)
 {
-	struct detect_stats ds;
-	struct hooks_stats hs;
-	struct fw_stats fs;
-
 	say(r, "uptime_s=%.0f\n", ev_time() - v->started);
-	stats_capture(v, r);
-	detect_get_stats(v->det, &ds);
-	for (int k = 0; k < KIND__MAX; k++)
-		say(r, "alerts.%s=%" PRIu64 "\n", detect_kind_name(k), alerts_total(v, &ds, k));
-	say(r, "sources_tracked=%" PRIu64 "\nsources_evicted=%" PRIu64 "\n", ds.tracked,
-	    ds.evictions);
-	say(r, "destinations_tracked=%" PRIu64 "\ndestinations_evicted=%" PRIu64 "\n",
-	    ds.dst_tracked, ds.dst_evictions);
-	say(r, "ring_reclaims=%" PRIu64 "\nring_denied=%" PRIu64 "\nalerts_suppressed=%"
-	    PRIu64 "\n", ds.ring_reclaims, ds.ring_denied, ds.suppressed);
-	stats_mitigate(v, r);
-	fw_get_stats(v->fw, &fs);
-	say(r, "fw_bans=%" PRIu64 "\nfw_unbans=%" PRIu64 "\nfw_batches=%" PRIu64
-	    "\nfw_errors=%" PRIu64 "\n", fs.bans, fs.unbans, fs.batches, fs.errors);
-	hooks_get_stats(v->hooks, &hs);
-	say(r, "hooks_started=%" PRIu64 "\nhooks_failed=%" PRIu64 "\nhooks_killed=%" PRIu64
-	    "\nhooks_dropped=%" PRIu64 "\nhooks_running=%u\n", hs.started, hs.failed,
-	    hs.killed, hs.dropped, hs.running);
+	stats_collect(v, stats_line, r);
 	return 0;
 }
 
 static void ban_line(const struct ban_info *b, void *ctx)
 {
 	char addr[ADDR_STRLEN], left[32], len[32];
-	const char *why = event_kind_name(b->kind);
+	const char *why = detect_kind_name(b->kind);
 
 	say(ctx, "%-40s %-11s %8s %8s %8u\n", prefix_fmt(&b->src, addr), why,
 	    fmt_dur((b->remaining_ms + 999) / 1000, left), fmt_dur(b->duration_s, len),

@@ -52,6 +52,16 @@
 #include <emmintrin.h>
 #endif
 
+/* DETECT_PORTABLE builds the fallbacks of the SSE2 and 128-bit paths, so
+ * tests compile and run them on machines that have both (make's
+ * test_*_portable binaries). Either path gives the same verdicts. */
+#if defined(__SSE2__) && !defined(DETECT_PORTABLE)
+#define DETECT_SSE2 1
+#endif
+#if defined(__SIZEOF_INT128__) && !defined(DETECT_PORTABLE)
+#define DETECT_INT128 1
+#endif
+
 #include "detect.h"
 #include "flows.h"
 
@@ -71,10 +81,10 @@
 #define TICK_SHIFT	4
 #define COOL_SHIFT	(2 * NCLS)	/* slot.flags: cooldown bits after states */
 
-#define MAX_WINDOW_MS	3600000u
-#define MAX_THRESHOLD	100000000u
-#define MAX_CAPACITY	(1u << 26)
-#define MAX_DST_CAP	(1u << 20)
+#define MAX_WINDOW_MS	DETECT_MAX_WINDOW_MS
+#define MAX_THRESHOLD	DETECT_MAX_THRESHOLD
+#define MAX_CAPACITY	DETECT_MAX_CAPACITY
+#define MAX_DST_CAP	DETECT_MAX_DST_CAP
 #define MAX_POOL	(1u << 20)
 #define MAX_POOL_BYTES	(256ull << 20)	/* one pool's ring storage */
 
@@ -259,7 +269,7 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	memcpy(cfg->det, det, sizeof(det));
 	cfg->cooldown_ms = 5000;
-	cfg->capacity = 65536;
+	cfg->capacity = DETECT_CAPACITY;
 	cfg->dst_capacity = 4096;
 	cfg->v4_prefix = 32;
 	cfg->v6_prefix = 64;
@@ -319,6 +329,8 @@ int detect_cfg_check(const struct detect_cfg *cfg, const char **why)
 
 const char *detect_kind_name(enum detect_kind k)
 {
+	if (k == KIND_MANUAL)
+		return "manual";
 	return (unsigned)k < KIND__MAX ? kind_names[k] : "unknown";
 }
 
@@ -775,7 +787,7 @@ static inline void tab_touch(const struct detect *d, struct table *tb,
  * packet per source that is always another spoofed source, never an
  * attacker or a client already seen many times, who keep their slots and
  * their counts. */
-#ifdef __SSE2__
+#ifdef DETECT_SSE2
 /* Signed 32-bit lanes: the larger of a and b (SSE2 has no pmaxsd). */
 static inline __m128i max_epi32(__m128i a, __m128i b)
 {
@@ -943,7 +955,7 @@ tab_insert(struct table *tb, struct bucket *bk, uint32_t base, unsigned empty,
 	return base + w;
 }
 
-#ifdef __SIZEOF_INT128__
+#ifdef DETECT_INT128
 /* A keyed hash of a's two words, on every packet's path: each word offset
  * by a secret, the two multiplied to 128 bits and the halves folded
  * (wyhash's mum). The secrets are odd, so neither an IPv4 key (first word

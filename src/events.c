@@ -1,6 +1,12 @@
-/* events.c - every alert, ban and unban as a log line and a JSON line. */
+/* events.c - the event bus, and the JSON and log forms of an event.
+ *
+ * mitigate publishes each alert, ban and unban once; everything that wants
+ * to know (the log, the JSON-lines file in jsonl.c, hooks, metrics, the
+ * page, the history) subscribes in main.c. The JSON line is formatted once
+ * per event here and handed to all of them, so the file, the hooks and the
+ * page see the very same bytes. A fixed array of subscribers keeps
+ * publishing allocation-free: there are a handful, known at set-up. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -8,106 +14,60 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "events.h"
-#include "hooks.h"
 #include "log.h"
 
-struct events {
-	char *path;     /* NULL when JSON lines go nowhere */
-	int fd;
-	struct hooks *hooks;
+#define EVENTS_SUBS 16
+
+struct events_sub {
+	events_fn fn;
+	void *ctx;
 };
 
-const char *event_kind_name(enum detect_kind k)
-{
-	return k == KIND__MAX ? "manual" : detect_kind_name(k);
-}
+struct events {
+	struct events_sub sub[EVENTS_SUBS];
+	unsigned n;
+};
 
 const char *event_type_name(enum event_type t)
 {
 	static const char *const names[] = {
-		[EV_ALERT] = "alert", [EV_BAN] = "ban", [EV_UNBAN] = "unban",
-		[EV_WHITELISTED] = "whitelisted", [EV_BAN_CAP] = "ban_cap",
+		[EVT_ALERT] = "alert", [EVT_BAN] = "ban", [EVT_UNBAN] = "unban",
+		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 
-static int events_open_fd(const char *path)
+int events_new(struct events **out)
 {
-	if (strcmp(path, "-") == 0)
-		return dup(STDOUT_FILENO);
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-}
-
-int events_open(const char *path, struct events **out)
-{
-	struct events *ev = calloc(1, sizeof(*ev));
-
-	if (!ev)
+	if (!(*out = calloc(1, sizeof(**out))))
 		return -ENOMEM;
-	ev->fd = -1;
-	if (path && *path) {
-		if (!(ev->path = strdup(path)) || (ev->fd = events_open_fd(path)) < 0) {
-			int r = ev->path ? -errno : -ENOMEM;
-
-			free(ev->path);
-			free(ev);
-			return r;
-		}
-	}
-	*out = ev;
 	return 0;
 }
 
-int events_reopen(struct events *ev)
+int events_subscribe(struct events *bus, events_fn fn, void *ctx)
 {
-	int fd;
-
-	if (!ev->path || strcmp(ev->path, "-") == 0)
-		return 0;
-	if ((fd = events_open_fd(ev->path)) < 0)
-		return -errno;
-	close(ev->fd);
-	ev->fd = fd;
+	if (bus->n == EVENTS_SUBS)
+		return -ENOSPC;
+	bus->sub[bus->n++] = (struct events_sub){ fn, ctx };
 	return 0;
 }
 
-int events_set_path(struct events *ev, const char *path)
+void events_unsubscribe(struct events *bus, events_fn fn, void *ctx)
 {
-	char *p = NULL;
-	int fd = -1;
-
-	if (path && *path) {
-		if (!(p = strdup(path)))
-			return -ENOMEM;
-		if ((fd = events_open_fd(path)) < 0) {
-			free(p);
-			return -errno;
-		}
-	}
-	if (ev->fd >= 0)
-		close(ev->fd);
-	free(ev->path);
-	ev->path = p;
-	ev->fd = fd;
-	return 0;
-}
-
-void events_set_hooks(struct events *ev, struct hooks *h)
-{
-	ev->hooks = h;
-}
-
-void events_close(struct events *ev)
-{
-	if (!ev)
+	for (unsigned i = 0; bus && i < bus->n; i++) {
+		if (bus->sub[i].fn != fn || bus->sub[i].ctx != ctx)
+			continue;
+		memmove(&bus->sub[i], &bus->sub[i + 1], (bus->n - i - 1) * sizeof(bus->sub[0]));
+		bus->n--;
 		return;
-	if (ev->fd >= 0)
-		close(ev->fd);
-	free(ev->path);
-	free(ev);
+	}
+}
+
+void events_free(struct events *bus)
+{
+	free(bus);
 }
 
 /* RFC 3339 UTC with microseconds: 2026-11-21T21:03:55.123456Z */
@@ -175,9 +135,9 @@ int events_json(const struct event *e, char *buf, size_t len)
 		put(buf, len, &n, ",\"src\":null");
 	if (e->v)
 		json_verdict(e->v, buf, len, &n);
-	else if (e->type != EV_BAN_CAP)
-		put(buf, len, &n, ",\"kind\":\"%s\"", event_kind_name(e->kind));
-	if (e->type == EV_BAN)
+	else if (e->type != EVT_BAN_CAP)
+		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
+	if (e->type == EVT_BAN)
 		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
 		put(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
@@ -185,51 +145,47 @@ int events_json(const struct event *e, char *buf, size_t len)
 	return n < len ? (int)n : -1;
 }
 
-/* The same event for a person, through log.c. */
-static void events_log(const struct event *e)
+void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 {
 	char src[ADDR_STRLEN], dst[ADDR_STRLEN];
 	const struct verdict *v = e->v;
 	const char *who = e->src.len ? prefix_fmt(&e->src, src) : "many sources";
 
 	switch (e->type) {
-	case EV_ALERT:
-	case EV_WHITELISTED:
+	case EVT_ALERT:
+	case EVT_WHITELISTED:
 		log_info("%s %s from %s: %u in %gs (threshold %u) to %s%s",
-			 e->type == EV_ALERT ? "alert" : "whitelisted",
+			 e->type == EVT_ALERT ? "alert" : "whitelisted",
 			 detect_kind_name(v->kind), who, v->count, v->window_ms / 1000.0,
 			 v->threshold, addr_fmt(&v->dst, dst),
-			 e->type == EV_WHITELISTED ? ", not banned" : "");
+			 e->type == EVT_WHITELISTED ? ", not banned" : "");
 		break;
-	case EV_BAN:
+	case EVT_BAN:
 		log_info("ban %s for %us (%s, offence %u)", who, e->duration_s,
-			 event_kind_name(e->kind), e->offences);
+			 detect_kind_name(e->kind), e->offences);
 		break;
-	case EV_UNBAN:
+	case EVT_UNBAN:
 		log_info("unban %s (%s)", who, e->reason ? e->reason : "expired");
 		break;
-	case EV_BAN_CAP:
+	case EVT_BAN_CAP:
 		log_warn("ban cap reached: %s not banned (%s)", who,
 			 e->reason ? e->reason : "raise max_bans");
 		break;
 	}
 }
 
-void events_emit(struct events *ev, const struct event *e)
+void events_publish(struct events *bus, const struct event *e)
 {
 	char line[1024];
 	int n;
 
-	events_log(e);
-	if (!ev || (ev->fd < 0 && !ev->hooks))
+	if (!bus || !bus->n)
 		return;
-	if ((n = events_json(e, line, sizeof(line) - 1)) < 0)
-		return;
-	line[n] = '\n';
-	/* One write per line: O_APPEND keeps lines whole for concurrent readers. */
-	if (ev->fd >= 0 && write(ev->fd, line, (size_t)n + 1) != n + 1)
-		log_warn("events: write to %s failed: %s", ev->path, strerror(errno));
-	/* Hooks only start here and run on their own: see hooks.c. */
-	if (ev->hooks)
-		hooks_run(ev->hooks, e, line, (size_t)n);
+	/* An event too long for a line still reaches every subscriber, with an
+	 * empty JSON text rather than a cut one. */
+	if ((n = events_json(e, line, sizeof(line))) < 0)
+		n = 0;
+	line[n] = '\0';
+	for (unsigned i = 0; i < bus->n; i++)
+		bus->sub[i].fn(e, line, (size_t)n, bus->sub[i].ctx);
 }

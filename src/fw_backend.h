@@ -23,7 +23,5 @@ struct fw {
 	struct fw_stats st;
 };
 
-extern const struct fw_ops fw_null_ops;
-
 
 #endif

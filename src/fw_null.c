@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fw_backend.h"
+#include "fw_null.h"
 
 #define NULL_HISTORY 1024  /* a ring: a long dry run must not grow */
 
@@ -23,6 +24,8 @@ struct fw_null {
 	size_t nallow;
 	int fail_next;
 };
+
+static const struct fw_ops fw_null_ops;
 
 static struct fw_null *to_null(struct fw *fw)
 {
@@ -115,7 +118,7 @@ static void null_close(struct fw *fw)
 	free(n);
 }
 
-const struct fw_ops fw_null_ops = {
+static const struct fw_ops fw_null_ops = {
 	.ban = null_ban, .unban = null_unban, .set_allow = null_set_allow,
 	.commit = null_commit, .adopt = null_adopt, .monitor_fd = null_monitor_fd,
 	.monitor_check = null_monitor_check, .flush = null_flush, .close = null_close,

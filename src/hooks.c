@@ -15,7 +15,6 @@
 
 #include "hooks.h"
 #include "log.h"
-#include "mitigate.h"
 
 #define HOOK_WORDS 32
 #define HOOK_VARS 7
@@ -161,9 +160,9 @@ static int event_vars(const struct event *e, char vars[][128])
 	snprintf(vars[n++], 128, "DOSIPS_EVENT=%s", event_type_name(e->type));
 	snprintf(vars[n++], 128, "DOSIPS_SRC=%s", e->src.len ? prefix_fmt(&e->src, src) : "");
 	snprintf(vars[n++], 128, "DOSIPS_KIND=%s",
-		 event_kind_name(e->kind));
+		 detect_kind_name(e->kind));
 	snprintf(vars[n++], 128, "DOSIPS_TS=%s", ts);
-	if (e->type == EV_BAN) {
+	if (e->type == EVT_BAN) {
 		snprintf(vars[n++], 128, "DOSIPS_DURATION=%u", e->duration_s);
 		snprintf(vars[n++], 128, "DOSIPS_OFFENCES=%u", e->offences);
 	}
@@ -296,11 +295,12 @@ fail:
 	return r;
 }
 
-void hooks_run(struct hooks *h, const struct event *e, const char *json, size_t len)
+void hooks_on_event(const struct event *e, const char *json, size_t len, void *ctx)
 {
-	const struct hook_cmd *cmd = e->type == EV_BAN ? &h->ban :
-				     e->type == EV_UNBAN ? &h->unban : NULL;
-	const char *name = e->type == EV_BAN ? "on_ban" : "on_unban";
+	struct hooks *h = ctx;
+	const struct hook_cmd *cmd = e->type == EVT_BAN ? &h->ban :
+				     e->type == EVT_UNBAN ? &h->unban : NULL;
+	const char *name = e->type == EVT_BAN ? "on_ban" : "on_unban";
 	char src[ADDR_STRLEN];
 	int r;
 

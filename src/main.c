@@ -18,9 +18,11 @@
 #include "events.h"
 #include "fw.h"
 #include "hooks.h"
+#include "jsonl.h"
 #include "log.h"
 #include "mitigate.h"
 #include "privs.h"
+#include "stats.h"
 #include "whitelist.h"
 
 #define EXIT_USAGE 2
@@ -45,7 +47,8 @@ struct daemon {
 	struct detect *det;
 	struct mitigate *mit;
 	struct whitelist *wl;
-	struct events *ev;
+	struct events *ev;          /* the bus */
+	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
@@ -73,7 +76,7 @@ static void usage(FILE *f)
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
 		"  -n, --check            check configuration and whitelist, then exit\n"
-		"  -v, --verbose          more detail (repeat for debug)\n"
+		"  -v, --verbose          more detail: set-up steps, privileges, control clients\n"
 		"  -h, --help             this help\n"
 		"      --version          print the version\n");
 }
@@ -224,44 +227,41 @@ fail:
 	return r;
 }
 
-/* The report SIGUSR1 asks for and every exit gives: key=value per line so a
- * person can read it and a test can parse it. */
+/* One line of the report being built: a group's counters. */
+struct report_line {
+	enum stats_group group;
+	char text[2048];
+	size_t n;
+};
+
+static void report_flush(struct report_line *l)
+{
+	if (l->n)
+		log_info("report:%s", l->text);
+	l->n = 0;
+}
+
+static void report_kv(enum stats_group g, const char *key, uint64_t value, void *ctx)
+{
+	struct report_line *l = ctx;
+
+	if (g != l->group)
+		report_flush(l);
+	l->group = g;
+	if (l->n < sizeof(l->text))
+		l->n += (size_t)snprintf(l->text + l->n, sizeof(l->text) - l->n,
+					 " %s=%" PRIu64, key, value);
+}
+
+/* The report SIGUSR1 asks for and every exit gives: a line per group of
+ * key=value counters (the names of dosipsctl stats), so a person can read
+ * it and a test can parse it. */
 static void report(struct daemon *d)
 {
-	struct capture_stats cs;
-	struct detect_stats ds;
-	struct mitigate_stats ms;
-	char line[1024];
-	size_t n = 0;
+	struct report_line l = { .group = STATS_CAPTURE };
 
-	capture_get_stats(d->cap, &cs);
-	detect_get_stats(d->det, &ds);
-	log_info("report: frames=%" PRIu64 " packets=%" PRIu64 " ipv4=%" PRIu64 " ipv6=%" PRIu64
-		 " fragments=%" PRIu64, cs.frames, cs.decoded[DEC_OK], cs.ipv4, cs.ipv6, cs.frags);
-	log_info("report: tcp=%" PRIu64 " udp=%" PRIu64 " icmp=%" PRIu64 " icmpv6=%" PRIu64
-		 " other=%" PRIu64, cs.tcp, cs.udp, cs.icmp, cs.icmp6, cs.other);
-	for (int r = 1; r < DEC__MAX; r++)
-		if (cs.decoded[r])
-			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-					      decode_result_name(r), cs.decoded[r]);
-	log_info("report: skipped:%s", n ? line : " none");
-	if (cs.have_kernel)
-		log_info("report: kernel received=%" PRIu64 " dropped=%" PRIu64
-			 " if_dropped=%" PRIu64, cs.kernel_recv, cs.kernel_drop, cs.iface_drop);
-	n = 0;
-	for (int k = 0; k < KIND__MAX; k++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
-				      detect_kind_name(k), ds.alerts[k]);
-	log_info("report: alerts:%s", line);
-	log_info("report: sources tracked=%" PRIu64 " evicted=%" PRIu64 " bans active=%u",
-		 ds.tracked, ds.evictions, mitigate_count(d->mit));
-	log_info("report: flows tracked=%" PRIu64 " evicted=%" PRIu64 " not_subject=%" PRIu64,
-		 ds.flows_tracked, ds.flows_evicted, ds.not_subject);
-	mitigate_get_stats(d->mit, &ms);
-	log_info("report: bans made=%" PRIu64 " whitelisted=%" PRIu64 " refused_cap=%" PRIu64
-		 " alerts_while_banned=%" PRIu64 " verdict_to_kernel_us last=%" PRIu64
-		 " max=%" PRIu64, ms.bans, ms.whitelisted, ms.refused_cap,
-		 ms.alerts_while_banned, ms.last_latency_us, ms.max_latency_us);
+	stats_collect(&d->view, report_kv, &l);
+	report_flush(&l);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -314,6 +314,14 @@ static void on_eof(void *ctx)
 {
 	struct daemon *d = ctx;
 
+	/* A replay's truncated last record is how many captures end: a
+	 * warning; live capture that broke is an error (exit status 1). */
+	if (*capture_error(d->cap)) {
+		if (capture_failed(d->cap))
+			log_err("%s", capture_error(d->cap));
+		else
+			log_warn("%s", capture_error(d->cap));
+	}
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -333,14 +341,19 @@ static int open_fw(struct daemon *d)
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
 		.set_size = d->cfg.set_size, .priority = -300,
 	};
+	char err[512];
 	int r;
 
 	if (d->opts->dry_run)
 		return fw_open_null(&d->fw);
-	if ((r = fw_open_nft(&fc, &d->fw)) == -EPERM)
+	if ((r = fw_open_nft(&fc, &d->fw, err, sizeof(err))) == -EPERM)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
 	else if (r < 0)
-		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, strerror(-r));
+		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, err);
+	else
+		log_debug("nftables: table inet %s, drop on the %s hook%s%s", d->cfg.table,
+			  fw_hook_name(d->cfg.hook), d->cfg.hook == FW_HOOK_INGRESS ? " of " : "",
+			  d->cfg.hook == FW_HOOK_INGRESS ? d->cfg.iface : "");
 	return r;
 }
 
@@ -385,13 +398,18 @@ static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
 	};
 }
 
-/* The JSON sink, and the hooks it hands bans and unbans to. */
+/* The bus and its subscribers, in the order they hear an event: the log,
+ * the JSON-lines file, the hooks. */
 static int open_events(struct daemon *d)
 {
 	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
 	int r;
 
-	if ((r = events_open(d->cfg.events, &d->ev)) < 0) {
+	if ((r = events_new(&d->ev)) < 0) {
+		log_err("events: %s", strerror(-r));
+		return r;
+	}
+	if ((r = jsonl_open(d->cfg.events, &d->jsonl)) < 0) {
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
@@ -399,7 +417,9 @@ static int open_events(struct daemon *d)
 		log_err("hooks: %s", strerror(-r));
 		return r;
 	}
-	events_set_hooks(d->ev, d->hooks);
+	events_subscribe(d->ev, events_log, NULL);
+	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
+	events_subscribe(d->ev, hooks_on_event, d->hooks);
 	return 0;
 }
 
@@ -454,11 +474,11 @@ static void reload_events(struct daemon *d, struct config *next)
 	int r;
 
 	if (strcmp(next->events, d->cfg.events) == 0) {
-		if ((r = events_reopen(d->ev)) < 0)
+		if ((r = jsonl_reopen(d->jsonl)) < 0)
 			log_err("events: cannot reopen %s: %s", d->cfg.events, strerror(-r));
 		return;
 	}
-	if ((r = events_set_path(d->ev, next->events)) < 0) {
+	if ((r = jsonl_set_path(d->jsonl, next->events)) < 0) {
 		log_err("events: cannot open %s: %s; still writing to %s", next->events,
 			strerror(-r), *d->cfg.events ? d->cfg.events : "nowhere");
 		memcpy(next->events, d->cfg.events, sizeof(next->events));
@@ -575,11 +595,15 @@ static int daemon_setup(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 	int r;
 
+	size_t nwl;
+
 	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
 				sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
 	}
+	whitelist_entries(d->wl, &nwl);
+	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
 		return r;
 	if ((r = open_fw(d)) < 0)
@@ -608,10 +632,9 @@ static void daemon_teardown(struct daemon *d)
 	detect_free(d->det);
 	mitigate_free(d->mit);
 	fw_close(d->fw);
-	if (d->ev)
-		events_set_hooks(d->ev, NULL);
+	events_free(d->ev);
 	hooks_free(d->hooks);
-	events_close(d->ev);
+	jsonl_close(d->jsonl);
 	whitelist_free(d->wl);
 }
 
@@ -693,7 +716,8 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	load_config(&d, &o);
-	log_init("dosips", d.cfg.syslog, o.verbose > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_init("dosips", d.cfg.syslog, o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_debug("configuration: %s", *d.cfg.file ? d.cfg.file : "built-in defaults");
 	d.opts = &o;
 	if (o.check)
 		return run_check(&d.cfg, &o);

@@ -38,8 +38,6 @@ struct mitigate {
 	struct fw *fw;
 	const struct whitelist *wl;
 	struct events *ev;
-	void (*observer)(const struct event *e, void *ctx);
-	void *observer_ctx;
 	uint32_t seed;
 	struct ban **bans;
 	uint32_t bmask;
@@ -59,7 +57,7 @@ void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
 	*cfg = (struct mitigate_cfg){
 		.ban_s = 60, .ban_max_s = 86400, .escalate = 2, .memory_s = 3600,
-		.max_bans = 10000, .memory_max = 65536,
+		.max_bans = MITIGATE_MAX_BANS, .memory_max = MITIGATE_MEMORY_MAX,
 	};
 }
 
@@ -78,9 +76,7 @@ static uint64_t wall_us(const struct mitigate *m)
 
 static void emit(struct mitigate *m, const struct event *e)
 {
-	events_emit(m->ev, e);
-	if (m->observer)
-		m->observer(e, m->observer_ctx);
+	events_publish(m->ev, e);
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -282,7 +278,7 @@ static void note_pending(struct mitigate *m, const struct verdict *v)
 static void ban_event(struct mitigate *m, const struct ban *b, uint64_t ts_us)
 {
 	emit(m, &(struct event){
-		.type = EV_BAN, .ts_us = ts_us, .src = b->src, .kind = b->kind,
+		.type = EVT_BAN, .ts_us = ts_us, .src = b->src, .kind = b->kind,
 		.duration_s = b->duration_s, .offences = b->offences,
 	});
 }
@@ -290,7 +286,7 @@ static void ban_event(struct mitigate *m, const struct ban *b, uint64_t ts_us)
 static void unban_event(struct mitigate *m, const struct ban *b, const char *reason)
 {
 	emit(m, &(struct event){
-		.type = EV_UNBAN, .ts_us = wall_us(m), .src = b->src, .kind = b->kind,
+		.type = EVT_UNBAN, .ts_us = wall_us(m), .src = b->src, .kind = b->kind,
 		.reason = reason,
 	});
 }
@@ -351,7 +347,7 @@ static int cap_refuse(struct mitigate *m, const struct ip_prefix *p, uint64_t ts
 	m->capped = true;
 	snprintf(reason, sizeof(reason), "%u active bans, max_bans: no new ban until one ends",
 		 m->nbans);
-	emit(m, &(struct event){ .type = EV_BAN_CAP, .ts_us = ts_us, .src = *p, .reason = reason });
+	emit(m, &(struct event){ .type = EVT_BAN_CAP, .ts_us = ts_us, .src = *p, .reason = reason });
 	return -ENOSPC;
 }
 
@@ -428,7 +424,7 @@ void mitigate_verdict(const struct verdict *v, void *ctx)
 		ban_escalate(m, b, v);
 		return;
 	}
-	emit(m, &(struct event){ .type = EV_ALERT, .ts_us = v->ts_us, .src = v->src, .v = v,
+	emit(m, &(struct event){ .type = EVT_ALERT, .ts_us = v->ts_us, .src = v->src, .v = v,
 				 .kind = v->kind });
 	if (v->kind == KIND_DDOS || v->src.len == 0)
 		return;  /* no single source to ban */
@@ -436,7 +432,7 @@ void mitigate_verdict(const struct verdict *v, void *ctx)
 		return;  /* its real owner talks with us: a ban would cut it off */
 	if (wl_covers(m, &v->src)) {
 		m->st.whitelisted++;
-		emit(m, &(struct event){ .type = EV_WHITELISTED, .ts_us = v->ts_us,
+		emit(m, &(struct event){ .type = EVT_WHITELISTED, .ts_us = v->ts_us,
 					 .src = v->src, .v = v, .kind = v->kind });
 		return;
 	}
@@ -459,7 +455,7 @@ int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duratio
 	}
 	if (ban_covering(m, &q))
 		return -EEXIST;
-	return ban_start(m, &q, MITIGATE_KIND_MANUAL, NULL, duration_s);
+	return ban_start(m, &q, KIND_MANUAL, NULL, duration_s);
 }
 
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p)
@@ -528,7 +524,7 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, void *ct
 	lift_inside(m, p);
 	/* The remaining time, not a fresh ban: a restart neither forgets nor
 	 * extends a ban. */
-	b = ban_insert(m, p, MITIGATE_KIND_MANUAL, (uint32_t)((remaining_ms + 999) / 1000), 1,
+	b = ban_insert(m, p, KIND_MANUAL, (uint32_t)((remaining_ms + 999) / 1000), 1,
 		       secs);
 	if (!b)
 		return;
@@ -581,7 +577,7 @@ void mitigate_set_cfg(struct mitigate *m, const struct mitigate_cfg *cfg)
 	m->cfg = *cfg;
 	m->cfg.memory_max = memory_max;
 	if (!m->cfg.max_bans)
-		m->cfg.max_bans = 10000;
+		m->cfg.max_bans = MITIGATE_MAX_BANS;
 	m->capped = false;
 }
 
@@ -610,13 +606,6 @@ void mitigate_get_stats(const struct mitigate *m, struct mitigate_stats *st)
 	*st = m->st;
 }
 
-void mitigate_set_observer(struct mitigate *m, void (*fn)(const struct event *e, void *ctx),
-			   void *ctx)
-{
-	m->observer = fn;
-	m->observer_ctx = ctx;
-}
-
 int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw *fw,
 		 const struct whitelist *wl, struct events *ev, struct mitigate **out)
 {
@@ -627,9 +616,9 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 		return -ENOMEM;
 	*m = (struct mitigate){ .loop = loop, .cfg = *cfg, .fw = fw, .wl = wl, .ev = ev };
 	if (!m->cfg.memory_max)
-		m->cfg.memory_max = 65536;
+		m->cfg.memory_max = MITIGATE_MEMORY_MAX;
 	if (!m->cfg.max_bans)
-		m->cfg.max_bans = 10000;
+		m->cfg.max_bans = MITIGATE_MAX_BANS;
 	nb = pow2_at_least(m->cfg.max_bans);
 	no = pow2_at_least(m->cfg.memory_max);
 	m->bmask = nb - 1;

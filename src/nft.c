@@ -21,6 +21,7 @@
  * ban of a prefix never collides with a smaller ban lifted in the same batch.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <stdbool.h>
@@ -139,6 +140,8 @@ struct nft {
 	struct nft_batch b;
 	struct nftnl_set_elem *elem;  /* scratch, reused for every element */
 	char *rbuf;
+	char *err;                  /* set-up's error text (fw_open_nft), else NULL */
+	size_t errlen;
 };
 
 static struct nft *to_nft(struct fw *fw)
@@ -154,6 +157,23 @@ static int set_of(const struct ip_prefix *p, bool ban)
 static const char *nft_chain_name(const struct nft *n)
 {
 	return fw_hook_name(n->hook);
+}
+
+/* An error in words: during fw_open_nft into its caller's buffer (the
+ * first one, the cause, wins), in the loop through log.c. */
+__attribute__((format(printf, 2, 3)))
+static void nft_error(const struct nft *n, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!n->err)
+		log_err("nftables: %s", line);
+	else if (!*n->err)
+		snprintf(n->err, n->errlen, "%s", line);
 }
 
 /* ---- batch building ---- */
@@ -552,7 +572,7 @@ static void nft_log(const struct nft *n, const struct nft_msg *m, const struct n
 		snprintf(what, sizeof(what), "%s set %s", m->what, nft_setdef[m->set].name);
 	else
 		snprintf(what, sizeof(what), "%s", m->what);
-	log_err("nftables: %s (table inet %s) failed: %s%s%s%s%s%s", what, n->table,
+	nft_error(n, "%s (table inet %s) failed: %s%s%s%s%s%s", what, n->table,
 		strerror(-e->err), mean ? " (" : "", mean ? mean : "", mean ? ")" : "",
 		*e->text ? ": " : "", e->text);
 }
@@ -698,7 +718,7 @@ static int nft_check_sets(const struct nft *n)
 		if (si->keylen == (nft_setdef[i].v6 ? 16u : 4u) &&
 		    (nft_setdef[i].ban ? si->timeout : si->interval))
 			continue;
-		log_err("nftables: set %s of table inet %s has key length %u and flags %#x, "
+		nft_error(n, "set %s of table inet %s has key length %u and flags %#x, "
 			"not what dosips needs (%s address, flags %s); "
 			"remove the table (dosips --flush) to have it re-created",
 			nft_setdef[i].name, n->table, si->keylen, si->flags,
@@ -924,7 +944,7 @@ static int nft_ensure(struct nft *n, bool repair, unsigned *made)
 
 	*made = 0;
 	if ((r = nft_probe(n, &table, &chain, &rules, &ci)) < 0) {
-		log_err("nftables: reading table inet %s: %s%s", n->table, strerror(-r),
+		nft_error(n, "reading table inet %s: %s%s", n->table, strerror(-r),
 			r == -EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
 		return r;
 	}
@@ -1592,7 +1612,7 @@ static int nft_cfg_copy(struct nft *n, const struct fw_cfg *cfg)
 		return -EINVAL;
 	if (cfg->hook == FW_HOOK_INGRESS &&
 	    (!cfg->iface || !*cfg->iface || strlen(cfg->iface) >= sizeof(n->iface))) {
-		log_err("nftables: the ingress hook needs an interface name");
+		nft_error(n, "the ingress hook needs an interface name");
 		return -EINVAL;
 	}
 	strcpy(n->table, table);
@@ -1602,33 +1622,40 @@ static int nft_cfg_copy(struct nft *n, const struct fw_cfg *cfg)
 	snprintf(n->chain_what, sizeof(n->chain_what), "create chain %s%s%s",
 		 fw_hook_name(n->hook), n->hook == FW_HOOK_INGRESS ? " on " : "",
 		 n->hook == FW_HOOK_INGRESS ? n->iface : "");
-	n->set_size = cfg->set_size ? cfg->set_size : 65536;
+	n->set_size = cfg->set_size ? cfg->set_size : FW_SET_SIZE;
 	n->priority = cfg->priority;
 	return 0;
 }
 
-int fw_open_nft(const struct fw_cfg *cfg, struct fw **out)
+int fw_open_nft(const struct fw_cfg *cfg, struct fw **out, char *err, size_t errlen)
 {
 	struct nft *n = calloc(1, sizeof(*n));
 	unsigned made;
 	int r = -ENOMEM;
 
+	snprintf(err, errlen, "out of memory");
 	if (!n)
 		return -ENOMEM;
+	*err = '\0';
+	n->err = err;
+	n->errlen = errlen;
 	n->base.ops = &nft_ops;
 	if (!(n->rbuf = malloc(NFT_RBUF)) || !(n->elem = nftnl_set_elem_alloc()))
 		goto fail;
 	if ((r = nft_cfg_copy(n, cfg)) < 0)
 		goto fail;
 	if ((r = nft_sockets(n)) < 0) {
-		log_err("nftables: netlink socket: %s", strerror(-r));
+		nft_error(n, "netlink socket: %s", strerror(-r));
 		goto fail;
 	}
 	if ((r = nft_ensure(n, false, &made)) < 0)
 		goto fail;
+	n->err = NULL;
 	*out = &n->base;
 	return 0;
 fail:
+	if (!*err)
+		snprintf(err, errlen, "%s", strerror(-r));
 	nft_close(&n->base);
 	return r;
 }

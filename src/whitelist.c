@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "routes.h"
 #include "whitelist.h"
 
 struct whitelist {
@@ -266,84 +267,21 @@ static int wl_add_ifaddrs(struct whitelist *wl)
 	return r;
 }
 
-/* /proc/net/route: "Iface Destination Gateway Flags RefCnt Use Metric Mask ..."
- * with addresses as the hex of the network-order 32-bit value. */
-static int wl_gw4_line(struct whitelist *wl, const char *line)
+/* A default route's gateway is never banned. */
+static int wl_gateway(const struct route *r, void *ctx)
 {
-	char iface[64];
-	unsigned dst, gw, flags, mask;
-	int refcnt, use, metric;
-	struct ip_prefix p = { .len = 128 };
+	struct ip_prefix p = { .addr = r->gateway, .len = 128 };
 
-	if (sscanf(line, "%63s %x %x %x %d %d %d %x", iface, &dst, &gw, &flags, &refcnt,
-		   &use, &metric, &mask) != 8)
+	if (!r->has_gateway || r->dst.len != (addr_is_v4(&r->dst.addr) ? 96 : 0))
 		return 0;
-	if (dst != 0 || mask != 0 || gw == 0 || !(flags & 0x2))  /* RTF_GATEWAY */
-		return 0;
-	uint32_t be = gw;  /* printed from memory: the bytes are already in order */
-	addr_from_v4(&p.addr, &be);
-	return whitelist_add(wl, &p);
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static bool hex16(const char *s, uint8_t *out)
-{
-	for (int i = 0; i < 16; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
-/* /proc/net/ipv6_route: "dst dstlen src srclen nexthop metric refcnt use
- * flags iface", addresses as 32 hex digits. */
-static int wl_gw6_line(struct whitelist *wl, const char *line)
-{
-	char dst[33], src[33], hop[33];
-	unsigned dlen, slen;
-	struct ip_prefix p = { .len = 128 };
-	static const uint8_t zero[16];
-
-	if (sscanf(line, "%32s %x %32s %x %32s", dst, &dlen, src, &slen, hop) != 5 ||
-	    strlen(hop) != 32 || dlen != 0 || !hex16(hop, p.addr.b) ||
-	    memcmp(p.addr.b, zero, 16) == 0)
-		return 0;
-	return whitelist_add(wl, &p);
-}
-
-static int wl_read_routes(struct whitelist *wl, const char *path,
-			  int (*fn)(struct whitelist *, const char *))
-{
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	int r = 0;
-
-	if (!path)
-		return 0;
-	if (!(f = fopen(path, "re")))
-		return errno == ENOENT ? 0 : -errno;  /* no IPv6, or no /proc here */
-	while (r == 0 && getline(&line, &cap, f) >= 0)
-		r = fn(wl, line);
-	free(line);
-	fclose(f);
-	return r;
+	return whitelist_add(ctx, &p);
 }
 
 int whitelist_add_gateways(struct whitelist *wl, const char *route4, const char *route6)
 {
 	int r;
 
-	if ((r = wl_read_routes(wl, route4, wl_gw4_line)) < 0 ||
-	    (r = wl_read_routes(wl, route6, wl_gw6_line)) < 0)
+	if ((r = routes_read(route4, route6, wl_gateway, wl)) < 0)
 		return r;
 	return wl_build(wl);
 }
@@ -355,5 +293,5 @@ int whitelist_add_local(struct whitelist *wl)
 	if ((r = wl_add_addr(wl, "127.0.0.0/8")) < 0 || (r = wl_add_addr(wl, "::1")) < 0 ||
 	    (r = wl_add_ifaddrs(wl)) < 0)
 		return r;
-	return whitelist_add_gateways(wl, "/proc/net/route", "/proc/net/ipv6_route");
+	return whitelist_add_gateways(wl, ROUTES_V4, ROUTES_V6);
 }

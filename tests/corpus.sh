@@ -3,9 +3,9 @@
 # through the ASan+UBSan build: each must end with status 0 (replayed) or 1
 # (not a capture libpcap can open), and no sanitizer may speak.
 set -u
-CORPUS=${DOSIPS_CORPUS:-$TOP/../shared/corpus/tcpdump-tests}
+. "$TOP/tests/common.sh"
+CORPUS=$(corpus_dir) || exit $?
 BIN=$TOP/build/asan/dosips
-[ -d "$CORPUS" ] || { echo "corpus not found: $CORPUS (set DOSIPS_CORPUS)"; exit 1; }
 export ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

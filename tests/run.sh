@@ -20,6 +20,7 @@ pass=0 fail=0 skip=0 failed=""
 # run NAME CMD...: one test; its output goes to a log shown on failure.
 run() {
 	name=$1; shift
+	ran=$((ran + 1))
 	log=$LOGDIR/$(echo "$name" | tr '/ ' '__').log
 	start=$(date +%s)
 	if "$@" >"$log" 2>&1; then
@@ -37,8 +38,16 @@ run() {
 	if [ "$res" = skipped ]; then tail -n 1 "$log" | sed 's/^/    | /'; fi
 }
 
+# empty LAYER: a layer that found nothing to run fails, so a tree that
+# built no tests (or lost its scripts) can never pass.
+empty() {
+	fail=$((fail + 1)); failed="$failed $1"
+	printf '%-8s %-40s\n' FAIL "$1: nothing to run"
+}
+
 for layer in $LAYERS; do
 	echo "== $layer"
+	ran=0
 	case $layer in
 	unit)
 		for b in build/release/tests/test_* build/asan/tests/test_*; do
@@ -62,7 +71,10 @@ for layer in $LAYERS; do
 			case $t in */lib.sh) continue ;; esac
 			run "lab/$(basename "$t" .sh)" sh "$t"
 		done ;;
+	*)
+		echo "unknown layer $layer (unit replay docs corpus fuzz lab)" ;;
 	esac
+	[ "$ran" -gt 0 ] || empty "$layer"
 done
 
 echo

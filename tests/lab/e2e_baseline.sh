@@ -31,7 +31,7 @@ _e=$(wc -l <"$LAB_DIR/events.json")
 	bad "ban sets not empty"
 dosips_stop
 # dosips must have watched it all, or the silence above proves nothing.
-_p=$(sed -n 's/.*report: frames=[0-9]* packets=\([0-9]*\).*/\1/p' "$LAB_DIR/dosips.log" | tail -n 1)
+_p=$(report_field packets)
 [ "${_p:-0}" -ge 30 ] && ok "dosips decoded $_p packets of it" ||
 	bad "dosips decoded only ${_p:-0} packets: was it watching?"
 t_done

@@ -11,9 +11,7 @@ LAB=$TOP/scripts/lab.sh
 for t in ip nft hping3 nc; do
 	command -v $t >/dev/null || { echo "skipped: $t is not installed (sh scripts/deps.sh)"; exit 77; }
 done
-failed=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
+. "$TOP/tests/common.sh"
 T=$(mktemp -d /tmp/dosips-labtest.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
@@ -85,4 +83,4 @@ ip netns del "dl$$-victim" 2>/dev/null
 
 [ "$(root_state)" = "$before" ] && ok "root namespace: interfaces and nftables ruleset unchanged" ||
 	bad "the root namespace's interfaces or ruleset changed"
-[ $failed -eq 0 ] && echo "PASS lab" || { echo "FAIL lab"; exit 1; }
+[ $T_FAILED -eq 0 ] && echo "PASS lab" || { echo "FAIL lab"; exit 1; }

@@ -48,9 +48,7 @@ _b=$(ban_count ban4)
 		"(bound $HWM_GROWTH_KB kB): memory follows the number of sources"
 client_ok
 dosips_stop
-_tr=$(sed -n 's/.*report: sources tracked=\([0-9]*\) evicted=\([0-9]*\).*/\1 \2/p' \
-	"$LAB_DIR/dosips.log" | tail -n 1)
-set -- $_tr
+set -- "$(report_field sources_tracked)" "$(report_field sources_evicted)"
 [ "${1:-999999}" -le "$CAPACITY" ] && [ "${2:-0}" -gt 0 ] &&
 	ok "sources tracked $1 <= $CAPACITY, $2 evicted" ||
 	bad "sources tracked ${1:-?}, evicted ${2:-?}: capacity $CAPACITY not enforced"

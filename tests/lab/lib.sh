@@ -29,11 +29,7 @@ BAN_BOUND_MS=${BAN_BOUND_MS:-1000}
 FLOOD_INTERVAL=${FLOOD_INTERVAL:-u40}
 FLOOD_COUNT=${FLOOD_COUNT:-15000}
 DOSIPS_PID=""
-T_FAILED=0
-
-ok() { echo "ok   $*"; }
-note() { echo "     $*"; }
-bad() { echo "FAIL $*"; T_FAILED=1; }
+. "$TOP/tests/common.sh"
 
 # fail MSG: what went wrong, with the evidence a person needs, last.
 fail() {
@@ -164,6 +160,12 @@ ev_lines() {
 }
 
 ev_count() { ev_lines "$@" | wc -l; }
+
+# report_field KEY: KEY's value in dosips's last report (see dosipsctl stats
+# for the names).
+report_field() {
+	grep 'report:' "$LAB_DIR/dosips.log" | grep -o " $1=[0-9]*" | tail -n 1 | cut -d= -f2
+}
 
 # ev_field KEY: the value of KEY in the line on stdin.
 ev_field() {

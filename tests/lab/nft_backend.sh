@@ -18,8 +18,6 @@ V=dosfw-v-$$
 A=dosfw-a-$$
 T=$(mktemp -d /tmp/dosips-fw.XXXXXX)
 pids=""
-pass=0
-fail=0
 
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
@@ -30,12 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-check() { # DESCRIPTION COMMAND...: passes when the command succeeds
-	d=$1; shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
+. "$TOP/tests/common.sh"
 in_v() { ip netns exec "$V" "$@"; }
 in_a() { ip netns exec "$A" "$@"; }
 fw() { in_v "$FWTOOL" -d v0 "$@"; }
@@ -204,5 +197,5 @@ fw flush
 check "flush deletes the table" sh -c "! ip netns exec $V nft list table inet dosips >/dev/null 2>&1"
 check "flush of a missing table is not an error" quiet fw flush
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+echo "$T_PASS passed, $T_FAIL failed"
+[ "$T_FAIL" -eq 0 ]

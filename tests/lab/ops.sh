@@ -20,7 +20,6 @@ chmod 755 "$T"                  # nobody must reach the socket inside
 SOCK=$T/ctl.sock
 NOGROUP=$(id -gn nobody)
 pids=""
-failed=0
 
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
@@ -31,12 +30,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { # DESCRIPTION COMMAND...: passes when the command succeeds
-	d=$1; shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
+. "$TOP/tests/common.sh"
 ctl() { "$BIN/dosipsctl" -s "$SOCK" "$@"; }
 quiet() { "$@" >/dev/null; }
 as_nobody() { setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups "$@"; }
@@ -261,5 +255,5 @@ kill -TERM $DPID
 wait $DPID
 check "clean exit as nobody" [ $? -eq 0 ]
 
-[ $failed -eq 0 ] || { echo "--- daemon log"; cat "$T/log"; exit 1; }
+[ $T_FAILED -eq 0 ] || { echo "--- daemon log"; cat "$T/log"; exit 1; }
 echo "all ops checks passed"

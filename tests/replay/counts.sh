@@ -2,9 +2,9 @@
 # The final report's per-protocol counts for real captures equal what
 # tcpdump, an independent decoder, counts with its own filters.
 set -u
-CORPUS=${DOSIPS_CORPUS:-$TOP/../shared/corpus/tcpdump-tests}
+. "$TOP/tests/common.sh"
+CORPUS=$(corpus_dir) || exit $?
 BIN=$TOP/build/release/dosips
-[ -d "$CORPUS" ] || { echo "corpus not found: $CORPUS"; exit 1; }
 command -v tcpdump >/dev/null || { echo "tcpdump missing"; exit 1; }
 fail=0
 

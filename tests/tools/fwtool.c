@@ -241,6 +241,7 @@ int main(int argc, char **argv)
 	struct fw_cfg cfg = { .table = "dosips", .hook = FW_HOOK_INGRESS,
 			      .set_size = 65536, .priority = -300 };
 	struct fw *fw;
+	char err[512];
 	int c, r;
 
 	log_init("fwtool", 0, LOG_LVL_INFO);
@@ -260,8 +261,8 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return fprintf(stderr, "%s", usage), 2;
-	if ((r = fw_open_nft(&cfg, &fw)) < 0) {
-		fprintf(stderr, "fwtool: cannot open table inet %s: %s\n", cfg.table, strerror(-r));
+	if ((r = fw_open_nft(&cfg, &fw, err, sizeof(err))) < 0) {
+		fprintf(stderr, "fwtool: cannot open table inet %s: %s\n", cfg.table, err);
 		return 1;
 	}
 	r = run(fw, argc - optind, argv + optind);

@@ -256,6 +256,7 @@ static void test_policy_file_matches_defaults(void **state)
 	if (load_text(&cfg, text, err, sizeof(err)) < 0)
 		fail_msg("uncommented %s: %s", path, err);
 	assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
+	memset(cfg.file, 0, sizeof(cfg.file));   /* where it came from */
 	assert_memory_equal(&cfg, &defaults, sizeof(cfg));
 }
 
@@ -288,6 +289,23 @@ static void test_man_page_lists_every_key(void **state)
 	}
 }
 
+/* "[type name]" sections belong to a module named in config.c's table; a
+ * type no module owns is refused at its header, with file and line. */
+static void test_named_section_unknown_type(void **state)
+{
+	static struct config cfg;
+	char err[256];
+
+	assert_int_equal(load_text(&cfg, "ban = 60\n\n[nosuchtype  alpha]\nurl = x\n", err,
+				   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":3: unknown section type"));
+	assert_int_equal(cfg.nnamed, 0);
+	assert_null(config_named_get(&cfg, "nosuchtype", "alpha", "url"));
+	assert_int_equal(load_text(&cfg, "[averyveryverylongtypenamethatgoesonandon x]\n", err,
+				   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1: unknown section type"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_keep_restart),
 		cmocka_unit_test(test_policy_file_matches_defaults),
 		cmocka_unit_test(test_man_page_lists_every_key),
+		cmocka_unit_test_teardown(test_named_section_unknown_type, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

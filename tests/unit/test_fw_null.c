@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "fw.h"
+#include "fw_null.h"
 #include "../../src/fw_backend.h"
 
 static struct ip_prefix pfx(const char *s)

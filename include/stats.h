@@ -1,0 +1,23 @@
+/* stats.h - every counter of the daemon, named once for all who show them. */
+#ifndef DOSIPS_STATS_H
+#define DOSIPS_STATS_H
+
+#include <stdint.h>
+#include "ctl.h"
+
+/* Groups: the lines of the report; each counter belongs to one. */
+enum stats_group {
+	STATS_CAPTURE, STATS_PROTOCOLS, STATS_SKIPPED, STATS_KERNEL, STATS_ALERTS,
+	STATS_SOURCES, STATS_BANS, STATS_LATENCY, STATS_FIREWALL, STATS_HOOKS,
+	STATS__GROUPS
+};
+
+/* Receives one counter: its stable key ("tcp", "skipped.bad_ip4",
+ * "alerts.syn_flood", "verdict_to_kernel_us.max", ...) and value. */
+typedef void (*stats_fn)(enum stats_group g, const char *key, uint64_t value, void *ctx);
+
+/* Hands every counter of the daemon v shows to fn, group by group, in a
+ * fixed order. Kernel counters only when the capture has them. */
+void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx);
+
+#endif

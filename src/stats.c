@@ -1,0 +1,106 @@
+/* stats.c - the daemon's counters, gathered and named in one place.
+ *
+ * The exit report (log lines), `dosipsctl stats` (one key=value a line)
+ * and the metrics all show the same numbers; each asks stats_collect and
+ * only formats. A counter added here shows up everywhere, under one name,
+ * so a person comparing the report with dosipsctl never has to translate.
+ * Alert totals add the counts of detectors a reload replaced. */
+#include <stdio.h>
+
+#include "capture.h"
+#include "fw.h"
+#include "hooks.h"
+#include "mitigate.h"
+#include "stats.h"
+
+static void collect_capture(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct capture_stats cs;
+	char key[64];
+
+	capture_get_stats(v->cap, &cs);
+	fn(STATS_CAPTURE, "frames", cs.frames, ctx);
+	fn(STATS_CAPTURE, "bytes", cs.bytes, ctx);
+	fn(STATS_CAPTURE, "packets", cs.decoded[DEC_OK], ctx);
+	fn(STATS_CAPTURE, "ipv4", cs.ipv4, ctx);
+	fn(STATS_CAPTURE, "ipv6", cs.ipv6, ctx);
+	fn(STATS_CAPTURE, "fragments", cs.frags, ctx);
+	fn(STATS_PROTOCOLS, "tcp", cs.tcp, ctx);
+	fn(STATS_PROTOCOLS, "udp", cs.udp, ctx);
+	fn(STATS_PROTOCOLS, "icmp", cs.icmp, ctx);
+	fn(STATS_PROTOCOLS, "icmpv6", cs.icmp6, ctx);
+	fn(STATS_PROTOCOLS, "other", cs.other, ctx);
+	for (int d = 1; d < DEC__MAX; d++) {
+		snprintf(key, sizeof(key), "skipped.%s", decode_result_name(d));
+		fn(STATS_SKIPPED, key, cs.decoded[d], ctx);
+	}
+	if (!cs.have_kernel)
+		return;
+	fn(STATS_KERNEL, "kernel_received", cs.kernel_recv, ctx);
+	fn(STATS_KERNEL, "kernel_dropped", cs.kernel_drop, ctx);
+	fn(STATS_KERNEL, "iface_dropped", cs.iface_drop, ctx);
+}
+
+static void collect_detect(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct detect_stats ds;
+	char key[64];
+
+	detect_get_stats(v->det, &ds);
+	for (int k = 0; k < KIND__MAX; k++) {
+		snprintf(key, sizeof(key), "alerts.%s", detect_kind_name(k));
+		fn(STATS_ALERTS, key, v->alerts_before[k] + ds.alerts[k], ctx);
+	}
+	fn(STATS_SOURCES, "sources_tracked", ds.tracked, ctx);
+	fn(STATS_SOURCES, "sources_evicted", ds.evictions, ctx);
+	fn(STATS_SOURCES, "destinations_tracked", ds.dst_tracked, ctx);
+	fn(STATS_SOURCES, "destinations_evicted", ds.dst_evictions, ctx);
+	fn(STATS_SOURCES, "ring_reclaims", ds.ring_reclaims, ctx);
+	fn(STATS_SOURCES, "ring_denied", ds.ring_denied, ctx);
+	fn(STATS_SOURCES, "alerts_suppressed", ds.suppressed, ctx);
+	fn(STATS_SOURCES, "flows_tracked", ds.flows_tracked, ctx);
+	fn(STATS_SOURCES, "flows_evicted", ds.flows_evicted, ctx);
+	fn(STATS_SOURCES, "not_subject", ds.not_subject, ctx);
+}
+
+static void collect_mitigate(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct mitigate_stats ms;
+
+	mitigate_get_stats(v->mit, &ms);
+	fn(STATS_BANS, "bans_active", mitigate_count(v->mit), ctx);
+	fn(STATS_BANS, "verdicts", ms.verdicts, ctx);
+	fn(STATS_BANS, "bans", ms.bans, ctx);
+	fn(STATS_BANS, "unbans", ms.unbans, ctx);
+	fn(STATS_BANS, "whitelisted", ms.whitelisted, ctx);
+	fn(STATS_BANS, "refused_cap", ms.refused_cap, ctx);
+	fn(STATS_BANS, "adopted", ms.adopted, ctx);
+	fn(STATS_BANS, "alerts_while_banned", ms.alerts_while_banned, ctx);
+	fn(STATS_BANS, "commits", ms.commits, ctx);
+	fn(STATS_BANS, "commit_errors", ms.commit_errors, ctx);
+	fn(STATS_LATENCY, "verdict_to_kernel_us.last", ms.last_latency_us, ctx);
+	fn(STATS_LATENCY, "verdict_to_kernel_us.max", ms.max_latency_us, ctx);
+	fn(STATS_LATENCY, "packet_to_kernel_us.last", ms.last_pkt_latency_us, ctx);
+	fn(STATS_LATENCY, "packet_to_kernel_us.max", ms.max_pkt_latency_us, ctx);
+}
+
+void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct fw_stats fs;
+	struct hooks_stats hs;
+
+	collect_capture(v, fn, ctx);
+	collect_detect(v, fn, ctx);
+	collect_mitigate(v, fn, ctx);
+	fw_get_stats(v->fw, &fs);
+	fn(STATS_FIREWALL, "fw_bans", fs.bans, ctx);
+	fn(STATS_FIREWALL, "fw_unbans", fs.unbans, ctx);
+	fn(STATS_FIREWALL, "fw_batches", fs.batches, ctx);
+	fn(STATS_FIREWALL, "fw_errors", fs.errors, ctx);
+	hooks_get_stats(v->hooks, &hs);
+	fn(STATS_HOOKS, "hooks_started", hs.started, ctx);
+	fn(STATS_HOOKS, "hooks_failed", hs.failed, ctx);
+	fn(STATS_HOOKS, "hooks_killed", hs.killed, ctx);
+	fn(STATS_HOOKS, "hooks_dropped", hs.dropped, ctx);
+	fn(STATS_HOOKS, "hooks_running", hs.running, ctx);
+}

@@ -77,7 +77,7 @@ struct flows {
 	size_t fl_bytes, pe_bytes;
 	uint32_t nb, npb;	/* flow and peer buckets */
 	uint32_t timeout;	/* in ticks */
-	uint64_t secret[3];
+	uint64_t secret[4];
 	uint64_t tracked, evicted;
 };
 
@@ -102,6 +102,7 @@ int flows_new(uint32_t capacity, uint32_t timeout_ms, uint32_t seed, struct flow
 	f->secret[0] = mix64(seed ^ 0x243f6a8885a308d3ull) | 1;
 	f->secret[1] = mix64(f->secret[0] ^ 0x13198a2e03707344ull) | 1;
 	f->secret[2] = mix64(f->secret[1] ^ 0xa4093822299f31d0ull) | 1;
+	f->secret[3] = mix64(f->secret[2] ^ 0x082efa98ec4e6c89ull) | 1;
 	f->fl_bytes = (size_t)f->nb * sizeof(struct fbucket);
 	f->pe_bytes = (size_t)f->npb * FWAYS * sizeof(struct peer);
 	f->fl = flows_alloc(f->fl_bytes);
@@ -126,19 +127,20 @@ void flows_free(struct flows *f)
 }
 
 /* A keyed hash of one endpoint: the address's words offset by secrets,
- * the port folded in, multiplied to 128 bits and folded. */
+ * multiplied to 128 bits and folded, plus the port times a secret. (A port
+ * folded into the address's words would collide, whatever the secrets,
+ * with an address differing in the same bits.) */
 static inline uint64_t ep_hash(const struct flows *f, const struct ip_addr *a, uint16_t port)
 {
 	uint64_t w[2];
 
 	memcpy(w, a->b, 16);
 #ifdef __SIZEOF_INT128__
-	unsigned __int128 m = (unsigned __int128)(w[0] ^ f->secret[0]) *
-			      (w[1] ^ f->secret[1] ^ (uint64_t)port << 48);
+	unsigned __int128 m = (unsigned __int128)(w[0] ^ f->secret[0]) * (w[1] ^ f->secret[1]);
 
-	return (uint64_t)m ^ (uint64_t)(m >> 64);
+	return ((uint64_t)m ^ (uint64_t)(m >> 64)) + port * f->secret[3];
 #else
-	return mix64(mix64(w[0] ^ f->secret[0]) ^ w[1] ^ f->secret[1] ^ (uint64_t)port << 48);
+	return mix64(mix64(w[0] ^ f->secret[0]) ^ w[1] ^ f->secret[1]) + port * f->secret[3];
 #endif
 }
 
@@ -154,7 +156,7 @@ static inline uint64_t flows_hash(const struct flows *f, const struct pkt *p)
 {
 	uint8_t proto = p->flags & PKT_ICMP_ERR ? p->inner_proto : p->proto;
 	uint64_t hs = ep_hash(f, &p->src, p->sport), hd = ep_hash(f, &p->dst, p->dport);
-	uint64_t h = mix64(hs + hd + (proto ^ f->secret[2]));
+	uint64_t h = mix64(hs + hd + proto * f->secret[2]);
 
 	h = (h & ~1ull) | (hs > hd);
 	__builtin_prefetch(flow_bucket(f, h), 1);

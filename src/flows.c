@@ -126,21 +126,23 @@ void flows_free(struct flows *f)
 	free(f);
 }
 
-/* A keyed hash of one endpoint: the address's words offset by secrets,
- * multiplied to 128 bits and folded, plus the port times a secret. (A port
- * folded into the address's words would collide, whatever the secrets,
- * with an address differing in the same bits.) */
+/* A keyed hash of one endpoint: the address's words offset by secrets (the
+ * port, spread by a secret multiplier, into the first), multiplied to 128
+ * bits and folded. Not the port added to a hash of the address: the sum of
+ * both endpoints' hashes would then keep only the sum of the ports. */
 static inline uint64_t ep_hash(const struct flows *f, const struct ip_addr *a, uint16_t port)
 {
 	uint64_t w[2];
 
 	memcpy(w, a->b, 16);
+	w[0] ^= f->secret[0] ^ port * f->secret[3];
+	w[1] ^= f->secret[1];
 #ifdef __SIZEOF_INT128__
-	unsigned __int128 m = (unsigned __int128)(w[0] ^ f->secret[0]) * (w[1] ^ f->secret[1]);
+	unsigned __int128 m = (unsigned __int128)w[0] * w[1];
 
-	return ((uint64_t)m ^ (uint64_t)(m >> 64)) + port * f->secret[3];
+	return (uint64_t)m ^ (uint64_t)(m >> 64);
 #else
-	return mix64(mix64(w[0] ^ f->secret[0]) ^ w[1] ^ f->secret[1]) + port * f->secret[3];
+	return mix64(mix64(w[0]) ^ w[1]);
 #endif
 }
 

@@ -129,6 +129,12 @@ static void test_keys(void **state)
 		p = mk(&B, &C, IPPROTO_TCP, (uint16_t)port, 50000, 0x14);
 		assert_int_equal(one(f, &p, T0 + SEC + port).role, FLOW_ANSWER);
 	}
+	/* Ports bound to their address: the same sum, or swapped, is another
+	 * flow. */
+	p = mk(&C, &B, IPPROTO_TCP, 50001, 39, 0x01);
+	assert_int_equal(one(f, &p, T0 + 2 * SEC).role, FLOW_NEW);
+	p = mk(&C, &B, IPPROTO_TCP, 40, 50000, 0x01);
+	assert_int_equal(one(f, &p, T0 + 2 * SEC).role, FLOW_NEW);
 	p = mk(&A, &B, IPPROTO_TCP, 50000, 1, 0x01);	/* another client */
 	assert_int_equal(one(f, &p, T0 + 2 * SEC).role, FLOW_NEW);
 	p = mk(&C, &B, IPPROTO_UDP, 50000, 1, 0);	/* another protocol */

@@ -154,14 +154,16 @@ static inline struct fbucket *flow_bucket(const struct flows *f, uint64_t h)
 /* The sum of both endpoints' hashes is the same either way; bit 0 is
  * replaced by the sender's side (which endpoint hashes lower). The
  * bucket's line is asked for. */
-static inline uint64_t flows_hash(const struct flows *f, const struct pkt *p)
+static inline uint64_t flows_hash(const struct flows *f, const struct pkt *p,
+				  struct fbucket **bucket)
 {
 	uint8_t proto = p->flags & PKT_ICMP_ERR ? p->inner_proto : p->proto;
 	uint64_t hs = ep_hash(f, &p->src, p->sport), hd = ep_hash(f, &p->dst, p->dport);
 	uint64_t h = mix64(hs + hd + proto * f->secret[2]);
 
 	h = (h & ~1ull) | (hs > hd);
-	__builtin_prefetch(flow_bucket(f, h), 1);
+	*bucket = flow_bucket(f, h);
+	__builtin_prefetch(*bucket, 1);
 	return h;
 }
 
@@ -250,10 +252,9 @@ static __attribute__((noinline)) void flow_start(struct flows *f, struct fbucket
 }
 
 static inline __attribute__((always_inline)) void
-flows_packet(struct flows *f, const struct pkt *p, uint64_t h, uint64_t now_us,
-	     struct flow_info *fi)
+flows_packet(struct flows *f, const struct pkt *p, uint64_t h, struct fbucket *b,
+	     uint64_t now_us, struct flow_info *fi)
 {
-	struct fbucket *b = flow_bucket(f, h);
 	uint32_t fp = (uint32_t)(h >> 32) | 1, now = (uint32_t)(now_us >> 10);
 	unsigned side = (unsigned)(h & 1), m = fp_match(b, fp), w;
 	uint16_t now_s = (uint16_t)(now >> 10);
@@ -284,18 +285,19 @@ void flows_batch(struct flows *f, const struct pkt *p, const uint64_t *t, size_t
 		 struct flow_info *fi)
 {
 	uint64_t h[FAHEAD];
+	struct fbucket *b[FAHEAD];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		h[i % FAHEAD] = flows_hash(f, &p[i]);
+		h[i % FAHEAD] = flows_hash(f, &p[i], &b[i % FAHEAD]);
 		if (i >= FAHEAD - 1) {
 			size_t j = i - (FAHEAD - 1);
 
-			flows_packet(f, &p[j], h[j % FAHEAD], t[j], &fi[j]);
+			flows_packet(f, &p[j], h[j % FAHEAD], b[j % FAHEAD], t[j], &fi[j]);
 		}
 	}
 	for (i = n > FAHEAD - 1 ? n - (FAHEAD - 1) : 0; i < n; i++)
-		flows_packet(f, &p[i], h[i % FAHEAD], t[i], &fi[i]);
+		flows_packet(f, &p[i], h[i % FAHEAD], b[i % FAHEAD], t[i], &fi[i]);
 }
 
 static inline uint64_t peer_fp(const struct flows *f, const struct ip_addr *key)

@@ -107,7 +107,13 @@ void detect_cfg_defaults(struct detect_cfg *cfg);
  * static message in *why. */
 int detect_cfg_check(const struct detect_cfg *cfg, const char **why);
 
-/* Allocates all state for cfg up front; 0 or -errno. */
+/* Allocates all state for cfg up front, the flow memory (flows.h) of this
+ * instance included; 0 or -errno. Sharding across instances (workers):
+ * an instance must see both directions of every conversation it counts,
+ * or it takes each of them for unanswered and the host's answers for
+ * questions. Shard by the remote end (the source of a packet the host
+ * receives, the destination of one it sends), or by a hash symmetric in
+ * source and destination; not by the source address alone. */
 int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
 	       struct detect **out);
 

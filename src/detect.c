@@ -275,7 +275,7 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 	cfg->v6_prefix = 64;
 	memcpy(cfg->pool, pool_default, sizeof(pool_default));
 	cfg->seed = 0;
-	cfg->flow_capacity = 1048576;
+	cfg->flow_capacity = 262144;
 	cfg->flow_timeout_ms = 120000;
 }
 

@@ -279,7 +279,7 @@ flows_packet(struct flows *f, const struct pkt *p, uint64_t h, struct fbucket *b
 }
 
 /* Packets between hashing a flow (and asking for its line) and using it. */
-#define FAHEAD 8
+#define FAHEAD 32
 
 void flows_batch(struct flows *f, const struct pkt *p, const uint64_t *t, size_t n,
 		 struct flow_info *fi)

@@ -14,11 +14,11 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -MMD -MP -D_GNU_SOURCE -DDOSIPS_VERSION='"$(VERSION)"' \
 	  -DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl
+LIBS_PC := libpcap libmnl libnftnl libcap-ng libcurl json-c
 CFLAGS += $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 # Debian's libev ships no .pc file; use it when present, else plain -lev.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) \
-	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
+	  $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev) -lm
 
 # BUILD=asan gives an ASan+UBSan tree beside the normal one; BUILD=fuzz a
 # clang tree with libFuzzer's coverage for tests/fuzz/*.c (make fuzzers).
@@ -148,6 +148,13 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/dosips.service
 	install -d $(DESTDIR)$(LIBEXECDIR)/dosips
 	install -m 755 scripts/webhook-hook.sh $(DESTDIR)$(LIBEXECDIR)/dosips/webhook-hook.sh
+	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 644 policy/dosips.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dosips
+	# The unprivileged account dosips runs as (the unit's User=, the
+	# default `user`); not for a staged install (DESTDIR).
+	[ -n "$(DESTDIR)" ] || id -u dosips >/dev/null 2>&1 || \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --comment "dosips daemon" dosips
 
 clean:
 	rm -rf build dosips dosipsctl

@@ -8,8 +8,13 @@
 #include "detect.h"
 #include "fw.h"
 #include "mitigate.h"
+#include "ratelimit.h"
 
 #define CONFIG_PATH_MAX 4096
+/* The control socket, under systemd's RuntimeDirectory=dosips; before 0.2
+ * it was CONFIG_CTL_SOCKET_OLD, which dosipsctl still tries. */
+#define CONFIG_CTL_SOCKET "/run/dosips/dosips.sock"
+#define CONFIG_CTL_SOCKET_OLD "/run/dosips.sock"
 #define CONFIG_NAMED_MAX 256    /* lines in named sections, all together */
 
 /*
@@ -30,12 +35,14 @@ struct config {
 	char iface[64];             /* "" = the default route's interface */
 	char whitelist[CONFIG_PATH_MAX];
 	char events[CONFIG_PATH_MAX];   /* "" none, "-" stdout */
+	uint32_t events_max_mb;     /* the events file stops growing here; 0 no cap */
 	char table[32];
 	char ctl_socket[CONFIG_PATH_MAX];
 	char ctl_group[64];
 	char on_ban[CONFIG_PATH_MAX];
 	char on_unban[CONFIG_PATH_MAX];
 	char user[64];              /* run as this user after set-up ("" root) */
+	char hook_user[64];         /* hooks run as this user ("" as dosips) */
 	uint32_t hook_timeout_ms;
 	uint32_t hook_max;          /* hooks running at once */
 	uint32_t buffer_kb;         /* kernel capture buffer */
@@ -43,6 +50,13 @@ struct config {
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;
+	struct ratelimit_cfg log_limit; /* alert/whitelisted/ban_cap/hook lines */
+	char crowdsec_url[512];     /* CrowdSec Local API; "" = no fleet link */
+	char crowdsec_credentials[CONFIG_PATH_MAX];
+	char crowdsec_key_file[CONFIG_PATH_MAX];
+	char crowdsec_queue[CONFIG_PATH_MAX];
+	uint32_t crowdsec_poll_ms;
+	uint32_t crowdsec_queue_max;
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
 	char file[CONFIG_PATH_MAX];     /* the file read last ("" none) */

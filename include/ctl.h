@@ -17,6 +17,7 @@
 #define CTL_LINE_MAX 512     /* longest request line, newline included */
 
 struct capture;
+struct crowdsec;
 struct hooks;
 
 /* The daemon as the control socket sees it. The caller owns everything
@@ -28,6 +29,7 @@ struct ctl_view {
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;
+	struct crowdsec *crowdsec;         /* NULL: no fleet link */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

@@ -22,6 +22,7 @@ enum detect_kind {
 	/* Not a detector: the reason of a ban made by hand or adopted from
 	 * the kernel. Arrays of ban reasons have KIND__ALL entries. */
 	KIND_MANUAL = KIND__MAX,
+	KIND_CROWDSEC,    /* a decision of CrowdSec's Local API (crowdsec.c) */
 	KIND__ALL
 };
 

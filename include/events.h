@@ -6,8 +6,13 @@
 #include <stdint.h>
 #include "addr.h"
 #include "detect.h"
+#include "ratelimit.h"
 
-enum event_type { EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP };
+enum event_type {
+	EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP,
+	EVT_BAN_FAILED,   /* the kernel refused a ban: not in force (reason says why) */
+	EVT_SUPPRESSED,   /* a subscriber's own summary of lines it held back */
+};
 
 /* One event; fields unused by a type stay zero. */
 struct event {
@@ -48,8 +53,24 @@ void events_publish(struct events *bus, const struct event *e);
 /* Frees the bus (not its subscribers); NULL is fine. */
 void events_free(struct events *bus);
 
-/* The log subscriber: e as one line for a person, through log.c. */
+/* The log subscriber: e as one line for a person, through log.c. ctx is
+ * NULL or a struct ratelimit that alert, whitelisted and ban_cap lines
+ * pass through (bans and unbans always go out). */
 void events_log(const struct event *e, const char *json, size_t len, void *ctx);
+
+/* Logs the "N suppressed" summaries of ctx's windows ended by now_us
+ * (UINT64_MAX: all, at exit). */
+void events_log_tick(struct ratelimit *rl, uint64_t now_us);
+
+/* Whether lines of type t may be held back by a subscriber's limiter:
+ * those a flood of sources multiplies (alert, whitelisted, ban_cap),
+ * never a ban or an unban. */
+bool events_limited(enum event_type t);
+
+/* A limiter's summary as a JSON object (no newline): {"ts": end of the
+ * window, "event":"suppressed", "of": the type held back, "count",
+ * "sources", "window_s"}; its length or -1 if len is too small. */
+int events_suppressed_json(const struct ratelimit_report *r, char *buf, size_t len);
 
 /* Formats e as one JSON object (no newline) into buf; returns its length
  * or -1 if len is too small. */

@@ -8,11 +8,11 @@
 #include "fw.h"
 
 /* What the null backend was asked to do (tests, --dry-run). */
-enum fw_op { FW_OP_BAN, FW_OP_UNBAN };
 struct fw_null_rec {
 	enum fw_op op;
 	struct ip_prefix p;
 	uint64_t timeout_ms;
+	char note[FW_NOTE_MAX];
 };
 
 /* Copies the last committed operations (at most max, oldest first; the
@@ -24,9 +24,14 @@ size_t fw_null_pending(const struct fw *fw);
 
 /* Adds an element that fw_adopt will report. 0 or -ENOMEM (-EINVAL if fw
  * is not the null backend). */
-int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms);
+int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms,
+		   const char *note);
 
 /* Makes the next fw_commit drop its queue and fail with err (< 0). */
 void fw_null_fail_next(struct fw *fw, int err);
+
+/* Makes every later ban of exactly p fail with err (< 0) and why, as the
+ * kernel would refuse it; err 0 accepts it again. 0 or -ENOMEM/-EINVAL. */
+int fw_null_refuse(struct fw *fw, const struct ip_prefix *p, int err, const char *why);
 
 #endif

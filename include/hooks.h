@@ -5,7 +5,9 @@
 #include <ev.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "events.h"
+#include "ratelimit.h"
 
 /* A command is a program path and arguments separated by blanks (no
  * quoting, no shell); "" runs nothing. */
@@ -14,6 +16,10 @@ struct hooks_cfg {
 	const char *on_unban;
 	uint32_t timeout_ms;    /* then SIGKILL to the hook's process group */
 	uint32_t max_running;   /* more at once are dropped with a warning */
+	struct ratelimit_cfg limit;   /* of those warnings, per source */
+	bool as_user;           /* run hooks as uid:gid (needs CAP_SETUID/SETGID) */
+	uid_t uid;
+	gid_t gid;
 };
 
 struct hooks_stats {
@@ -39,6 +45,10 @@ int hooks_set_cfg(struct hooks *h, const struct hooks_cfg *cfg);
  * newline) on its stdin. Never blocks: the hook runs on while the bus
  * goes on. */
 void hooks_on_event(const struct event *e, const char *json, size_t len, void *ctx);
+
+/* Logs the "N suppressed" summary of dropped-hook warnings whose window
+ * ended by now_us (UINT64_MAX: all, at exit). */
+void hooks_tick(struct hooks *h, uint64_t now_us);
 
 /* Copies the counters. */
 void hooks_get_stats(const struct hooks *h, struct hooks_stats *st);

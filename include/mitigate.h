@@ -16,6 +16,11 @@ struct mitigate_cfg {
 	uint32_t memory_s;     /* how long past offences are remembered */
 	uint32_t max_bans;     /* active bans at most */
 	uint32_t memory_max;   /* offenders remembered at most (0: the default) */
+	/* At the cap, banned sources of one prefix this long (IPv4 length
+	 * 1-32, IPv6 1-128; 0: never) become one ban of the prefix, once
+	 * aggregate_min of them (the new one included) are in it. */
+	uint8_t aggregate_v4, aggregate_v6;
+	uint32_t aggregate_min;
 };
 
 #define MITIGATE_MAX_BANS 10000u     /* max_bans by default */
@@ -28,6 +33,8 @@ struct mitigate_stats {
 	uint64_t verdicts, bans, unbans, whitelisted, refused_cap, adopted;
 	uint64_t alerts_while_banned;  /* verdicts for banned sources, not reported */
 	uint64_t commits, commit_errors;
+	uint64_t ban_failed;           /* bans the kernel refused */
+	uint64_t aggregated, evicted;  /* cap decisions: prefix bans made, bans evicted */
 	uint64_t last_latency_us, max_latency_us;
 	uint64_t last_pkt_latency_us, max_pkt_latency_us;
 };
@@ -55,9 +62,23 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg,
 void mitigate_verdict(const struct verdict *v, void *ctx);
 
 /* Bans p by hand for duration_s (0: the configured ban length), or
- * restarts its ban with that length; 0, -EPERM (whitelisted), -ENOSPC (cap),
- * -EEXIST (inside a larger active ban). */
+ * restarts its ban with that length, and commits at once; 0 once the
+ * kernel holds it, -EPERM (whitelisted), -ENOSPC (cap), -EEXIST (inside a
+ * larger active ban), or the kernel's refusal (mitigate_refusal says why). */
 int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s);
+
+/* Why the kernel refused the last refused ban, in words ("" if none). */
+const char *mitigate_refusal(const struct mitigate *m);
+
+/* Bans p for duration_s on another system's word (kind names which, e.g.
+ * KIND_CROWDSEC), queued for the next commit; otherwise as mitigate_ban
+ * (never over the whitelist: -EPERM). A ban of p already here is left as
+ * it is (-EALREADY). */
+int mitigate_ban_remote(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s,
+			enum detect_kind kind);
+
+/* The active ban of exactly p into *bi: 0, or -ENOENT. */
+int mitigate_find(struct mitigate *m, const struct ip_prefix *p, struct ban_info *bi);
 
 /* Lifts a ban by hand; 0 or -ENOENT. */
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p);

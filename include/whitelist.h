@@ -34,6 +34,10 @@ bool whitelist_match(const struct whitelist *wl, const struct ip_addr *a);
 /* True when any address of prefix p is whitelisted (p overlaps an entry). */
 bool whitelist_overlaps(const struct whitelist *wl, const struct ip_prefix *p);
 
+/* True when every address of prefix p is whitelisted: a flood from a /64
+ * that merely holds this host's address is not immune. */
+bool whitelist_contains(const struct whitelist *wl, const struct ip_prefix *p);
+
 /* The prefixes, for the firewall's allow sets. */
 const struct ip_prefix *whitelist_entries(const struct whitelist *wl, size_t *n);
 

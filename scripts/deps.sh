@@ -4,8 +4,8 @@
 set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
-libcap-ng-dev libcmocka-dev libcurl4-openssl-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd clang libclang-rt-dev mandoc procps curl"
+libcap-ng-dev libcmocka-dev libcurl4-openssl-dev libjson-c-dev nftables iproute2 tcpdump hping3 nmap
+netcat-openbsd clang libclang-rt-dev mandoc procps curl crowdsec logrotate"
 
 missing=""
 for p in $PKGS; do
@@ -19,6 +19,14 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 echo "deps: installing:$missing"
+# crowdsec's postinst registers with the Central API unless its credentials
+# file is there and not empty: the tests use a Local API alone, offline.
+case " $missing " in *" crowdsec "*)
+	mkdir -p /etc/crowdsec
+	[ -s /etc/crowdsec/online_api_credentials.yaml ] ||
+		echo "# no Central API: dosips runs the Local API alone" \
+			>/etc/crowdsec/online_api_credentials.yaml ;;
+esac
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086

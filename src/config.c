@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "privs.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL };
 
@@ -30,12 +31,14 @@ static const struct key config_keys[] = {
 	STR("interface", iface),
 	STR("whitelist", whitelist),
 	STR("events", events),
+	NUM("events_max_mb", K_U32, events_max_mb, 0, 1048576),
 	STR("table", table),
 	STR("control_socket", ctl_socket),
 	STR("control_group", ctl_group),
 	STR("on_ban", on_ban),
 	STR("on_unban", on_unban),
 	STR("user", user),
+	STR("hook_user", hook_user),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
@@ -43,11 +46,23 @@ static const struct key config_keys[] = {
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
+	NUM("log_interval", K_MS, log_limit.interval_ms, 0, 3600000),
+	NUM("log_limit", K_U32, log_limit.per_class, 1, 100000000),
+	NUM("log_limit_source", K_U32, log_limit.per_source, 1, 100000000),
+	STR("crowdsec.url", crowdsec_url),
+	STR("crowdsec.credentials", crowdsec_credentials),
+	STR("crowdsec.api_key_file", crowdsec_key_file),
+	STR("crowdsec.queue", crowdsec_queue),
+	NUM("crowdsec.poll", K_MS, crowdsec_poll_ms, 100, 3600000),
+	NUM("crowdsec.queue_max", K_U32, crowdsec_queue_max, 1, 1000000),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
 	NUM("offence_memory", K_SEC, mitigate.memory_s, 0, 31536000),
 	NUM("max_bans", K_U32, mitigate.max_bans, 1, FW_MAX_SET_SIZE),
+	NUM("aggregate_ipv4", K_PREFIX4, mitigate.aggregate_v4, 0, 32),
+	NUM("aggregate_ipv6", K_PREFIX6, mitigate.aggregate_v6, 0, 128),
+	NUM("aggregate_min", K_U32, mitigate.aggregate_min, 2, 65536),
 	NUM("cooldown", K_MS, detect.cooldown_ms, 0, DETECT_MAX_WINDOW_MS),
 	NUM("capacity", K_U32, detect.capacity, DETECT_MIN_CAPACITY, DETECT_MAX_CAPACITY),
 	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, DETECT_MAX_DST_CAP),
@@ -70,13 +85,19 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->whitelist, sizeof(cfg->whitelist), "%s/dosips/whitelist", SYSCONFDIR);
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
-	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "/run/dosips.sock");
+	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_CTL_SOCKET);
+	snprintf(cfg->user, sizeof(cfg->user), "%s", PRIVS_DEFAULT_USER);
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
+	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
+						 .per_source = 5 };
+	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
+	cfg->crowdsec_poll_ms = 10000;
+	cfg->crowdsec_queue_max = 10000;
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }
@@ -509,7 +530,9 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog",
+		"control_socket", "control_group", "user", "syslog", "crowdsec.url",
+		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
+		"crowdsec.poll", "crowdsec.queue_max",
 	};
 	size_t n = 0;
 

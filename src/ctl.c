@@ -1,6 +1,7 @@
 /* ctl.c - the control socket. Requests are tiny and answered from memory,
- * every client is non-blocking with an idle timeout, so a slow or stuck
- * dosipsctl can never hold up capture. */
+ * every client is non-blocking with absolute deadlines, idle ones are shed
+ * for newcomers and root has slots of its own, so a slow, stuck or
+ * malicious client can never hold up capture nor lock root out. */
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -18,12 +19,18 @@
 #include "fw.h"
 #include "hooks.h"
 #include "log.h"
+#include "crowdsec.h"
 #include "mitigate.h"
 #include "stats.h"
 
 #define CTL_ARGS 8
-#define CTL_CLIENTS 16          /* connections at once; more are closed */
-#define CTL_IDLE_S 5.0          /* a client silent this long is dropped */
+#define CTL_CLIENTS 64          /* connections at once (idle ones are shed) */
+#define CTL_ROOT_SLOTS 4        /* more for root when all are busy answering */
+#define CTL_SHED_AGE_S 1.0      /* silent this long: shed for a newcomer */
+#define CTL_IDLE_S 5.0          /* to send the request line, from the accept */
+#define CTL_REPLY_S 30.0        /* to read the whole answer */
+#define CTL_DRAIN_S 1.0         /* to close after the answer */
+#define CTL_SNDBUF (128 << 10)  /* socket buffer of a client's answer */
 #define REPLY_MAX (64u << 20)   /* room for a full ban list and then some */
 
 /* ---- replies ---------------------------------------------------------- */
@@ -189,7 +196,10 @@ static int cmd_ban(const struct ctl_view *v, int argc, char **argv, struct reply
 		secs = (uint32_t)(ms / 1000);
 	}
 	prefix_fmt(&p, addr);
-	if ((rc = mitigate_ban(v->mit, &p, secs)) == -EPERM)
+	if ((rc = mitigate_ban(v->mit, &p, secs)) < 0 && *mitigate_refusal(v->mit))
+		snprintf(err, errlen, "the kernel refused the ban of %s: %s", addr,
+			 mitigate_refusal(v->mit));
+	else if (rc == -EPERM)
 		snprintf(err, errlen, "%s is whitelisted: not banned", addr);
 	else if (rc == -EEXIST)
 		snprintf(err, errlen, "%s is inside a wider ban already", addr);
@@ -234,6 +244,43 @@ static int cmd_reload(const struct ctl_view *v, int argc, char **argv, struct re
 	return rc;
 }
 
+static void peer_time(struct reply *r, const char *what, double t)
+{
+	char dur[32];
+	uint64_t ago = t > 0 ? (uint64_t)(ev_time() - t) : 0;
+
+	if (t > 0)
+		say(r, "%s: %s ago\n", what, fmt_dur(ago, dur));
+	else
+		say(r, "%s: never\n", what);
+}
+
+/* The fleet links: CrowdSec's Local API (BGP when it exists). */
+static int cmd_peers(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		     char *err, size_t errlen)
+{
+	struct crowdsec_stats cs;
+
+	if (!v->crowdsec) {
+		say(r, "crowdsec: off\n");
+		return 0;
+	}
+	crowdsec_get_stats(v->crowdsec, &cs);
+	say(r, "crowdsec: %s %s%s%s\n", v->cfg->crowdsec_url, cs.api_up ? "up" : "down",
+	    *cs.last_error ? ": " : "", cs.last_error);
+	say(r, "crowdsec pushed: %" PRIu64 " (failed tries %" PRIu64 ")\n", cs.pushed,
+	    cs.push_failures);
+	say(r, "crowdsec queued: %" PRIu64 " (dropped when full %" PRIu64 ")\n", cs.queued,
+	    cs.queue_dropped);
+	peer_time(r, "crowdsec last push", cs.last_push);
+	say(r, "crowdsec decisions: %" PRIu64 " new, %" PRIu64 " deleted; %" PRIu64
+	    " banned here, %" PRIu64 " already banned, %" PRIu64 " refused, %" PRIu64
+	    " lifted\n", cs.pulled_new, cs.pulled_deleted, cs.applied, cs.own, cs.refused,
+	    cs.lifted);
+	peer_time(r, "crowdsec last sync", cs.last_pull);
+	return 0;
+}
+
 static int cmd_help(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		    char *err, size_t errlen);
 
@@ -250,6 +297,7 @@ static const struct ctl_cmd {
 	{ "ban", 1, 2, true, cmd_ban, "ban ADDR[/LEN] [SECONDS]" },
 	{ "unban", 1, 1, true, cmd_unban, "unban ADDR[/LEN]" },
 	{ "reload", 0, 0, true, cmd_reload, "reload" },
+	{ "peers", 0, 0, false, cmd_peers, "peers" },
 	{ "help", 0, 0, false, cmd_help, "help" },
 };
 
@@ -335,11 +383,31 @@ char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool mem
 
 /* ---- the server --------------------------------------------------------- */
 
+/*
+ * A connection lives through three phases: reading its one request line,
+ * writing the answer, and draining. Each phase has an absolute deadline set
+ * when it begins (a client that trickles a byte a second gains nothing).
+ * Draining: once the answer is out we shut our side for writing (the
+ * client sees the end of the answer) and read away whatever it still sends
+ * until it closes, because closing over unread input makes the kernel
+ * report a reset to the client instead of our answer.
+ *
+ * Slots: CTL_CLIENTS connections at once. When they are all taken, the
+ * oldest client that has been silent for a second is shed (it is told
+ * why), so idle clients can never lock anybody out; when every slot is busy
+ * answering, root still has CTL_ROOT_SLOTS of its own, and anybody else
+ * is refused in words ("busy"), never with a reset.
+ */
+
+enum conn_phase { CONN_READ, CONN_WRITE, CONN_DRAIN };
+
 struct conn {
 	ev_io io;
-	ev_timer idle;
+	ev_timer deadline;
 	struct ctl *c;
 	struct conn *next;
+	enum conn_phase phase;
+	ev_tstamp since;    /* accepted at */
 	uid_t uid;
 	bool member;
 	char in[CTL_LINE_MAX];
@@ -358,8 +426,9 @@ struct ctl {
 	bool has_group;
 	bool bound;         /* path is ours to remove */
 	const struct ctl_view *view;
-	struct conn *conns;
+	struct conn *conns; /* newest first */
 	unsigned nconns;
+	uint64_t shed, refused;
 };
 
 static void conn_free(struct conn *k)
@@ -371,14 +440,26 @@ static void conn_free(struct conn *k)
 	*pp = k->next;
 	k->c->nconns--;
 	ev_io_stop(k->c->loop, &k->io);
-	ev_timer_stop(k->c->loop, &k->idle);
+	ev_timer_stop(k->c->loop, &k->deadline);
 	close(k->io.fd);
 	free(k->out);
 	free(k);
 }
 
-/* Replies go out when the socket is writable, which is after the loop's
- * prepare step has sent the batch: an "ok" to a ban means it is in the
+/* Enters a phase: what to wait for, and a fresh absolute deadline. */
+static void conn_phase(struct conn *k, enum conn_phase ph, int events, double secs)
+{
+	k->phase = ph;
+	ev_io_stop(k->c->loop, &k->io);
+	ev_io_set(&k->io, k->io.fd, events);
+	ev_io_start(k->c->loop, &k->io);
+	ev_timer_stop(k->c->loop, &k->deadline);
+	ev_timer_set(&k->deadline, secs, 0);
+	ev_timer_start(k->c->loop, &k->deadline);
+}
+
+/* A ban's reply is decided after its commit (mitigate_ban commits and
+ * waits for the kernel's answer): an "ok" to a ban means it is in the
  * kernel. */
 static void conn_reply(struct conn *k, char *out, size_t len)
 {
@@ -392,9 +473,7 @@ static void conn_reply(struct conn *k, char *out, size_t len)
 	}
 	k->out = out;
 	k->outlen = len;
-	ev_io_stop(k->c->loop, &k->io);
-	ev_io_set(&k->io, k->io.fd, EV_WRITE);
-	ev_io_start(k->c->loop, &k->io);
+	conn_phase(k, CONN_WRITE, EV_WRITE, CTL_REPLY_S);
 }
 
 static void conn_answer(struct conn *k)
@@ -413,6 +492,18 @@ static void conn_answer(struct conn *k)
 	conn_reply(k, out, len);
 }
 
+/* Reads away input until the client closes (or the deadline). */
+static void conn_drain(struct conn *k)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = recv(k->io.fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		conn_free(k);
+}
+
 static void conn_read(struct conn *k)
 {
 	ssize_t n = recv(k->io.fd, k->in + k->inlen, sizeof(k->in) - 1 - k->inlen, 0);
@@ -428,21 +519,6 @@ static void conn_read(struct conn *k)
 	/* A request ends at a newline, at end of input, or at the size cap. */
 	if (n == 0 || memchr(k->in, '\n', k->inlen) || k->inlen == sizeof(k->in) - 1)
 		conn_answer(k);
-	else
-		ev_timer_again(k->c->loop, &k->idle);
-}
-
-/* Closing marks the end of the reply. Input still queued (the rest of an
- * over-long request) is read away first: closing over unread data makes
- * the kernel report a reset to the client instead of our answer. */
-static void conn_done(struct conn *k)
-{
-	char sink[4096];
-
-	for (int i = 0; i < 16; i++)
-		if (recv(k->io.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
-			break;
-	conn_free(k);
 }
 
 static void conn_write(struct conn *k)
@@ -452,29 +528,35 @@ static void conn_write(struct conn *k)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n < 0)
+	if (n < 0) {
 		conn_free(k);
-	else if ((k->outoff += (size_t)n) == k->outlen)
-		conn_done(k);
-	else
-		ev_timer_again(k->c->loop, &k->idle);
+		return;
+	}
+	if ((k->outoff += (size_t)n) < k->outlen)
+		return;
+	/* The end of the answer: the client reads it, then its end of file. */
+	shutdown(k->io.fd, SHUT_WR);
+	conn_phase(k, CONN_DRAIN, EV_READ, CTL_DRAIN_S);
+	conn_drain(k);
 }
 
 static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *k = w->data;
 
-	if (k->out)
-		conn_write(k);
-	else
-		conn_read(k);
+	switch (k->phase) {
+	case CONN_READ: conn_read(k); break;
+	case CONN_WRITE: conn_write(k); break;
+	case CONN_DRAIN: conn_drain(k); break;
+	}
 }
 
-static void on_conn_idle(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_conn_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *k = w->data;
 
-	log_debug("control: dropping a client idle for %gs", CTL_IDLE_S);
+	if (k->phase == CONN_READ)
+		log_debug("control: dropping a client silent for %gs", CTL_IDLE_S);
 	conn_free(k);
 }
 
@@ -496,6 +578,72 @@ static bool peer_member(const struct ctl *c, int fd, gid_t gid)
 	return false;
 }
 
+/* Says msg and ends our side without a reset: what the client already
+ * sent is read away first (a client still writing meets EPIPE, then reads
+ * msg). The caller closes fd. */
+static void say_last(int fd, const char *msg)
+{
+	char sink[4096];
+
+	(void)send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Whether k, still to send its request, has had its chance: connected a
+ * while ago and nothing queued that we have not read yet. */
+static bool conn_idle(struct conn *k, ev_tstamp now)
+{
+	char c;
+
+	return k->phase == CONN_READ && now - k->since >= CTL_SHED_AGE_S &&
+	       recv(k->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/* The client to shed for a newcomer: one answered already and closing,
+ * else the oldest idle one that sent nothing, else the oldest idle one
+ * part-way through its line; NULL when none may go. */
+static struct conn *shed_pick(struct ctl *c)
+{
+	ev_tstamp now = ev_now(c->loop);
+	struct conn *k, *silent = NULL, *partial = NULL;
+
+	for (k = c->conns; k; k = k->next) {
+		if (k->phase == CONN_DRAIN)
+			return k;
+		if (!conn_idle(k, now))
+			continue;
+		if (k->inlen == 0)
+			silent = k;     /* the list is newest first: keeps the oldest */
+		else
+			partial = k;
+	}
+	return silent ? silent : partial;
+}
+
+static bool shed_idle(struct ctl *c)
+{
+	struct conn *k = shed_pick(c);
+
+	if (!k)
+		return false;
+	if (k->phase == CONN_READ) {
+		c->shed++;
+		say_last(k->io.fd, "error: dropped to make room for another client\n");
+	}
+	conn_free(k);
+	return true;
+}
+
+/* Whether a client of uid may have a slot now, shedding one if need be. */
+static bool conn_admit(struct ctl *c, uid_t uid)
+{
+	if (c->nconns < CTL_CLIENTS || shed_idle(c))
+		return true;
+	return uid == 0 && c->nconns < CTL_CLIENTS + CTL_ROOT_SLOTS;
+}
+
 static int conn_new(struct ctl *c, int fd)
 {
 	struct ucred cred;
@@ -504,16 +652,22 @@ static int conn_new(struct ctl *c, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
+	if (!conn_admit(c, cred.uid))
+		return -EBUSY;
 	if (!(k = calloc(1, sizeof(*k))))
 		return -ENOMEM;
+	/* A client that does not read pins no more than this of the kernel's
+	 * memory; the rest of a long answer waits in ours. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ CTL_SNDBUF }, sizeof(int));
 	k->c = c;
+	k->since = ev_now(c->loop);
 	k->uid = cred.uid;
 	k->member = peer_member(c, fd, cred.gid);
 	ev_io_init(&k->io, on_conn_io, fd, EV_READ);
-	ev_timer_init(&k->idle, on_conn_idle, 0, CTL_IDLE_S);
-	k->io.data = k->idle.data = k;
+	ev_timer_init(&k->deadline, on_conn_deadline, CTL_IDLE_S, 0);
+	k->io.data = k->deadline.data = k;
 	ev_io_start(c->loop, &k->io);
-	ev_timer_again(c->loop, &k->idle);
+	ev_timer_start(c->loop, &k->deadline);
 	k->next = c->conns;
 	c->conns = k;
 	c->nconns++;
@@ -544,11 +698,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (fd < 0)
 			return;
-		if (c->nconns >= CTL_CLIENTS || conn_new(c, fd) < 0) {
-			static const char busy[] = "error: dosips is busy with other clients\n";
-
-			log_warn("control: too many clients; one refused");
-			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (conn_new(c, fd) < 0) {
+			if (c->refused++ % 100 == 0)
+				log_warn("control: every slot busy answering; client refused "
+					 "(%" PRIu64 " so far)", c->refused);
+			say_last(fd, "error: dosips is busy with other clients, try again\n");
 			close(fd);
 		}
 	}
@@ -612,6 +766,22 @@ static int bind_socket(struct ctl *c, const struct sockaddr_un *sun)
 	return listen(c->fd, CTL_CLIENTS) < 0 ? -errno : 0;
 }
 
+/* Makes the socket's directory if it is missing (systemd makes
+ * /run/dosips with RuntimeDirectory=; a start by hand does not): one
+ * level, mode 0755, the socket's own mode guards it. */
+static void make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0)
+			log_debug("control: made %s", dir);
+	}
+}
+
 static int ctl_listen(struct ctl *c, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -622,6 +792,7 @@ static int ctl_listen(struct ctl *c, const char *path, char *err, size_t errlen)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	make_parent(path);
 	if ((r = clear_stale(&sun, err, errlen)) < 0) {
 		if (!*err)
 			snprintf(err, errlen, "%s: %s", path, strerror(-r));

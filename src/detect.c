@@ -331,6 +331,8 @@ const char *detect_kind_name(enum detect_kind k)
 {
 	if (k == KIND_MANUAL)
 		return "manual";
+	if (k == KIND_CROWDSEC)
+		return "crowdsec";
 	return (unsigned)k < KIND__MAX ? kind_names[k] : "unknown";
 }
 

@@ -1,6 +1,8 @@
 /* dosipsctl.c - asks a running dosips over its control socket. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,7 @@ static void usage(FILE *f)
 		"  reload                     re-read configuration and whitelist (root)\n"
 		"options:\n"
 		"  -s, --socket PATH     control socket (default: control_socket of the\n"
-		"                        configuration, else /run/dosips.sock)\n"
+		"                        configuration, else " CONFIG_CTL_SOCKET ")\n"
 		"  -c, --config FILE     configuration to take control_socket from\n"
 		"                        (default " DEFAULT_CONFIG ")\n"
 		"  -t, --timeout SECONDS wait this long for an answer (default 10)\n"
@@ -87,10 +89,20 @@ static int connect_daemon(const char *path, double timeout)
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
+	/* A dosips older than 0.2 listens at the old default path. */
+	if (errno == ENOENT && strcmp(path, CONFIG_CTL_SOCKET) == 0) {
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", CONFIG_CTL_SOCKET_OLD);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		errno = ENOENT;
+	}
 	if (errno == ENOENT)
 		fprintf(stderr, "dosipsctl: dosips is not running (no socket at %s)\n", path);
 	else if (errno == ECONNREFUSED)
 		fprintf(stderr, "dosipsctl: dosips is not running (stale socket at %s)\n", path);
+	else if (errno == EAGAIN)
+		fprintf(stderr, "dosipsctl: dosips is busy: no room in its queue of "
+			"connections at %s, try again\n", path);
 	else if (errno == EACCES || errno == EPERM)
 		fprintf(stderr, "dosipsctl: %s: permission denied (needs root or the "
 			"control_group)\n", path);
@@ -99,13 +111,16 @@ static int connect_daemon(const char *path, double timeout)
 	exit(errno == EACCES || errno == EPERM ? EXIT_FAIL : EXIT_DOWN);
 }
 
-/* The words joined by spaces, as one request line. */
+/* The words joined by spaces, as one request line: with its newline at
+ * most len - 1 bytes, which is what the daemon reads (and room for the
+ * terminating NUL here). */
 static void build_request(int argc, char **argv, char *line, size_t len)
 {
 	size_t n = 0;
 
 	for (int i = 0; i < argc; i++) {
-		if (strpbrk(argv[i], "\r\n") || n + strlen(argv[i]) + 2 > len) {
+		/* the blank before the word, the word, the newline, the NUL */
+		if (strpbrk(argv[i], "\r\n") || n + (i > 0) + strlen(argv[i]) + 2 > len) {
 			fprintf(stderr, "dosipsctl: request too long or not one line\n");
 			exit(EXIT_USAGE);
 		}
@@ -113,6 +128,14 @@ static void build_request(int argc, char **argv, char *line, size_t len)
 	}
 	line[n++] = '\n';
 	line[n] = '\0';
+}
+
+/* True when the daemon has said something already. */
+static bool peek_answer(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
 /* Reads the whole answer: the daemon closes the connection after it. */
@@ -133,6 +156,10 @@ static char *read_answer(int fd)
 			exit(EXIT_FAIL);
 		}
 		if ((n = read(fd, buf + len, cap - len)) == 0)
+			break;
+		/* A daemon that refused us may close before reading our request:
+		 * what it said before that is the answer. */
+		if (n < 0 && errno == ECONNRESET && len)
 			break;
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "dosipsctl: no answer from dosips%s: %s\n",
@@ -216,12 +243,21 @@ int main(int argc, char **argv)
 	char path[CONFIG_PATH_MAX], line[CTL_LINE_MAX], *ans;
 	int cmd = parse_args(argc, argv, &o), fd, st;
 
+	/* Every failure is said in words, never a silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+
 	build_request(argc - cmd, argv + cmd, line, sizeof(line));
 	socket_path(o.sock, o.file, path, sizeof(path));
 	fd = connect_daemon(path, o.timeout);
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
-		fprintf(stderr, "dosipsctl: cannot send to dosips: %s\n", strerror(errno));
-		return EXIT_FAIL;
+	/* A daemon that is busy answers and closes without reading: the send
+	 * fails (EPIPE, no signal) and the answer is still there to read. */
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
+		int e = errno;
+
+		if (!peek_answer(fd)) {
+			fprintf(stderr, "dosipsctl: cannot send to dosips: %s\n", strerror(e));
+			return EXIT_FAIL;
+		}
 	}
 	shutdown(fd, SHUT_WR);
 	ans = read_answer(fd);

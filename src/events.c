@@ -35,6 +35,8 @@ const char *event_type_name(enum event_type t)
 	static const char *const names[] = {
 		[EVT_ALERT] = "alert", [EVT_BAN] = "ban", [EVT_UNBAN] = "unban",
 		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
+		[EVT_BAN_FAILED] = "ban_failed",
+		[EVT_SUPPRESSED] = "suppressed",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -137,12 +139,42 @@ int events_json(const struct event *e, char *buf, size_t len)
 		json_verdict(e->v, buf, len, &n);
 	else if (e->type != EVT_BAN_CAP)
 		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
-	if (e->type == EVT_BAN)
+	if (e->type == EVT_BAN || e->type == EVT_BAN_FAILED)
 		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
 		put(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
 	put(buf, len, &n, "}");
 	return n < len ? (int)n : -1;
+}
+
+bool events_limited(enum event_type t)
+{
+	return t == EVT_ALERT || t == EVT_WHITELISTED || t == EVT_BAN_CAP;
+}
+
+int events_suppressed_json(const struct ratelimit_report *r, char *buf, size_t len)
+{
+	char ts[40];
+	size_t n = 0;
+
+	events_fmt_ts(r->end_us, ts, sizeof(ts));
+	put(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"suppressed\",\"of\":\"%s\","
+	    "\"count\":%" PRIu64 ",\"sources\":%u,\"window_s\":%g}", ts,
+	    event_type_name(r->cls), r->suppressed, r->sources,
+	    (r->end_us - r->start_us) / 1e6);
+	return n < len ? (int)n : -1;
+}
+
+static void log_suppressed(const struct ratelimit_report *r, void *ctx)
+{
+	log_info("%s: %" PRIu64 " more lines suppressed (from %u sources) in %gs",
+		 event_type_name(r->cls), r->suppressed, r->sources,
+		 (r->end_us - r->start_us) / 1e6);
+}
+
+void events_log_tick(struct ratelimit *rl, uint64_t now_us)
+{
+	ratelimit_tick(rl, now_us, log_suppressed, NULL);
 }
 
 void events_log(const struct event *e, const char *json, size_t len, void *ctx)
@@ -151,6 +183,9 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 	const struct verdict *v = e->v;
 	const char *who = e->src.len ? prefix_fmt(&e->src, src) : "many sources";
 
+	if (events_limited(e->type) &&
+	    !ratelimit_allow(ctx, e->type, &e->src, e->ts_us, log_suppressed, NULL))
+		return;
 	switch (e->type) {
 	case EVT_ALERT:
 	case EVT_WHITELISTED:
@@ -170,6 +205,12 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 	case EVT_BAN_CAP:
 		log_warn("ban cap reached: %s not banned (%s)", who,
 			 e->reason ? e->reason : "raise max_bans");
+		break;
+	case EVT_BAN_FAILED:
+		log_warn("ban of %s for %us (%s) not in force: %s", who, e->duration_s,
+			 detect_kind_name(e->kind), e->reason ? e->reason : "refused");
+		break;
+	case EVT_SUPPRESSED:
 		break;
 	}
 }

@@ -15,14 +15,15 @@ static int fw_check_prefix(const struct ip_prefix *p, struct ip_prefix *out)
 	return 0;
 }
 
-int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+int fw_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms, const char *note)
 {
 	struct ip_prefix q;
 	int r;
 
-	if (timeout_ms == 0 || (r = fw_check_prefix(p, &q)) < 0)
+	if (timeout_ms == 0 || (r = fw_check_prefix(p, &q)) < 0 ||
+	    (note && strlen(note) >= FW_NOTE_MAX))
 		return -EINVAL;
-	if ((r = fw->ops->ban(fw, &q, timeout_ms)) == 0)
+	if ((r = fw->ops->ban(fw, &q, timeout_ms, note)) == 0)
 		fw->st.bans++;
 	return r;
 }
@@ -50,6 +51,19 @@ int fw_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n)
 int fw_commit(struct fw *fw)
 {
 	return fw->ops->commit(fw);
+}
+
+void fw_on_result(struct fw *fw, fw_result_cb cb, void *ctx)
+{
+	fw->result = cb;
+	fw->result_ctx = ctx;
+}
+
+void fw_report(struct fw *fw, enum fw_op op, const struct ip_prefix *p, int err,
+	       const char *why)
+{
+	if (fw->result)
+		fw->result(&(struct fw_result){ op, *p, err, why }, fw->result_ctx);
 }
 
 int fw_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)

@@ -6,7 +6,7 @@
 #include "fw.h"
 
 struct fw_ops {
-	int (*ban)(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms);
+	int (*ban)(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms, const char *note);
 	int (*unban)(struct fw *fw, const struct ip_prefix *p);
 	int (*set_allow)(struct fw *fw, const struct ip_prefix *p, size_t n);
 	int (*commit)(struct fw *fw);
@@ -21,7 +21,13 @@ struct fw_ops {
 struct fw {
 	const struct fw_ops *ops;
 	struct fw_stats st;
+	fw_result_cb result;        /* may be NULL */
+	void *result_ctx;
 };
+
+/* Hands one change's outcome to the result callback, if any. */
+void fw_report(struct fw *fw, enum fw_op op, const struct ip_prefix *p, int err,
+	       const char *why);
 
 
 #endif

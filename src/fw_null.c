@@ -1,5 +1,6 @@
 /* fw_null.c - a firewall that only counts and remembers (--dry-run, tests). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,10 +8,19 @@
 #include "fw_null.h"
 
 #define NULL_HISTORY 1024  /* a ring: a long dry run must not grow */
+#define NULL_REFUSE 16
+
+struct null_refusal {
+	struct ip_prefix p;
+	int err;
+	const char *why;
+};
 
 struct null_preset {
 	struct ip_prefix p;
 	uint64_t remaining_ms;
+	char note[FW_NOTE_MAX];
+	bool has_note;
 };
 
 struct fw_null {
@@ -23,6 +33,8 @@ struct fw_null {
 	size_t npreset;
 	size_t nallow;
 	int fail_next;
+	struct null_refusal refuse[NULL_REFUSE];
+	size_t nrefuse;
 };
 
 static const struct fw_ops fw_null_ops;
@@ -33,7 +45,7 @@ static struct fw_null *to_null(struct fw *fw)
 }
 
 static int null_push(struct fw_null *n, enum fw_op op, const struct ip_prefix *p,
-		     uint64_t timeout_ms)
+		     uint64_t timeout_ms, const char *note)
 {
 	if (n->nqueue == n->qcap) {
 		size_t cap = n->qcap ? n->qcap * 2 : 64;
@@ -44,18 +56,20 @@ static int null_push(struct fw_null *n, enum fw_op op, const struct ip_prefix *p
 		n->queue = q;
 		n->qcap = cap;
 	}
-	n->queue[n->nqueue++] = (struct fw_null_rec){ op, *p, timeout_ms };
+	n->queue[n->nqueue] = (struct fw_null_rec){ op, *p, timeout_ms, "" };
+	snprintf(n->queue[n->nqueue++].note, FW_NOTE_MAX, "%s", note ? note : "");
 	return 0;
 }
 
-static int null_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+static int null_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms,
+		    const char *note)
 {
-	return null_push(to_null(fw), FW_OP_BAN, p, timeout_ms);
+	return null_push(to_null(fw), FW_OP_BAN, p, timeout_ms, note);
 }
 
 static int null_unban(struct fw *fw, const struct ip_prefix *p)
 {
-	return null_push(to_null(fw), FW_OP_UNBAN, p, 0);
+	return null_push(to_null(fw), FW_OP_UNBAN, p, 0, NULL);
 }
 
 static int null_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n)
@@ -64,24 +78,44 @@ static int null_set_allow(struct fw *fw, const struct ip_prefix *p, size_t n)
 	return 0;
 }
 
+static const struct null_refusal *null_refused(const struct fw_null *n,
+					       const struct fw_null_rec *rec)
+{
+	for (size_t i = 0; rec->op == FW_OP_BAN && i < n->nrefuse; i++)
+		if (n->refuse[i].p.len == rec->p.len && addr_eq(&n->refuse[i].p.addr, &rec->p.addr))
+			return &n->refuse[i];
+	return NULL;
+}
+
+/* Like the kernel: each change applied or refused, then its result told
+ * (from a queue taken aside, as a result callback may queue again). */
 static int null_commit(struct fw *fw)
 {
 	struct fw_null *n = to_null(fw);
-	int r = n->fail_next;
+	struct fw_null_rec *q = n->queue;
+	size_t nq = n->nqueue;
+	int r = n->fail_next, first = 0;
 
-	if (n->nqueue == 0 && r == 0)
+	if (nq == 0 && r == 0)
 		return 0;
 	n->fail_next = 0;
 	fw->st.batches++;
-	if (r < 0) {
+	n->queue = NULL;
+	n->nqueue = n->qcap = 0;
+	if (r < 0)
 		fw->st.errors++;
-		n->nqueue = 0;
-		return r;
+	for (size_t i = 0; i < nq; i++) {
+		const struct null_refusal *no = r < 0 ? NULL : null_refused(n, &q[i]);
+
+		if (r == 0 && !no)
+			n->hist[n->nhist++ % NULL_HISTORY] = q[i];
+		if (no && first == 0)
+			first = no->err;
+		fw->st.errors += no != NULL;
+		fw_report(fw, q[i].op, &q[i].p, r < 0 ? r : no ? no->err : 0, no ? no->why : NULL);
 	}
-	for (size_t i = 0; i < n->nqueue; i++)
-		n->hist[n->nhist++ % NULL_HISTORY] = n->queue[i];
-	n->nqueue = 0;
-	return 0;
+	free(q);
+	return r < 0 ? r : first;
 }
 
 static int null_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)
@@ -89,7 +123,8 @@ static int null_adopt(struct fw *fw, fw_elem_cb cb, void *ctx)
 	struct fw_null *n = to_null(fw);
 
 	for (size_t i = 0; i < n->npreset; i++)
-		cb(&n->preset[i].p, n->preset[i].remaining_ms, ctx);
+		cb(&n->preset[i].p, n->preset[i].remaining_ms,
+		   n->preset[i].has_note ? n->preset[i].note : NULL, ctx);
 	return 0;
 }
 
@@ -159,7 +194,8 @@ size_t fw_null_pending(const struct fw *fw)
 	return n ? n->nqueue : 0;
 }
 
-int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms)
+int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_ms,
+		   const char *note)
 {
 	struct fw_null *n = to_null(fw);
 	struct null_preset *np;
@@ -170,7 +206,8 @@ int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_
 	if (!np)
 		return -ENOMEM;
 	n->preset = np;
-	np[n->npreset++] = (struct null_preset){ *p, remaining_ms };
+	np[n->npreset] = (struct null_preset){ *p, remaining_ms, "", note != NULL };
+	snprintf(np[n->npreset++].note, FW_NOTE_MAX, "%s", note ? note : "");
 	return 0;
 }
 
@@ -180,4 +217,26 @@ void fw_null_fail_next(struct fw *fw, int err)
 
 	if (n)
 		n->fail_next = err;
+}
+
+int fw_null_refuse(struct fw *fw, const struct ip_prefix *p, int err, const char *why)
+{
+	struct fw_null *n = to_null(fw);
+	size_t i;
+
+	if (!n)
+		return -EINVAL;
+	for (i = 0; i < n->nrefuse; i++)
+		if (n->refuse[i].p.len == p->len && addr_eq(&n->refuse[i].p.addr, &p->addr))
+			break;
+	if (err == 0) {
+		if (i < n->nrefuse)
+			n->refuse[i] = n->refuse[--n->nrefuse];
+		return 0;
+	}
+	if (i == NULL_REFUSE)
+		return -ENOMEM;
+	n->refuse[i] = (struct null_refusal){ *p, err, why };
+	n->nrefuse += i == n->nrefuse;
+	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "capture.h"
 #include "config.h"
+#include "crowdsec.h"
 #include "ctl.h"
 #include "detect.h"
 #include "events.h"
@@ -21,8 +22,10 @@
 #include "jsonl.h"
 #include "log.h"
 #include "mitigate.h"
+#include "netwatch.h"
 #include "privs.h"
 #include "stats.h"
+#include "webclient.h"
 #include "whitelist.h"
 
 #define EXIT_USAGE 2
@@ -46,16 +49,22 @@ struct daemon {
 	struct capture *cap;
 	struct detect *det;
 	struct mitigate *mit;
-	struct whitelist *wl;
+	struct whitelist *wl;       /* the protected set: wl_file and this host */
+	struct whitelist *wl_file;  /* the whitelist file alone */
+	struct netwatch *netwatch;  /* keeps this host's part of wl current */
 	struct events *ev;          /* the bus */
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
+	struct ratelimit *log_rl;   /* the log subscriber's limiter */
 	struct fw *fw;
 	struct hooks *hooks;
 	struct ctl *ctl;
+	struct webclient *web;      /* HTTP for the fleet links, NULL if none */
+	struct crowdsec *crowdsec;
 	struct ctl_view view;
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
 	ev_prepare flush;
 	ev_io monitor;
+	ev_timer tick;              /* "suppressed" summaries, live only */
 };
 
 static void usage(FILE *f)
@@ -201,10 +210,40 @@ static void load_config(struct daemon *d, const struct opts *o)
 	host_local(&d->cfg.detect, o);
 }
 
-/* Builds the whitelist: the file (a missing default file is fine) and the
- * host's own addresses, which are never banned whatever the file says. */
-static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **out,
-			  char *err, size_t errlen)
+/* The protected set: the file's prefixes and the host's own addresses,
+ * loopback and default gateways as they are now, which are never banned
+ * whatever the file says. Rebuilt whenever rtnetlink reports a change. */
+static int build_protected(const struct whitelist *file, struct whitelist **out, char *err,
+			   size_t errlen)
+{
+	struct whitelist *wl;
+	const struct ip_prefix *p;
+	size_t n;
+	int r;
+
+	if ((r = whitelist_new(&wl)) < 0) {
+		snprintf(err, errlen, "whitelist: %s", strerror(-r));
+		return r;
+	}
+	p = whitelist_entries(file, &n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = whitelist_add(wl, &p[i]);
+	if (r == 0 && (r = whitelist_add_local(wl)) < 0)
+		snprintf(err, errlen, "cannot list this host's addresses: %s", strerror(-r));
+	else if (r < 0)
+		snprintf(err, errlen, "whitelist: %s", strerror(-r));
+	if (r < 0) {
+		whitelist_free(wl);
+		return r;
+	}
+	*out = wl;
+	return 0;
+}
+
+/* Reads the whitelist file (a missing default file is fine) into *file
+ * and builds the protected set from it into *out. */
+static int load_whitelist(const struct config *cfg, bool must_exist, struct whitelist **file,
+			  struct whitelist **out, char *err, size_t errlen)
 {
 	struct whitelist *wl;
 	int r;
@@ -213,18 +252,14 @@ static int load_whitelist(const struct config *cfg, bool must_exist, struct whit
 		snprintf(err, errlen, "whitelist: %s", strerror(-r));
 		return r;
 	}
-	if ((must_exist || access(cfg->whitelist, F_OK) == 0) &&
-	    (r = whitelist_load(wl, cfg->whitelist, err, errlen)) < 0)
-		goto fail;
-	if ((r = whitelist_add_local(wl)) < 0) {
-		snprintf(err, errlen, "cannot list this host's addresses: %s", strerror(-r));
-		goto fail;
+	if (((must_exist || access(cfg->whitelist, F_OK) == 0) &&
+	     (r = whitelist_load(wl, cfg->whitelist, err, errlen)) < 0) ||
+	    (r = build_protected(wl, out, err, errlen)) < 0) {
+		whitelist_free(wl);
+		return r;
 	}
-	*out = wl;
+	*file = wl;
 	return 0;
-fail:
-	whitelist_free(wl);
-	return r;
 }
 
 /* One line of the report being built: a group's counters. */
@@ -325,6 +360,19 @@ static void on_eof(void *ctx)
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
+/* Summaries of what the limiters held back, once their window is over. */
+static void flush_summaries(struct daemon *d, uint64_t now_us)
+{
+	events_log_tick(d->log_rl, now_us);
+	jsonl_tick(d->jsonl, now_us);
+	hooks_tick(d->hooks, now_us);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	flush_summaries(w->data, (uint64_t)(ev_now(loop) * 1e6));
+}
+
 static void watch_signal(struct daemon *d, ev_signal *w, int sig,
 			 void (*cb)(struct ev_loop *, ev_signal *, int))
 {
@@ -339,7 +387,7 @@ static int open_fw(struct daemon *d)
 {
 	struct fw_cfg fc = {
 		.table = d->cfg.table, .iface = d->cfg.iface, .hook = d->cfg.hook,
-		.set_size = d->cfg.set_size, .priority = -300,
+		.set_size = d->cfg.set_size, .priority = -300, .open_only = d->opts->flush,
 	};
 	char err[512];
 	int r;
@@ -390,21 +438,31 @@ static int push_allow(struct daemon *d)
 	return r;
 }
 
-static struct hooks_cfg hooks_cfg_of(const struct config *cfg)
+/* The hooks' settings; -errno with why in err if hook_user is unknown. */
+static int hooks_cfg_of(const struct config *cfg, struct hooks_cfg *hc, char *err,
+			size_t errlen)
 {
-	return (struct hooks_cfg){
+	*hc = (struct hooks_cfg){
 		.on_ban = cfg->on_ban, .on_unban = cfg->on_unban,
 		.timeout_ms = cfg->hook_timeout_ms, .max_running = cfg->hook_max,
+		.limit = cfg->log_limit, .as_user = *cfg->hook_user,
 	};
+	return *cfg->hook_user ? privs_lookup_user(cfg->hook_user, &hc->uid, &hc->gid, err,
+						   errlen) : 0;
 }
 
 /* The bus and its subscribers, in the order they hear an event: the log,
  * the JSON-lines file, the hooks. */
 static int open_events(struct daemon *d)
 {
-	struct hooks_cfg hc = hooks_cfg_of(&d->cfg);
+	struct hooks_cfg hc;
+	char err[256];
 	int r;
 
+	if ((r = hooks_cfg_of(&d->cfg, &hc, err, sizeof(err))) < 0) {
+		log_err("hook_user: %s", err);
+		return r;
+	}
 	if ((r = events_new(&d->ev)) < 0) {
 		log_err("events: %s", strerror(-r));
 		return r;
@@ -413,20 +471,56 @@ static int open_events(struct daemon *d)
 		log_err("cannot open events file %s: %s", d->cfg.events, strerror(-r));
 		return r;
 	}
+	jsonl_set_max(d->jsonl, (uint64_t)d->cfg.events_max_mb << 20);
+	if ((r = jsonl_set_limit(d->jsonl, &d->cfg.log_limit)) < 0 ||
+	    (r = ratelimit_new(&d->cfg.log_limit, &d->log_rl)) < 0) {
+		log_err("events: %s", strerror(-r));
+		return r;
+	}
 	if ((r = hooks_new(d->loop, &hc, &d->hooks)) < 0) {
 		log_err("hooks: %s", strerror(-r));
 		return r;
 	}
-	events_subscribe(d->ev, events_log, NULL);
+	events_subscribe(d->ev, events_log, d->log_rl);
 	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
 	events_subscribe(d->ev, hooks_on_event, d->hooks);
 	return 0;
 }
 
+/* The CrowdSec link, when configured: not for replays or dry runs, whose
+ * bans are not real and must not reach the fleet. Its failure to start is
+ * logged; local protection goes on without it. */
+static void open_crowdsec(struct daemon *d)
+{
+	struct crowdsec_cfg cc = {
+		.url = d->cfg.crowdsec_url, .credentials = d->cfg.crowdsec_credentials,
+		.api_key_file = d->cfg.crowdsec_key_file, .queue_path = d->cfg.crowdsec_queue,
+		.poll_ms = d->cfg.crowdsec_poll_ms, .queue_max = d->cfg.crowdsec_queue_max,
+	};
+	char err[CONFIG_PATH_MAX + 128];
+
+	if (!*d->cfg.crowdsec_url)
+		return;
+	if (d->opts->replay || d->opts->dry_run) {
+		log_info("crowdsec: not linked in a %s", d->opts->replay ? "replay" : "dry run");
+		return;
+	}
+	if ((!d->web && webclient_new(d->loop, &d->web, err, sizeof(err)) < 0) ||
+	    crowdsec_new(d->loop, d->web, d->mit, &cc, &d->crowdsec, err, sizeof(err)) < 0) {
+		log_err("%s; running without the fleet link", err);
+		return;
+	}
+	events_subscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	log_info("crowdsec: linked to %s (%s%s%s)", d->cfg.crowdsec_url,
+		 *d->cfg.crowdsec_credentials ? "pushing bans" : "",
+		 *d->cfg.crowdsec_credentials && *d->cfg.crowdsec_key_file ? ", " : "",
+		 *d->cfg.crowdsec_key_file ? "pulling decisions" : "");
+}
+
 /* Everything a reload replaces, built aside first. */
 struct reload {
 	struct config *cfg;
-	struct whitelist *wl;
+	struct whitelist *wl, *wl_file;
 	struct detect *det;      /* NULL when detection settings are unchanged */
 	char restart[256];       /* keys that need a restart, for the log */
 };
@@ -443,7 +537,8 @@ static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t
 		return r;
 	host_local(&nx->cfg->detect, d->opts);
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
-	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl, err, errlen)) < 0)
+	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl_file, &nx->wl, err,
+				errlen)) < 0)
 		return r;
 	/* Both configurations start from config_defaults' memset, so their
 	 * padding compares equal too. */
@@ -464,6 +559,7 @@ static void reload_discard(struct reload *nx)
 {
 	detect_free(nx->det);
 	whitelist_free(nx->wl);
+	whitelist_free(nx->wl_file);
 	free(nx->cfg);
 }
 
@@ -489,13 +585,16 @@ static void reload_events(struct daemon *d, struct config *next)
  * afresh; its alert totals carry over into the control socket's. */
 static void reload_commit(struct daemon *d, struct reload *nx)
 {
-	struct hooks_cfg hc = hooks_cfg_of(nx->cfg);
+	struct hooks_cfg hc;
 	struct detect_stats ds;
+	char err[256];
 
 	mitigate_set_cfg(d->mit, &nx->cfg->mitigate);
 	mitigate_set_whitelist(d->mit, nx->wl);
 	whitelist_free(d->wl);
+	whitelist_free(d->wl_file);
 	d->wl = nx->wl;
+	d->wl_file = nx->wl_file;
 	if (nx->det) {
 		detect_get_stats(d->det, &ds);
 		for (int k = 0; k < KIND__MAX; k++)
@@ -505,7 +604,12 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 		log_info("reload: new detection settings; their windows start empty");
 	}
 	reload_events(d, nx->cfg);
-	if (hooks_set_cfg(d->hooks, &hc) < 0)
+	ratelimit_set_cfg(d->log_rl, &nx->cfg->log_limit);
+	jsonl_set_limit(d->jsonl, &nx->cfg->log_limit);
+	jsonl_set_max(d->jsonl, (uint64_t)nx->cfg->events_max_mb << 20);
+	if (hooks_cfg_of(nx->cfg, &hc, err, sizeof(err)) < 0)
+		log_err("reload: hooks not changed: hook_user %s", err);
+	else if (hooks_set_cfg(d->hooks, &hc) < 0)
 		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
 	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
 	if (*nx->restart)
@@ -539,6 +643,47 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	daemon_reload(w->data, err, sizeof(err));
 }
 
+/* rtnetlink says this host's addresses or default routes changed: the
+ * protected set and the kernel's allow sets follow at once (they go out
+ * with the next batch), and bans now wholly inside it are lifted. */
+static void on_net_change(void *ctx)
+{
+	char err[256];
+	struct daemon *d = ctx;
+	struct whitelist *wl;
+	size_t n;
+	int r;
+
+	if (build_protected(d->wl_file, &wl, err, sizeof(err)) < 0) {
+		log_err("this host's addresses changed, protection not updated: %s", err);
+		return;
+	}
+	if ((r = allow_set(d->fw, wl)) < 0) {
+		log_err("this host's addresses changed, allow sets not updated: %s",
+			strerror(-r));
+		allow_set(d->fw, d->wl);
+		whitelist_free(wl);
+		return;
+	}
+	mitigate_set_whitelist(d->mit, wl);
+	whitelist_free(d->wl);
+	d->wl = wl;
+	whitelist_entries(wl, &n);
+	log_info("this host's addresses or default routes changed: %zu prefixes protected", n);
+}
+
+/* Live capture only: a replay's host is not the one it replays. */
+static void open_netwatch(struct daemon *d)
+{
+	int r;
+
+	if (d->opts->replay)
+		return;
+	if ((r = netwatch_open(d->loop, on_net_change, d, &d->netwatch)) < 0)
+		log_warn("cannot watch address changes (%s): new addresses and gateways are "
+			 "protected only after a reload", strerror(-r));
+}
+
 /* The control socket; without it dosips still protects, so a failure is
  * logged, not fatal. Not for replays. */
 static void open_control(struct daemon *d)
@@ -547,6 +692,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .mit = d->mit, .fw = d->fw, .hooks = d->hooks,
+		.crowdsec = d->crowdsec,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -557,19 +703,29 @@ static void open_control(struct daemon *d)
 		log_err("%s; running without a control socket", err);
 }
 
-/* Last step of set-up: everything that needed root is open now. */
+/* Last step of set-up: everything that needed root is open now. The
+ * events file goes to the user dosips becomes, so that it can reopen it
+ * on SIGHUP (rotation). */
 static int drop_privs(struct daemon *d)
 {
 	char err[256];
-	int r = privs_drop(d->cfg.user, err, sizeof(err));
+	const char *user;
+	uid_t uid;
+	gid_t gid;
+	int r;
 
+	if ((user = privs_target(d->cfg.user, &uid, &gid, err, sizeof(err))) && *user &&
+	    uid != geteuid() && (r = jsonl_chown(d->jsonl, uid, gid)) < 0)
+		log_warn("events: cannot hand %s to user %s: %s", jsonl_path(d->jsonl), user,
+			 strerror(-r));
+	r = privs_drop(d->cfg.user, *d->cfg.hook_user, err, sizeof(err));
 	if (r == 1)
 		log_debug("not started as root: no privileges to drop");
 	else if (r < 0)
 		log_err("%s", err);
 	else
 		log_debug("kept only CAP_NET_ADMIN and CAP_NET_RAW%s%s",
-			  *d->cfg.user ? ", running as " : "", d->cfg.user);
+			  user && *user ? ", running as " : "", user ? user : "");
 	return r < 0 ? r : 0;
 }
 
@@ -582,6 +738,14 @@ static void start_watchers(struct daemon *d)
 		ev_io_init(&d->monitor, on_monitor, fw_monitor_fd(d->fw), EV_READ);
 		d->monitor.data = d;
 		ev_io_start(d->loop, &d->monitor);
+	}
+	if (!d->opts->replay) {
+		/* A replay's windows run on packet time: its summaries come
+		 * with its events and at the end. */
+		ev_timer_init(&d->tick, on_tick, 1.0, 1.0);
+		d->tick.data = d;
+		ev_timer_start(d->loop, &d->tick);
+		ev_unref(d->loop);
 	}
 	watch_signal(d, &d->sig_int, SIGINT, on_stop);
 	watch_signal(d, &d->sig_term, SIGTERM, on_stop);
@@ -597,7 +761,10 @@ static int daemon_setup(struct daemon *d)
 
 	size_t nwl;
 
-	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl, err,
+	/* Before the first look at this host's addresses: a change from then
+	 * on is heard (and acted on once the loop runs). */
+	open_netwatch(d);
+	if ((r = load_whitelist(&d->cfg, d->opts->whitelist_given, &d->wl_file, &d->wl, err,
 				sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
@@ -605,6 +772,11 @@ static int daemon_setup(struct daemon *d)
 	whitelist_entries(d->wl, &nwl);
 	log_debug("whitelist: %zu entries with this host's own addresses", nwl);
 	if ((r = open_events(d)) < 0)
+		return r;
+	/* The capture first: a wrong interface or file must stop dosips
+	 * before it changes anything in the firewall. Packets are only read
+	 * once the loop runs, when everything below is in place. */
+	if ((r = open_capture(d)) < 0)
 		return r;
 	if ((r = open_fw(d)) < 0)
 		return r;
@@ -618,8 +790,7 @@ static int daemon_setup(struct daemon *d)
 		log_err("detection: %s", strerror(-r));
 		return r;
 	}
-	if ((r = open_capture(d)) < 0)
-		return r;
+	open_crowdsec(d);
 	start_watchers(d);
 	open_control(d);
 	return drop_privs(d);
@@ -628,6 +799,10 @@ static int daemon_setup(struct daemon *d)
 static void daemon_teardown(struct daemon *d)
 {
 	ctl_close(d->ctl);
+	if (d->crowdsec)
+		events_unsubscribe(d->ev, crowdsec_on_event, d->crowdsec);
+	crowdsec_free(d->crowdsec);
+	webclient_free(d->web);
 	capture_close(d->cap);
 	detect_free(d->det);
 	mitigate_free(d->mit);
@@ -635,7 +810,10 @@ static void daemon_teardown(struct daemon *d)
 	events_free(d->ev);
 	hooks_free(d->hooks);
 	jsonl_close(d->jsonl);
+	ratelimit_free(d->log_rl);
+	netwatch_close(d->netwatch);
 	whitelist_free(d->wl);
+	whitelist_free(d->wl_file);
 }
 
 /* Whether a hook command's program can be run; "" is fine. */
@@ -659,8 +837,10 @@ static int check_runtime(const struct config *cfg)
 	int bad = 0;
 
 	/* The very lookups set-up makes, so -n fails where start-up would. */
-	if (*cfg->user && privs_lookup_user(cfg->user, &uid, &gid, err, sizeof(err)) < 0)
+	if (!privs_target(cfg->user, &uid, &gid, err, sizeof(err)))
 		bad = fprintf(stderr, "dosips: %s\n", err);
+	if (*cfg->hook_user && privs_lookup_user(cfg->hook_user, &uid, &gid, err, sizeof(err)) < 0)
+		bad = fprintf(stderr, "dosips: hook_user: %s\n", err);
 	if (*cfg->ctl_group && ctl_group_id(cfg->ctl_group, &gid, err, sizeof(err)) < 0)
 		bad = fprintf(stderr, "dosips: %s\n", err);
 	bad |= check_hook("on_ban", cfg->on_ban) | check_hook("on_unban", cfg->on_unban);
@@ -670,13 +850,14 @@ static int check_runtime(const struct config *cfg)
 static int run_check(const struct config *cfg, const struct opts *o)
 {
 	char err[CONFIG_PATH_MAX + 128];
-	struct whitelist *wl;
+	struct whitelist *wl, *file;
 
-	if (load_whitelist(cfg, o->whitelist_given, &wl, err, sizeof(err)) < 0) {
+	if (load_whitelist(cfg, o->whitelist_given, &file, &wl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dosips: %s\n", err);
 		return 1;
 	}
 	whitelist_free(wl);
+	whitelist_free(file);
 	if (check_runtime(cfg) < 0)
 		return 1;
 	printf("configuration OK\n");
@@ -723,8 +904,15 @@ int main(int argc, char **argv)
 		return run_check(&d.cfg, &o);
 	if (!o.replay && pick_iface(&d.cfg) < 0)
 		return 1;
+	if (o.replay && !o.dry_run && !o.flush) {
+		/* A capture file is the past: its sources are not at the door. */
+		log_info("replaying a capture never touches the firewall: --dry-run implied");
+		o.dry_run = 1;
+	}
 	if (o.flush)
 		return run_flush(&d);
+	if (check_runtime(&d.cfg) < 0)
+		return 1;
 	if (!(d.loop = ev_default_loop(EVFLAG_AUTO)))
 		log_fatal("cannot initialise the event loop");
 	if (daemon_setup(&d) == 0) {
@@ -739,6 +927,7 @@ int main(int argc, char **argv)
 				 o.dry_run ? ", dry run: no firewall changes" : "");
 		ev_run(d.loop, 0);
 		mitigate_flush(d.mit);
+		flush_summaries(&d, UINT64_MAX);
 		report(&d);
 		status = capture_failed(d.cap) ? 1 : 0;
 	}

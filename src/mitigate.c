@@ -4,8 +4,19 @@
  * kernel removes an expired element by itself, so expiry only forgets the
  * ban here (a delete of our own would race with the kernel's). Repeat
  * offenders are remembered for memory_s after their last ban ended, in a
- * table of bounded size whose least recently banned entry goes first. */
+ * table of bounded size whose least recently banned entry goes first.
+ *
+ * A ban is only what the kernel holds. A new or restarted ban is pending
+ * until the commit's result for it comes back (fw_on_result): accepted, it
+ * is announced (the ban event, hence on_ban); refused, it is rolled back
+ * (a new ban forgotten with its offence, a restart back to the element the
+ * kernel still holds) and a ban_failed event says why. A refusal that may
+ * pass (buffers, a lost answer) is retried at once, a bounded number of
+ * times; one that will not (an overlapping element of the operator's, the
+ * set full) is not, but the source is not banned, so its next alert is
+ * reported and tried again. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +33,15 @@ struct ban {
 	enum detect_kind kind;
 	uint32_t duration_s, offences;
 	ev_timer timer;
+	bool pending;               /* asked of the kernel, not yet answered */
+	bool held;                  /* the kernel holds an element of ours for it */
+	bool announced;             /* its ban event went out */
+	uint8_t tries;              /* retries of a pending ban */
+	uint64_t ev_ts;             /* time of its ban event (packet time) */
+	/* What the kernel holds while a restart is pending. */
+	ev_tstamp held_until;
+	uint32_t held_duration, held_offences;
+	enum detect_kind held_kind;
 };
 
 struct offender {
@@ -30,6 +50,17 @@ struct offender {
 	struct ip_prefix src;
 	uint32_t offences;
 	ev_tstamp forget_at;        /* end of its last ban + memory_s */
+};
+
+/* Sources the cap refused lately in one aggregation prefix: with the
+ * bans already there they decide whether the prefix is banned whole. A
+ * small table where a newer prefix takes an older one's slot. */
+#define AGG_SLOTS 4096
+
+struct agg_slot {
+	struct ip_prefix a;
+	uint32_t refused;
+	ev_tstamp at;
 };
 
 struct mitigate {
@@ -50,14 +81,24 @@ struct mitigate {
 	bool capped;
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
+	bool requeued;              /* a refused ban was queued again */
+	bool set_full;              /* the kernel's set refused a ban as full */
+	struct agg_slot *agg;       /* sources refused at the cap, per prefix */
+	unsigned adopted_known;     /* adopted bans whose note told what they were */
+	struct ip_prefix refused;   /* the last ban the kernel refused */
+	int refused_err;
+	char refusal[160];          /* and why */
 	struct mitigate_stats st;
 };
+
+#define MITIGATE_TRIES 2            /* retries of a ban refused for a passing reason */
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
 	*cfg = (struct mitigate_cfg){
 		.ban_s = 60, .ban_max_s = 86400, .escalate = 2, .memory_s = 3600,
 		.max_bans = MITIGATE_MAX_BANS, .memory_max = MITIGATE_MEMORY_MAX,
+		.aggregate_v4 = 24, .aggregate_v6 = 48, .aggregate_min = 4,
 	};
 }
 
@@ -88,8 +129,18 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-/* True when p touches the whitelist (there may be none). */
+/* True when all of p is whitelisted (there may be no whitelist). Merely
+ * touching it is not enough: a /64 holding this host's address is not
+ * immune, and the kernel's allow sets let the host's own address through
+ * a ban of the prefix around it. */
 static bool wl_covers(const struct mitigate *m, const struct ip_prefix *p)
+{
+	return m->wl && whitelist_contains(m->wl, p);
+}
+
+/* True when any of p is whitelisted: what a ban dosips widens on its own
+ * (aggregation at the cap) must not touch. */
+static bool wl_touches(const struct mitigate *m, const struct ip_prefix *p)
 {
 	return m->wl && whitelist_overlaps(m->wl, p);
 }
@@ -285,6 +336,8 @@ static void ban_event(struct mitigate *m, const struct ban *b, uint64_t ts_us)
 
 static void unban_event(struct mitigate *m, const struct ban *b, const char *reason)
 {
+	if (!b->announced)
+		return;  /* never in force: nothing to take back */
 	emit(m, &(struct event){
 		.type = EVT_UNBAN, .ts_us = wall_us(m), .src = b->src, .kind = b->kind,
 		.reason = reason,
@@ -319,7 +372,7 @@ static void ban_lift(struct mitigate *m, struct ban *b, const char *reason)
 
 /* Bans strictly inside p go: p's own ban replaces them (and an interval
  * set cannot hold both). */
-static void lift_inside(struct mitigate *m, const struct ip_prefix *p)
+static void lift_inside(struct mitigate *m, const struct ip_prefix *p, const char *reason)
 {
 	bool any = false;
 
@@ -331,7 +384,7 @@ static void lift_inside(struct mitigate *m, const struct ip_prefix *p)
 		for (; b; b = next) {
 			next = b->next;
 			if (b->src.len > p->len && prefix_contains(p, &b->src.addr))
-				ban_lift(m, b, "superseded");
+				ban_lift(m, b, reason);
 		}
 	}
 }
@@ -345,30 +398,218 @@ static int cap_refuse(struct mitigate *m, const struct ip_prefix *p, uint64_t ts
 	if (m->capped)
 		return -ENOSPC;
 	m->capped = true;
-	snprintf(reason, sizeof(reason), "%u active bans, max_bans: no new ban until one ends",
-		 m->nbans);
+	snprintf(reason, sizeof(reason), "%u active bans, %s: no new ban until one ends",
+		 m->nbans, m->set_full ? "the kernel's ban set is full" : "max_bans");
 	emit(m, &(struct event){ .type = EVT_BAN_CAP, .ts_us = ts_us, .src = *p, .reason = reason });
 	return -ENOSPC;
 }
 
-/* Sends p's ban (new or restarted) to the firewall and arms its timer. */
-static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v)
+/* How bad a ban is: repeat offences first, then its kind; a ban by hand
+ * is never evicted. */
+static uint32_t severity(enum detect_kind kind, uint32_t offences)
 {
-	int r = fw_ban(m->fw, &b->src, (uint64_t)b->duration_s * 1000);
+	static const uint8_t rank[KIND__MAX] = {
+		[KIND_SYN_FLOOD] = 3, [KIND_UDP_FLOOD] = 3, [KIND_RATE_FLOOD] = 3,
+		[KIND_DDOS] = 3, [KIND_ICMP_FLOOD] = 2, [KIND_PORT_SCAN] = 1,
+	};
 
-	if (r < 0) {
+	if (kind >= KIND__MAX)
+		return UINT32_MAX;
+	return (offences < 0xffffff ? offences : 0xffffff) << 8 | rank[kind];
+}
+
+/* The prefix around p that bans are grouped into under pressure; len 0
+ * when there is none (off, or p is that wide already). */
+static struct ip_prefix agg_prefix(const struct mitigate *m, const struct ip_prefix *p)
+{
+	unsigned len = addr_is_v4(&p->addr) ? (m->cfg.aggregate_v4 ? 96u + m->cfg.aggregate_v4 : 0)
+					    : m->cfg.aggregate_v6;
+	struct ip_prefix a = *p;
+
+	a.len = len && len < p->len ? (uint8_t)len : 0;
+	addr_mask(&a.addr, a.len);
+	return a;
+}
+
+/* Active bans inside a, and the least severe ban of all in *least. */
+static unsigned scan_bans(struct mitigate *m, const struct ip_prefix *a, struct ban **least)
+{
+	unsigned k = 0;
+
+	*least = NULL;
+	for (uint32_t i = 0; i <= m->bmask; i++) {
+		for (struct ban *b = m->bans[i]; b; b = b->next) {
+			k += a->len && b->src.len > a->len && prefix_contains(a, &b->src.addr);
+			if (!*least || severity(b->kind, b->offences) <
+				       severity((*least)->kind, (*least)->offences) ||
+			    (severity(b->kind, b->offences) ==
+			     severity((*least)->kind, (*least)->offences) &&
+			     ev_timer_remaining(m->loop, &b->timer) <
+			     ev_timer_remaining(m->loop, &(*least)->timer)))
+				*least = b;
+		}
+	}
+	return k;
+}
+
+static void cap_event(struct mitigate *m, const struct ip_prefix *p, const struct verdict *v,
+		      const char *reason)
+{
+	emit(m, &(struct event){ .type = EVT_BAN_CAP, .ts_us = v ? v->ts_us : wall_us(m),
+				 .src = *p, .reason = reason });
+}
+
+static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_kind kind,
+		     const struct verdict *v, uint32_t fixed_s);
+
+/* Sources of a refused lately (within offence_memory); add: one more. */
+static uint32_t agg_refused(struct mitigate *m, const struct ip_prefix *a, bool add)
+{
+	struct agg_slot *s = &m->agg[pfx_bucket(m, a, AGG_SLOTS - 1)];
+
+	if (!pfx_eq(&s->a, a) || s->at + m->cfg.memory_s < ev_now(m->loop)) {
+		if (!add)
+			return 0;
+		*s = (struct agg_slot){ .a = *a };
+	}
+	if (add) {
+		s->refused++;
+		s->at = ev_now(m->loop);
+	}
+	return s->refused;
+}
+
+/* Evicts the least severe ban if it is not more severe than (kind,
+ * offences) (strictly less unless even), with a ban_cap event; true if
+ * one went. */
+static bool cap_evict(struct mitigate *m, const struct ip_prefix *p, enum detect_kind kind,
+		      uint32_t offences, const struct verdict *v, bool even)
+{
+	char reason[192], pa[ADDR_STRLEN], pb[ADDR_STRLEN];
+	struct ip_prefix none = { .len = 0 };
+	struct ban *least;
+	uint32_t sl;
+
+	scan_bans(m, &none, &least);
+	if (!least || (sl = severity(least->kind, least->offences)) > severity(kind, offences) ||
+	    (!even && sl == severity(kind, offences)))
+		return false;
+	snprintf(reason, sizeof(reason), "%u active bans, cap: %s (%s, offence %u) evicted "
+		 "for %s (%s, offence %u)", m->nbans, prefix_fmt(&least->src, pa),
+		 detect_kind_name(least->kind), least->offences, prefix_fmt(p, pb),
+		 detect_kind_name(kind), offences);
+	cap_event(m, p, v, reason);
+	m->st.evicted++;
+	ban_lift(m, least, "evicted");
+	return true;
+}
+
+/* At the cap, a new ban of p (kind, offences) may still go in, never by
+ * lifting protection: its prefix's bans become one ban of the prefix if
+ * aggregate_min of them are there and it covers nothing whitelisted
+ * (*covered: p is banned by it), or the least severe ban makes way for a
+ * more severe one. Each decision is a ban_cap event; -ENOSPC if none. */
+static int cap_make_room(struct mitigate *m, const struct ip_prefix *p, enum detect_kind kind,
+			 uint32_t offences, const struct verdict *v, bool *covered)
+{
+	struct ip_prefix a = agg_prefix(m, p);
+	char reason[192], pa[ADDR_STRLEN], pb[ADDR_STRLEN];
+	struct ban *least;
+	unsigned k = scan_bans(m, &a, &least);
+	uint32_t refused = a.len ? agg_refused(m, &a, false) : 0;
+
+	if (a.len && k + refused + 1 >= (m->cfg.aggregate_min ? m->cfg.aggregate_min : 2) &&
+	    !wl_touches(m, &a) && !ban_covering(m, &a)) {
+		snprintf(reason, sizeof(reason), "%u active bans, cap: %u bans, %u refused sources "
+			 "and %s become one ban of %s", m->nbans, k, refused, prefix_fmt(p, pb),
+			 prefix_fmt(&a, pa));
+		cap_event(m, &a, v, reason);
+		m->st.aggregated++;
+		lift_inside(m, &a, "aggregated");
+		m->agg[pfx_bucket(m, &a, AGG_SLOTS - 1)] = (struct agg_slot){ .refused = 0 };
+		/* Nothing of it banned yet: one prefix of many sources outweighs
+		 * one source as severe as it. */
+		if (m->nbans >= m->cfg.max_bans)
+			cap_evict(m, &a, kind, offences, v, true);
+		m->set_full = false;  /* room made, in the same commit */
+		*covered = true;
+		return ban_start(m, &a, kind, v, 0);
+	}
+	if (cap_evict(m, p, kind, offences, v, false))
+		return 0;
+	if (a.len)
+		agg_refused(m, &a, true);
+	return cap_refuse(m, p, v ? v->ts_us : wall_us(m));
+}
+
+/* What a ban is, kept with its element in the kernel so that a restart
+ * adopts it as it was: "dosips kind=syn_flood offences=2 ban_s=120". */
+static void ban_note(char note[FW_NOTE_MAX], enum detect_kind kind, uint32_t offences,
+		     uint32_t duration_s)
+{
+	snprintf(note, FW_NOTE_MAX, "dosips kind=%s offences=%u ban_s=%u",
+		 detect_kind_name(kind), offences, duration_s);
+}
+
+/* Reads a note back; false for anything else (an element of an older
+ * dosips, or the operator's). */
+static bool ban_note_parse(const char *note, enum detect_kind *kind, uint32_t *offences,
+			   uint32_t *duration_s)
+{
+	char name[32];
+
+	if (!note || sscanf(note, "dosips kind=%31s offences=%u ban_s=%u", name, offences,
+			    duration_s) != 3 || *duration_s == 0)
+		return false;
+	for (int k = 0; k < KIND__ALL; k++) {
+		if (strcmp(detect_kind_name((enum detect_kind)k), name) == 0) {
+			*kind = (enum detect_kind)k;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int ban_send(struct mitigate *m, const struct ban *b, uint64_t timeout_ms)
+{
+	char note[FW_NOTE_MAX];
+
+	ban_note(note, b->kind, b->offences, b->duration_s);
+	return fw_ban(m->fw, &b->src, timeout_ms, note);
+}
+
+/* Sends b's ban (new, or restarted as kind for duration_s) to the
+ * firewall and arms its timer; it is announced once the kernel took it. */
+static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v,
+		     enum detect_kind kind, uint32_t duration_s, uint32_t offences)
+{
+	char note[FW_NOTE_MAX];
+	int r;
+
+	ban_note(note, kind, offences, duration_s);
+	if ((r = fw_ban(m->fw, &b->src, (uint64_t)duration_s * 1000, note)) < 0) {
 		char buf[ADDR_STRLEN];
 
 		log_err("firewall: cannot queue ban of %s: %s", prefix_fmt(&b->src, buf),
 			strerror(-r));
 		return r;
 	}
+	if (b->held && !b->pending) {
+		b->held_until = ev_now(m->loop) + ev_timer_remaining(m->loop, &b->timer);
+		b->held_duration = b->duration_s;
+		b->held_offences = b->offences;
+		b->held_kind = b->kind;
+	}
+	b->kind = kind;
+	b->duration_s = duration_s;
+	b->offences = offences;
+	b->pending = true;
+	b->tries = 0;
+	b->ev_ts = v ? v->ts_us : wall_us(m);
 	ev_timer_stop(m->loop, &b->timer);
-	ev_timer_set(&b->timer, b->duration_s, 0.);
+	ev_timer_set(&b->timer, duration_s, 0.);
 	ev_timer_start(m->loop, &b->timer);
 	note_pending(m, v);
-	ban_event(m, b, v ? v->ts_us : wall_us(m));
-	m->st.bans++;
 	return 0;
 }
 
@@ -381,12 +622,23 @@ static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_
 	struct ban *b;
 	int r;
 
-	if (m->nbans >= m->cfg.max_bans)
-		return cap_refuse(m, p, v ? v->ts_us : wall_us(m));
-	lift_inside(m, p);
+	if (m->nbans >= m->cfg.max_bans || m->set_full) {
+		bool covered = false;
+
+		if ((r = cap_make_room(m, p, kind, offences, v, &covered)) < 0) {
+			/* Counted all the same: a source that keeps coming back
+			 * grows more severe than a flood of one-off ones. */
+			if (offences)
+				off_store(m, p, offences, ev_now(m->loop) + m->cfg.memory_s);
+			return r;
+		}
+		if (covered)
+			return 0;
+	}
+	lift_inside(m, p, "superseded");
 	if (!(b = ban_insert(m, p, kind, d, offences, d)))
 		return -ENOMEM;
-	if ((r = ban_apply(m, b, v)) < 0) {
+	if ((r = ban_apply(m, b, v, kind, d, offences)) < 0) {
 		ban_remove(m, b);
 		return r;
 	}
@@ -404,10 +656,7 @@ static void ban_escalate(struct mitigate *m, struct ban *b, const struct verdict
 
 	if (!pfx_eq(&b->src, &v->src) || d <= b->duration_s)
 		return;
-	b->duration_s = d;
-	b->offences = offences;
-	b->kind = v->kind;
-	if (ban_apply(m, b, v) == 0)
+	if (ban_apply(m, b, v, v->kind, d, offences) == 0)
 		off_store(m, &b->src, offences, ev_now(m->loop) + d + m->cfg.memory_s);
 }
 
@@ -443,19 +692,65 @@ int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duratio
 {
 	struct ip_prefix q = *p;
 	struct ban *b;
+	int r;
 
 	addr_mask(&q.addr, q.len);
+	m->refusal[0] = '\0';
 	if (!duration_s)
 		duration_s = m->cfg.ban_s;
 	if (wl_covers(m, &q))
 		return -EPERM;
-	if ((b = ban_find(m, &q))) {
-		b->duration_s = duration_s;
-		return ban_apply(m, b, NULL);
-	}
+	if ((b = ban_find(m, &q)))
+		r = ban_apply(m, b, NULL, b->kind, duration_s, b->offences);
+	else if (ban_covering(m, &q))
+		return -EEXIST;
+	else
+		r = ban_start(m, &q, KIND_MANUAL, NULL, duration_s);
+	if (r < 0)
+		return r;
+	/* The answer is the kernel's: commit now and look. */
+	m->refused_err = 0;
+	mitigate_flush(m);
+	if (m->refused_err && pfx_eq(&m->refused, &q))
+		return m->refused_err;
+	m->refusal[0] = '\0';  /* another ban's, if any */
+	return (b = ban_find(m, &q)) && !b->pending ? 0 : -EIO;
+}
+
+const char *mitigate_refusal(const struct mitigate *m)
+{
+	return m->refusal;
+}
+
+int mitigate_ban_remote(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s,
+			enum detect_kind kind)
+{
+	struct ip_prefix q = *p;
+
+	addr_mask(&q.addr, q.len);
+	if (wl_covers(m, &q))
+		return -EPERM;
+	if (ban_find(m, &q))
+		return -EALREADY;
 	if (ban_covering(m, &q))
 		return -EEXIST;
-	return ban_start(m, &q, KIND_MANUAL, NULL, duration_s);
+	return ban_start(m, &q, kind, NULL, duration_s ? duration_s : m->cfg.ban_s);
+}
+
+int mitigate_find(struct mitigate *m, const struct ip_prefix *p, struct ban_info *bi)
+{
+	struct ip_prefix q = *p;
+	struct ban *b;
+
+	addr_mask(&q.addr, q.len);
+	if (!(b = ban_find(m, &q)))
+		return -ENOENT;
+	*bi = (struct ban_info){
+		.src = b->src, .kind = b->kind, .duration_s = b->duration_s,
+		.offences = b->offences,
+		.remaining_ms = (uint64_t)(ev_timer_remaining(m->loop, &b->timer) * 1000),
+	};
+	return 0;
 }
 
 int mitigate_unban(struct mitigate *m, const struct ip_prefix *p)
@@ -497,6 +792,12 @@ int mitigate_flush(struct mitigate *m)
 {
 	int r = fw_commit(m->fw);
 
+	/* Bans refused for a passing reason go again (bounded per ban). */
+	for (int i = 0; i < MITIGATE_TRIES && m->requeued; i++) {
+		m->requeued = false;
+		r = fw_commit(m->fw);
+	}
+
 	if (r < 0) {
 		m->st.commit_errors++;
 		log_err("firewall: changes of this round not all applied: %s", strerror(-r));
@@ -506,12 +807,130 @@ int mitigate_flush(struct mitigate *m)
 	return r;
 }
 
+/* ---- the kernel's answers ---- */
+
+static void ban_confirmed(struct mitigate *m, struct ban *b)
+{
+	if (!b->pending)
+		return;
+	b->pending = false;
+	b->held = true;
+	b->announced = true;
+	ban_event(m, b, b->ev_ts);
+	m->st.bans++;
+}
+
+/* A refusal that may not recur: buffers, a lost answer, a busy kernel. */
+static bool passing(int err)
+{
+	return err == -ENOBUFS || err == -ENOMEM || err == -ENODATA || err == -EINTR ||
+	       err == -EAGAIN || err == -EBUSY || err == -EIO;
+}
+
+/* Forgets the offence a refused new ban had counted. */
+static void off_unstore(struct mitigate *m, const struct ip_prefix *p)
+{
+	struct offender *o = *off_link(m, p);
+
+	if (o && o->offences > 1)
+		o->offences--;
+	else if (o)
+		off_drop(m, o);
+}
+
+static void ban_failed_event(struct mitigate *m, const struct ban *b, const char *reason)
+{
+	emit(m, &(struct event){
+		.type = EVT_BAN_FAILED, .ts_us = b->ev_ts ? b->ev_ts : wall_us(m), .src = b->src,
+		.kind = b->kind, .duration_s = b->duration_s, .offences = b->offences,
+		.reason = reason,
+	});
+}
+
+/* The kernel refused b's element: retry, restore what it still holds, or
+ * forget the ban. */
+static void ban_refused(struct mitigate *m, struct ban *b, const struct fw_result *r)
+{
+	bool retry = b->pending && passing(r->err) && b->tries < MITIGATE_TRIES;
+	char reason[sizeof(m->refusal)];
+	struct ip_prefix src;
+	enum detect_kind kind;
+	double left;
+	bool full;
+
+	snprintf(reason, sizeof(reason), "%s%s%s%s", r->why ? r->why : strerror(-r->err),
+		 r->why ? " (" : "", r->why ? strerror(-r->err) : "", r->why ? ")" : "");
+	m->refused = b->src;
+	m->refused_err = r->err;
+	snprintf(m->refusal, sizeof(m->refusal), "%s", reason);
+	m->st.ban_failed++;
+	if (retry && ban_send(m, b, (uint64_t)b->duration_s * 1000) == 0) {
+		b->tries++;
+		m->requeued = true;
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "; retrying");
+		ban_failed_event(m, b, reason);
+		return;
+	}
+	ban_failed_event(m, b, reason);
+	if (b->pending && b->held) {
+		/* A restart refused: the kernel still has the element before it. */
+		b->pending = false;
+		b->duration_s = b->held_duration;
+		b->offences = b->held_offences;
+		b->kind = b->held_kind;
+		left = b->held_until - ev_now(m->loop);
+		ev_timer_stop(m->loop, &b->timer);
+		ev_timer_set(&b->timer, left > 0.001 ? left : 0.001, 0.);
+		ev_timer_start(m->loop, &b->timer);
+		return;
+	}
+	if (b->pending && b->offences)
+		off_unstore(m, &b->src);
+	unban_event(m, b, "refused");
+	full = r->err == -ENFILE && b->pending && b->kind < KIND__MAX;
+	src = b->src;
+	kind = b->kind;
+	ban_remove(m, b);
+	if (full) {
+		/* The kernel's set is the cap here: degrade as at max_bans. */
+		m->set_full = true;
+		if (ban_start(m, &src, kind, NULL, 0) == 0)
+			m->requeued = true;
+		m->set_full = false;
+	}
+}
+
+static void on_result(const struct fw_result *r, void *ctx)
+{
+	struct mitigate *m = ctx;
+	char buf[ADDR_STRLEN];
+	struct ban *b;
+
+	if (r->op == FW_OP_UNBAN) {
+		if (r->err)
+			log_err("firewall: %s stays in the kernel until its timeout: %s",
+				prefix_fmt(&r->p, buf), r->why ? r->why : strerror(-r->err));
+		return;
+	}
+	if (!(b = ban_find(m, &r->p)))
+		return;  /* lifted since it was queued */
+	if (r->err == 0)
+		ban_confirmed(m, b);
+	else
+		ban_refused(m, b, r);
+}
+
 /* ---- start-up, table loss, reload ---- */
 
-static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, void *ctx)
+static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, const char *note,
+		      void *ctx)
 {
 	struct mitigate *m = ctx;
 	double secs = remaining_ms / 1000.0;
+	enum detect_kind kind = KIND_MANUAL;
+	uint32_t offences = 1, d = (uint32_t)((remaining_ms + 999) / 1000);
+	char buf[ADDR_STRLEN];
+	bool known;
 	struct ban *b;
 
 	if (remaining_ms == FW_NO_TIMEOUT || ban_covering(m, p))
@@ -521,20 +940,33 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, void *ct
 		note_pending(m, NULL);
 		return;
 	}
-	lift_inside(m, p);
+	lift_inside(m, p, "superseded");
 	/* The remaining time, not a fresh ban: a restart neither forgets nor
-	 * extends a ban. */
-	b = ban_insert(m, p, KIND_MANUAL, (uint32_t)((remaining_ms + 999) / 1000), 1,
-		       secs);
-	if (!b)
+	 * extends a ban. What it was comes from its note, if it has ours. */
+	known = ban_note_parse(note, &kind, &offences, &d);
+	if (!(b = ban_insert(m, p, kind, d, offences, secs)))
 		return;
-	off_store(m, p, 1, ev_now(m->loop) + secs + m->cfg.memory_s);
+	b->held = b->announced = true;
+	if (offences)
+		off_store(m, p, offences, ev_now(m->loop) + secs + m->cfg.memory_s);
 	m->st.adopted++;
+	m->adopted_known += known;
+	log_debug("adopted the ban of %s: %s, %.0fs left of %us, offence %u",
+		  prefix_fmt(p, buf), detect_kind_name(kind), secs, d, offences);
 }
 
 int mitigate_adopt(struct mitigate *m)
 {
-	return fw_adopt(m->fw, adopt_one, m);
+	uint64_t before = m->st.adopted;
+	int r;
+
+	m->adopted_known = 0;
+	r = fw_adopt(m->fw, adopt_one, m);
+	if (m->st.adopted > before)
+		log_info("adopted %" PRIu64 " bans from the kernel with their time left "
+			 "(%u with their kind and offences, the rest as manual)",
+			 m->st.adopted - before, m->adopted_known);
+	return r;
 }
 
 int mitigate_restore(struct mitigate *m)
@@ -548,7 +980,7 @@ int mitigate_restore(struct mitigate *m)
 
 			if (rem < 0.001)
 				continue;
-			if ((r = fw_ban(m->fw, &b->src, (uint64_t)(rem * 1000))) < 0 && !first)
+			if ((r = ban_send(m, b, (uint64_t)(rem * 1000))) < 0 && !first)
 				first = r;
 		}
 	}
@@ -564,7 +996,7 @@ void mitigate_set_whitelist(struct mitigate *m, const struct whitelist *wl)
 
 		for (; b; b = next) {
 			next = b->next;
-			if (wl && whitelist_overlaps(wl, &b->src))
+			if (wl && whitelist_contains(wl, &b->src))
 				ban_lift(m, b, "whitelisted");
 		}
 	}
@@ -625,10 +1057,12 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg, struct fw
 	m->omask = no - 1;
 	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) != sizeof(m->seed))
 		m->seed = (uint32_t)mono_now() ^ (uint32_t)(uintptr_t)m;
-	if (!(m->bans = calloc(nb, sizeof(*m->bans))) || !(m->offs = calloc(no, sizeof(*m->offs)))) {
+	if (!(m->bans = calloc(nb, sizeof(*m->bans))) || !(m->offs = calloc(no, sizeof(*m->offs))) ||
+	    !(m->agg = calloc(AGG_SLOTS, sizeof(*m->agg)))) {
 		mitigate_free(m);
 		return -ENOMEM;
 	}
+	fw_on_result(fw, on_result, m);
 	*out = m;
 	return 0;
 }
@@ -650,5 +1084,6 @@ void mitigate_free(struct mitigate *m)
 		off_drop(m, m->oldest);
 	free(m->bans);
 	free(m->offs);
+	free(m->agg);
 	free(m);
 }

@@ -13,7 +13,8 @@
  * against the size.
  *
  * One commit is one batch (split only when it would not fit the socket's
- * send buffer). Each ban goes as add, delete, add of the same element: the
+ * send buffer), built, sent and answered through nlbatch.c; this file
+ * decides what goes in it and what an error means for each queued change. Each ban goes as add, delete, add of the same element: the
  * first add (no NLM_F_EXCL) makes sure the element exists so that the delete
  * cannot fail with ENOENT if it just expired, and delete-then-add restarts
  * its timeout on every kernel (re-adding alone refreshes it only since 6.12).
@@ -29,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <linux/netfilter.h>
@@ -48,19 +48,15 @@
 
 #include "fw_backend.h"
 #include "log.h"
+#include "nlbatch.h"
 
-#define NFT_RBUF (64 * 1024)        /* large enough for any dump message */
-#define NFT_ELEMS_MAX (60 * 1024)   /* element bytes per message (nest < 64 KiB) */
-#define NFT_MSG_ROOM (NFT_ELEMS_MAX + 4096)
 #define NFT_SNDBUF (8 * 1024 * 1024)
 #define NFT_RCVBUF (4 * 1024 * 1024)
 #define NFT_ENTRY_BYTES 256         /* worst case of one ban's three phases */
 #define NFT_TRIES 4                 /* attempts per batch, each drops what failed */
-#define NFT_MAX_ERRS 16
 #define NFT_PROBE_MS 1000           /* timeout of the add that precedes an unban */
 #define NFT_RULES 4
 #define NFT_MON_READS 256           /* reads per monitor wake-up */
-#define OWNER_NONE SIZE_MAX
 #define OWNER_ALLOW ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
 enum { SET_BAN4, SET_BAN6, SET_ALLOW4, SET_ALLOW6, SET__MAX };
@@ -78,7 +74,7 @@ static const struct {
 
 struct nft_setinfo {
 	bool present, interval, timeout;
-	uint32_t keylen, flags;
+	uint32_t keylen, flags, size;  /* size 0: none given */
 };
 
 struct nft_qent {
@@ -86,36 +82,9 @@ struct nft_qent {
 	uint64_t timeout_ms;
 	uint32_t order;
 	uint8_t op, state;
-};
-
-/* One message of the batch being built, to tell what an error is about. */
-struct nft_msg {
-	size_t off;
-	uint16_t type;
-	int8_t set;
-	const char *what;
-	size_t first, count;        /* its elements' owners in nft_batch.owner */
-};
-
-struct nft_err {
-	size_t msg;
-	int err;
-	bool has_offs;
-	uint32_t offs;
-	char text[160];
-};
-
-struct nft_batch {
-	char *buf;
-	size_t len, cap;
-	struct nft_msg *msgs;
-	size_t nmsgs, mcap;
-	size_t *owner;              /* per element: queue index, OWNER_ALLOW|i */
-	size_t nowner, ocap;
-	uint32_t seq0;
-	struct nft_err errs[NFT_MAX_ERRS];
-	size_t nerrs;
-	int rejected;               /* an error on the batch as a whole */
+	int err;                    /* why a Q_DROPPED change was refused */
+	const char *why;            /* err in nftables terms */
+	char note[FW_NOTE_MAX];     /* a ban's, kept as the element's comment */
 };
 
 struct nft {
@@ -127,7 +96,7 @@ struct nft {
 	uint32_t set_size;
 	int priority;
 	struct mnl_socket *nl, *mon;
-	uint32_t seq, set_id;
+	uint32_t set_id;
 	size_t sndbuf;
 	struct nft_setinfo sets[SET__MAX];
 	struct nft_qent *q;
@@ -137,9 +106,9 @@ struct nft {
 	struct ip_range *allow[2];
 	size_t nallow[2];
 	bool allow_dirty, allow_skip, recreated, flushed;
-	struct nft_batch b;
+	bool ours;                  /* the table found carries our mark */
+	struct nlbatch b;
 	struct nftnl_set_elem *elem;  /* scratch, reused for every element */
-	char *rbuf;
 	char *err;                  /* set-up's error text (fw_open_nft), else NULL */
 	size_t errlen;
 };
@@ -147,6 +116,30 @@ struct nft {
 static struct nft *to_nft(struct fw *fw)
 {
 	return (struct nft *)fw;
+}
+
+/* nft's user data: type-length-value records; type 0 is the comment of a
+ * table and of a set element, which `nft list` shows. */
+#define NFT_UDATA_COMMENT 0
+#define NFT_MARK "managed by dosips"
+
+static uint32_t nft_udata_put(uint8_t *buf, const char *comment)
+{
+	size_t len = strlen(comment) + 1;
+
+	buf[0] = NFT_UDATA_COMMENT;
+	buf[1] = (uint8_t)len;
+	memcpy(buf + 2, comment, len);
+	return (uint32_t)len + 2;
+}
+
+/* The comment in user data, or NULL. */
+static const char *nft_udata_comment(const uint8_t *d, uint32_t len)
+{
+	for (uint32_t i = 0; d && i + 2 <= len && i + 2 + d[i + 1] <= len; i += 2 + d[i + 1])
+		if (d[i] == NFT_UDATA_COMMENT && d[i + 1] > 0 && d[i + 2 + d[i + 1] - 1] == '\0')
+			return (const char *)d + i + 2;
+	return NULL;
 }
 
 static int set_of(const struct ip_prefix *p, bool ban)
@@ -178,83 +171,11 @@ static void nft_error(const struct nft *n, const char *fmt, ...)
 
 /* ---- batch building ---- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap ? *cap : 16;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	if (!(np = realloc(*p, c * size)))
-		return -ENOMEM;
-	*p = np;
-	*cap = c;
-	return 0;
-}
-
-static int nft_reserve(struct nft_batch *b)
-{
-	if (b->cap - b->len < NFT_MSG_ROOM &&
-	    grow((void **)&b->buf, &b->cap, b->len + NFT_MSG_ROOM, 1) < 0)
-		return -ENOMEM;
-	return grow((void **)&b->msgs, &b->mcap, b->nmsgs + 1, sizeof(*b->msgs));
-}
-
-static int nft_batch_begin(struct nft *n)
-{
-	struct nft_batch *b = &n->b;
-
-	b->len = b->nmsgs = b->nowner = b->nerrs = 0;
-	b->rejected = 0;
-	if (nft_reserve(b) < 0)
-		return -ENOMEM;
-	b->seq0 = ++n->seq;
-	b->len += NLMSG_ALIGN(nftnl_batch_begin(b->buf, b->seq0)->nlmsg_len);
-	return 0;
-}
-
-static int nft_batch_end(struct nft *n)
-{
-	struct nft_batch *b = &n->b;
-
-	if (nft_reserve(b) < 0)
-		return -ENOMEM;
-	b->len += NLMSG_ALIGN(nftnl_batch_end(b->buf + b->len, ++n->seq)->nlmsg_len);
-	return 0;
-}
-
-/* Starts message type of the batch; its ack tells about what/set. */
-static struct nlmsghdr *nft_msg_begin(struct nft *n, uint16_t type, uint16_t flags,
-				      int set, const char *what)
-{
-	struct nft_batch *b = &n->b;
-
-	if (nft_reserve(b) < 0)
-		return NULL;
-	b->msgs[b->nmsgs++] = (struct nft_msg){
-		.off = b->len, .type = type, .set = (int8_t)set, .what = what,
-		.first = b->nowner,
-	};
-	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET,
-				     flags | NLM_F_ACK, ++n->seq);
-}
-
-static void nft_msg_end(struct nft *n, struct nlmsghdr *nlh)
-{
-	struct nft_batch *b = &n->b;
-	struct nft_msg *m = &b->msgs[b->nmsgs - 1];
-
-	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
-	m->count = b->nowner - m->first;
-}
-
 /* Starts a set element message and opens its element list. */
 static struct nlmsghdr *nft_elems_begin(struct nft *n, uint16_t type, int set,
 					const char *what, struct nlattr **nest)
 {
-	struct nlmsghdr *nlh = nft_msg_begin(n, type,
+	struct nlmsghdr *nlh = nlb_msg_begin(&n->b, type,
 		type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, set, what);
 
 	if (!nlh)
@@ -267,13 +188,11 @@ static struct nlmsghdr *nft_elems_begin(struct nft *n, uint16_t type, int set,
 }
 
 static int nft_put_elem(struct nft *n, struct nlmsghdr *nlh, const uint8_t *key,
-			size_t klen, uint64_t timeout_ms, bool end, size_t owner)
+			size_t klen, uint64_t timeout_ms, bool end, const char *note, size_t owner)
 {
-	struct nft_batch *b = &n->b;
+	uint8_t ud[FW_NOTE_MAX + 2];
 	struct nlattr *nest;
 
-	if (grow((void **)&b->owner, &b->ocap, b->nowner + 1, sizeof(*b->owner)) < 0)
-		return -ENOMEM;
 	nftnl_set_elem_set(n->elem, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
 	if (timeout_ms)
 		nftnl_set_elem_set_u64(n->elem, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
@@ -283,11 +202,14 @@ static int nft_put_elem(struct nft *n, struct nlmsghdr *nlh, const uint8_t *key,
 		nftnl_set_elem_set_u32(n->elem, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
 	else
 		nftnl_set_elem_unset(n->elem, NFTNL_SET_ELEM_FLAGS);
+	if (note && *note)
+		nftnl_set_elem_set(n->elem, NFTNL_SET_ELEM_USERDATA, ud, nft_udata_put(ud, note));
+	else
+		nftnl_set_elem_unset(n->elem, NFTNL_SET_ELEM_USERDATA);
 	nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	nftnl_set_elem_nlmsg_build_payload(nlh, n->elem);
 	mnl_attr_nest_end(nlh, nest);
-	b->owner[b->nowner++] = owner;
-	return 0;
+	return nlb_own(&n->b, owner);
 }
 
 /* Adds one to a big-endian number; false when it wraps past the top. */
@@ -302,20 +224,20 @@ static bool key_inc(uint8_t *k, size_t len)
 /* [first, last] as a start and an end element of an interval set, or as the
  * one element a plain set can hold. */
 static int nft_put_range(struct nft *n, struct nlmsghdr *nlh, int set,
-			 const struct ip_range *r, uint64_t timeout_ms, size_t owner)
+			 const struct ip_range *r, uint64_t timeout_ms, const char *note, size_t owner)
 {
 	size_t klen = nft_setdef[set].v6 ? 16 : 4, off = 16 - klen;
 	uint8_t end[16];
 	int e;
 
 	if (!n->sets[set].interval)
-		return nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, owner);
-	if ((e = nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, owner)) < 0)
+		return nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, note, owner);
+	if ((e = nft_put_elem(n, nlh, r->first.b + off, klen, timeout_ms, false, note, owner)) < 0)
 		return e;
 	memcpy(end, r->last.b + off, klen);
 	if (!key_inc(end, klen))
 		return 0;
-	return nft_put_elem(n, nlh, end, klen, 0, true, owner);
+	return nft_put_elem(n, nlh, end, klen, 0, true, NULL, owner);
 }
 
 /* The queue entries idx[0..cnt) of one set as messages of one type. */
@@ -330,18 +252,19 @@ static int nft_put_phase(struct nft *n, int set, uint16_t type, const size_t *id
 
 		if (!nlh)
 			return -ENOMEM;
-		for (; i < cnt && nlh->nlmsg_len < NFT_ELEMS_MAX; i++) {
+		for (; i < cnt && nlh->nlmsg_len < NLB_ELEMS_MAX; i++) {
 			const struct nft_qent *qe = &n->q[idx[i]];
 			uint64_t t = type != NFT_MSG_NEWSETELEM ? 0 :
 				     qe->op == Q_BAN ? qe->timeout_ms : NFT_PROBE_MS;
 			struct ip_range r = { .first = qe->p.addr };
 
 			prefix_last(&qe->p, &r.last);
-			if (nft_put_range(n, nlh, set, &r, t, idx[i]) < 0)
+			if (nft_put_range(n, nlh, set, &r, t, qe->op == Q_BAN ? qe->note : NULL,
+					  idx[i]) < 0)
 				return -ENOMEM;
 		}
 		mnl_attr_nest_end(nlh, nest);
-		nft_msg_end(n, nlh);
+		nlb_msg_end(&n->b, nlh);
 	}
 	return 0;
 }
@@ -357,18 +280,19 @@ static int nft_put_allow(struct nft *n)
 
 		if (!nlh)
 			return -ENOMEM;
-		nft_msg_end(n, nlh);
+		nlb_msg_end(&n->b, nlh);
 		while (i < n->nallow[f]) {
 			struct nlattr *nest;
 
 			if (!(nlh = nft_elems_begin(n, NFT_MSG_NEWSETELEM, set, "add elements to",
 						    &nest)))
 				return -ENOMEM;
-			for (; i < n->nallow[f] && nlh->nlmsg_len < NFT_ELEMS_MAX; i++)
-				if (nft_put_range(n, nlh, set, &n->allow[f][i], 0, OWNER_ALLOW | i) < 0)
+			for (; i < n->nallow[f] && nlh->nlmsg_len < NLB_ELEMS_MAX; i++)
+				if (nft_put_range(n, nlh, set, &n->allow[f][i], 0, NULL,
+						  OWNER_ALLOW | i) < 0)
 					return -ENOMEM;
 			mnl_attr_nest_end(nlh, nest);
-			nft_msg_end(n, nlh);
+			nlb_msg_end(&n->b, nlh);
 		}
 	}
 	return 0;
@@ -407,90 +331,18 @@ static int nft_put_bans(struct nft *n, size_t lo, size_t hi)
 
 /* ---- talking to the kernel ---- */
 
-static int nft_recv(struct nft *n)
-{
-	ssize_t len = mnl_socket_recvfrom(n->nl, n->rbuf, NFT_RBUF);
-
-	if (len < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-	return (int)len;
-}
-
-/* Keeps the kernel's own words and the offset of the attribute it blames. */
-static void nft_note_err(struct nft_batch *b, size_t msg, const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-	struct nft_err *e;
-	const struct nlattr *attr;
-	size_t off = sizeof(*err);
-
-	if (b->nerrs == NFT_MAX_ERRS)
-		return;
-	e = &b->errs[b->nerrs++];
-	*e = (struct nft_err){ .msg = msg, .err = err->error };
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
-	mnl_attr_for_each(attr, nlh, off) {
-		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-			snprintf(e->text, sizeof(e->text), "%s", mnl_attr_get_str(attr));
-		else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS &&
-			 mnl_attr_validate(attr, MNL_TYPE_U32) == 0) {
-			e->offs = mnl_attr_get_u32(attr);
-			e->has_offs = true;
-		}
-	}
-}
-
-/* Handles one ack; returns 1 when it belongs to this batch. */
-static int nft_take_ack(struct nft_batch *b, const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-	uint32_t seq = nlh->nlmsg_seq;
-
-	if (nlh->nlmsg_type != NLMSG_ERROR ||
-	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*err)))
-		return 0;
-	if (seq == b->seq0) {
-		b->rejected = err->error ? err->error : -EPROTO;
-		return 1;
-	}
-	if (seq <= b->seq0 || seq > b->seq0 + b->nmsgs)
-		return 0;  /* a late reply to something older */
-	if (err->error)
-		nft_note_err(b, seq - b->seq0 - 1, nlh);
-	return 1;
-}
-
-/* Sends the batch and collects one ack per message (or the batch's error).
- * The kernel handles a batch inside sendmsg, so the acks are already queued
- * when it returns. */
+/* Sends the batch built in n->b and collects its acks; what went wrong
+ * with the sending itself is logged here. */
 static int nft_talk(struct nft *n)
 {
-	struct nft_batch *b = &n->b;
-	size_t acked = 0;
+	int r = nlb_send(&n->b, mnl_socket_get_fd(n->nl));
 
-	if (mnl_socket_sendto(n->nl, b->buf, b->len) < 0) {
-		int r = -errno;
-
-		log_err("nftables: sending a batch of %zu bytes: %s", b->len, strerror(-r));
-		return r;
-	}
 	n->base.st.batches++;
-	while (acked < b->nmsgs && !b->rejected) {
-		int len = nft_recv(n);
-		const struct nlmsghdr *nlh = (const void *)n->rbuf;
-
-		if (len < 0) {
-			log_err("nftables: reading acknowledgements: %s", strerror(-len));
-			return len;
-		}
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
-			acked += (size_t)nft_take_ack(b, nlh);
-	}
-	return 0;
+	if (r < 0)
+		nft_error(n, "sending a batch of %zu bytes and reading its "
+			"acknowledgements: %s%s", n->b.len, strerror(-r),
+			r == -ENODATA ? " (answers missing)" : "");
+	return r;
 }
 
 typedef int (*nft_reply_cb)(const struct nlmsghdr *nlh, void *data);
@@ -505,8 +357,8 @@ static int nft_query(struct nft *n, struct nlmsghdr *req, nft_reply_cb cb, void 
 	if (mnl_socket_sendto(n->nl, req, req->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		int len = nft_recv(n);
-		const struct nlmsghdr *nlh = (const void *)n->rbuf;
+		int len = nlb_recv(&n->b, mnl_socket_get_fd(n->nl));
+		const struct nlmsghdr *nlh = (const void *)n->b.rbuf;
 
 		if (len < 0)
 			return len;
@@ -530,36 +382,12 @@ static int nft_query(struct nft *n, struct nlmsghdr *req, nft_reply_cb cb, void 
 
 /* ---- errors, in words ---- */
 
-static const char *nft_meaning(uint16_t type, int err)
-{
-	switch (-err) {
-	case ENFILE:
-		return type == NFT_MSG_NEWSETELEM ? "the set is full: raise set_size" : NULL;
-	case ENOENT:
-		return type == NFT_MSG_DELSETELEM ? "no such element: it expired" :
-		       type == NFT_MSG_NEWCHAIN ? "no such interface" :
-		       "no such table, set or chain";
-	case EEXIST:
-	case ENOTEMPTY:
-		return type == NFT_MSG_NEWSETELEM ? "overlaps an element already in the set" :
-		       "exists with other properties";
-	case EINVAL: return "the kernel rejected it as invalid";
-	case EPERM: return "needs root or CAP_NET_ADMIN";
-	case EOPNOTSUPP: return "not supported by this kernel";
-	case ENODEV: return "no such interface";
-	case EBUSY: return "in use";
-	case EMSGSIZE: return "larger than the socket's send buffer";
-	case ENOBUFS: return "netlink socket buffer overrun";
-	default: return NULL;
-	}
-}
-
 /* One line per failure: what was tried on which object or element, the
  * errno's text, what it means here, and the kernel's own message if any. */
-static void nft_log(const struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static void nft_log(const struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 		    const char *elem)
 {
-	const char *mean = nft_meaning(m ? m->type : 0, e->err);
+	const char *mean = nlb_meaning(m ? m->type : 0, e->err);
 	char what[160];
 
 	if (!m)
@@ -567,33 +395,14 @@ static void nft_log(const struct nft *n, const struct nft_msg *m, const struct n
 	else if (elem)
 		snprintf(what, sizeof(what), "%s element %s in set %s",
 			 m->type == NFT_MSG_NEWSETELEM ? "add" : "delete", elem,
-			 nft_setdef[m->set].name);
-	else if (m->set >= 0)
-		snprintf(what, sizeof(what), "%s set %s", m->what, nft_setdef[m->set].name);
+			 nft_setdef[m->tag].name);
+	else if (m->tag >= 0)
+		snprintf(what, sizeof(what), "%s set %s", m->what, nft_setdef[m->tag].name);
 	else
 		snprintf(what, sizeof(what), "%s", m->what);
 	nft_error(n, "%s (table inet %s) failed: %s%s%s%s%s%s", what, n->table,
 		strerror(-e->err), mean ? " (" : "", mean ? mean : "", mean ? ")" : "",
 		*e->text ? ": " : "", e->text);
-}
-
-/* The owner of the element the kernel blames, found by its offset. */
-static size_t nft_owner_at(const struct nft *n, const struct nft_msg *m, uint32_t offs)
-{
-	const struct nlmsghdr *nlh = (const void *)(n->b.buf + m->off);
-	const struct nlattr *attr, *el;
-	size_t k = 0;
-
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS)
-			continue;
-		mnl_attr_for_each_nested(el, attr) {
-			if ((size_t)((const char *)el - (const char *)nlh) == offs)
-				return k < m->count ? n->b.owner[m->first + k] : OWNER_NONE;
-			k++;
-		}
-	}
-	return OWNER_NONE;
 }
 
 /* ---- the table, its sets and chain ---- */
@@ -611,8 +420,27 @@ static int nft_get_cb_set(const struct nlmsghdr *nlh, void *data)
 		si->keylen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 		si->interval = si->flags & NFT_SET_INTERVAL;
 		si->timeout = si->flags & NFT_SET_TIMEOUT;
+		if (nftnl_set_is_set(s, NFTNL_SET_DESC_SIZE))
+			si->size = nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE);
 	}
 	nftnl_set_free(s);
+	return 0;
+}
+
+/* Whether a table carries our mark (read from the attribute itself: not
+ * every libnftnl parses a table's user data). */
+static int nft_get_cb_table(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *attr;
+	const char *c;
+
+	*(bool *)data = false;
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(attr) != NFTA_TABLE_USERDATA)
+			continue;
+		c = nft_udata_comment(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr));
+		*(bool *)data = c && strncmp(c, NFT_MARK, strlen(NFT_MARK)) == 0;
+	}
 	return 0;
 }
 
@@ -654,7 +482,7 @@ static int nft_get_cb_count(const struct nlmsghdr *nlh, void *data)
 static int nft_get(struct nft *n, uint16_t type, const char *name, nft_reply_cb cb, void *data)
 {
 	char buf[1024];
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, ++n->seq);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, ++n->b.seq);
 	int r;
 
 	if (type == NFT_MSG_GETTABLE) {
@@ -674,7 +502,7 @@ static int nft_count_rules(struct nft *n, int *count)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
-						     NLM_F_DUMP, ++n->seq);
+						     NLM_F_DUMP, ++n->b.seq);
 
 	*count = 0;
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
@@ -691,7 +519,7 @@ static int nft_probe(struct nft *n, bool *table, bool *chain, int *rules,
 	memset(n->sets, 0, sizeof(n->sets));
 	*chain = false;
 	*rules = 0;
-	if ((r = nft_get(n, NFT_MSG_GETTABLE, NULL, NULL, NULL)) <= 0) {
+	if ((r = nft_get(n, NFT_MSG_GETTABLE, NULL, nft_get_cb_table, &n->ours)) <= 0) {
 		*table = false;
 		return r;
 	}
@@ -705,6 +533,37 @@ static int nft_probe(struct nft *n, bool *table, bool *chain, int *rules,
 	if ((*chain = r))
 		return nft_count_rules(n, rules);
 	return 0;
+}
+
+/* A ban set made for a smaller set_size would fill before max_bans: the
+ * kernel cannot resize a set, so say so and refuse. */
+static int nft_check_sizes(const struct nft *n)
+{
+	for (int i = SET_BAN4; i <= SET_BAN6; i++) {
+		const struct nft_setinfo *si = &n->sets[i];
+
+		if (!si->present || si->size == 0 || si->size >= 2 * n->set_size)
+			continue;
+		nft_error(n, "set %s of table inet %s holds at most %u elements, "
+			"set_size %u needs %u; lower set_size, or remove the table "
+			"(dosips --flush: its bans go) to have it re-created",
+			nft_setdef[i].name, n->table, si->size, n->set_size, 2 * n->set_size);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* A table of that name that dosips did not make is the operator's: never
+ * adopted, changed or deleted. */
+static int nft_check_owner(const struct nft *n, const char *doing)
+{
+	if (n->ours)
+		return 0;
+	nft_error(n, "table inet %s exists and was not made by dosips (its comment is "
+		"not \"" NFT_MARK "\"): refusing to %s it; name another table "
+		"(table = in dosips.conf), or, if it is a dosips 0.1 table, delete it by "
+		"hand (nft delete table inet %s)", n->table, doing, n->table);
+	return -EEXIST;
 }
 
 /* An existing set must fit how this file writes to it. */
@@ -725,7 +584,7 @@ static int nft_check_sets(const struct nft *n)
 			nft_setdef[i].v6 ? "IPv6" : "IPv4", nft_setdef[i].ban ? "timeout" : "interval");
 		return -EEXIST;
 	}
-	return 0;
+	return nft_check_sizes(n);
 }
 
 static int nft_put_table(struct nft *n, uint16_t type, const char *what)
@@ -733,15 +592,21 @@ static int nft_put_table(struct nft *n, uint16_t type, const char *what)
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 
-	if (!t || !(nlh = nft_msg_begin(n, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+	if (!t || !(nlh = nlb_msg_begin(&n->b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
 					-1, what))) {
 		nftnl_table_free(t);
 		return -ENOMEM;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWTABLE) {
+		static const char mark[] = NFT_MARK "; dosips --flush removes it";
+		uint8_t ud[sizeof(mark) + 2];
+
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, ud, nft_udata_put(ud, mark));
+	}
 	nftnl_table_nlmsg_build_payload(nlh, t);
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	nftnl_table_free(t);
 	return 0;
 }
@@ -752,7 +617,7 @@ static int nft_put_set(struct nft *n, int i)
 	bool v6 = nft_setdef[i].v6, ban = nft_setdef[i].ban;
 	struct nlmsghdr *nlh;
 
-	if (!s || !(nlh = nft_msg_begin(n, NFT_MSG_NEWSET, NLM_F_CREATE, i, "create"))) {
+	if (!s || !(nlh = nlb_msg_begin(&n->b, NFT_MSG_NEWSET, NLM_F_CREATE, i, "create"))) {
 		nftnl_set_free(s);
 		return -ENOMEM;
 	}
@@ -766,7 +631,7 @@ static int nft_put_set(struct nft *n, int i)
 	if (ban)
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 2 * n->set_size);
 	nftnl_set_nlmsg_build_payload(nlh, s);
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	nftnl_set_free(s);
 	return 0;
 }
@@ -794,7 +659,7 @@ static int nft_put_chain(struct nft *n)
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
 
-	if (!c || !(nlh = nft_msg_begin(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, -1, n->chain_what))) {
+	if (!c || !(nlh = nlb_msg_begin(&n->b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, -1, n->chain_what))) {
 		nftnl_chain_free(c);
 		return -ENOMEM;
 	}
@@ -807,7 +672,7 @@ static int nft_put_chain(struct nft *n)
 	if (n->hook == FW_HOOK_INGRESS)
 		nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, n->iface);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	nftnl_chain_free(c);
 	return 0;
 }
@@ -869,13 +734,13 @@ static int nft_put_rules(struct nft *n, const uint32_t *set_ids)
 		int e = -ENOMEM;
 
 		if (r && nft_rule_exprs(r, order[i], set_ids[order[i]]) == 0 &&
-		    (nlh = nft_msg_begin(n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+		    (nlh = nlb_msg_begin(&n->b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
 					 order[i], "add rule for"))) {
 			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->table);
 			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, nft_chain_name(n));
 			nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 			nftnl_rule_nlmsg_build_payload(nlh, r);
-			nft_msg_end(n, nlh);
+			nlb_msg_end(&n->b, nlh);
 			e = 0;
 		}
 		nftnl_rule_free(r);
@@ -888,13 +753,13 @@ static int nft_put_rules(struct nft *n, const uint32_t *set_ids)
 /* Removes every rule of our chain (they are re-added whole). */
 static int nft_put_chain_flush(struct nft *n)
 {
-	struct nlmsghdr *nlh = nft_msg_begin(n, NFT_MSG_DELRULE, 0, -1, "flush chain");
+	struct nlmsghdr *nlh = nlb_msg_begin(&n->b, NFT_MSG_DELRULE, 0, -1, "flush chain");
 
 	if (!nlh)
 		return -ENOMEM;
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, n->table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, nft_chain_name(n));
-	nft_msg_end(n, nlh);
+	nlb_msg_end(&n->b, nlh);
 	return 0;
 }
 
@@ -948,18 +813,19 @@ static int nft_ensure(struct nft *n, bool repair, unsigned *made)
 			r == -EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
 		return r;
 	}
-	if ((r = nft_check_sets(n)) < 0)
+	if ((table && (r = nft_check_owner(n, repair ? "repair" : "adopt")) < 0) ||
+	    (r = nft_check_sets(n)) < 0)
 		return r;
 	if (chain && !repair)
 		nft_check_chain(n, &ci);
-	if ((r = nft_batch_begin(n)) < 0 || (r = nft_put_missing(n, table, chain, rules, made)) < 0)
+	if ((r = nlb_begin(&n->b)) < 0 || (r = nft_put_missing(n, table, chain, rules, made)) < 0)
 		return r;
 	if (n->b.nmsgs == 0)
 		return 0;
-	if ((r = nft_batch_end(n)) < 0 || (r = nft_talk(n)) < 0)
+	if ((r = nlb_end(&n->b)) < 0 || (r = nft_talk(n)) < 0)
 		return r;
 	if (n->b.rejected || n->b.nerrs) {
-		const struct nft_err *e = n->b.rejected ? &(struct nft_err){ .err = n->b.rejected } :
+		const struct nlb_err *e = n->b.rejected ? &(struct nlb_err){ .err = n->b.rejected } :
 					  &n->b.errs[0];
 
 		nft_log(n, n->b.rejected ? NULL : &n->b.msgs[e->msg], e, NULL);
@@ -969,10 +835,13 @@ static int nft_ensure(struct nft *n, bool repair, unsigned *made)
 	for (int i = 0; i < SET__MAX; i++)
 		if (!n->sets[i].present)
 			n->sets[i] = (struct nft_setinfo){ true, true, nft_setdef[i].ban,
-							   nft_setdef[i].v6 ? 16 : 4, 0 };
+							   nft_setdef[i].v6 ? 16 : 4, 0,
+							   nft_setdef[i].ban ? 2 * n->set_size : 0 };
 	if (*made & MADE_ALLOWSET)
 		n->allow_dirty = true;
-	if (repair && *made)
+	/* A lost table or ban set is the caller's to report (fw_monitor_check
+	 * returns 1 and it restores the bans): one warning for one event. */
+	if (repair && *made && !(*made & (MADE_TABLE | MADE_BANSET)))
 		nft_log_made(n, *made);
 	return 0;
 }
@@ -1010,7 +879,9 @@ static void nft_coalesce(struct nft *n)
 				"hold %s (dosips --flush re-creates it)",
 				nft_setdef[set_of(&qe->p, true)].name, n->table, prefix_fmt(&qe->p, buf));
 			n->base.st.errors++;
-			continue;
+			qe->state = Q_DROPPED;
+			qe->err = -EINVAL;
+			qe->why = "the set has no flag interval";
 		}
 		n->q[k++] = *qe;
 	}
@@ -1019,15 +890,15 @@ static void nft_coalesce(struct nft *n)
 
 static int nft_build(struct nft *n, size_t lo, size_t hi, bool with_allow)
 {
-	if (nft_batch_begin(n) < 0 || (with_allow && nft_put_allow(n) < 0) ||
-	    nft_put_bans(n, lo, hi) < 0 || nft_batch_end(n) < 0)
+	if (nlb_begin(&n->b) < 0 || (with_allow && nft_put_allow(n) < 0) ||
+	    nft_put_bans(n, lo, hi) < 0 || nlb_end(&n->b) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
 /* The set is full: every ban after this one would fail the same way, so
  * they all go, with one line for the lot instead of one batch each. */
-static int nft_set_full(struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static int nft_set_full(struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 			size_t from)
 {
 	char buf[ADDR_STRLEN];
@@ -1036,26 +907,28 @@ static int nft_set_full(struct nft *n, const struct nft_msg *m, const struct nft
 	for (size_t i = from; i < n->nq; i++) {
 		struct nft_qent *qe = &n->q[i];
 
-		if (qe->state == Q_LIVE && qe->op == Q_BAN && set_of(&qe->p, true) == m->set) {
+		if (qe->state == Q_LIVE && qe->op == Q_BAN && set_of(&qe->p, true) == m->tag) {
 			qe->state = Q_DROPPED;
+			qe->err = e->err;
+			qe->why = nlb_meaning(m->type, e->err);
 			k++;
 		}
 	}
 	nft_log(n, m, e, prefix_fmt(&n->q[from].p, buf));
-	log_err("nftables: set %s is full: %zu bans not installed", nft_setdef[m->set].name, k);
+	log_err("nftables: set %s is full: %zu bans not installed", nft_setdef[m->tag].name, k);
 	n->base.st.errors += k;
 	return e->err;
 }
 
 /* An error that names one element: drop that change and keep the rest. */
-static int nft_elem_failed(struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static int nft_elem_failed(struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 			   size_t owner)
 {
 	char buf[ADDR_STRLEN];
 	struct nft_qent *qe;
 
 	if (owner & OWNER_ALLOW) {
-		const struct ip_range *r = &n->allow[m->set - SET_ALLOW4][owner & ~OWNER_ALLOW];
+		const struct ip_range *r = &n->allow[m->tag - SET_ALLOW4][owner & ~OWNER_ALLOW];
 
 		nft_log(n, m, e, addr_fmt(&r->first, buf));
 		n->allow_skip = true;
@@ -1076,16 +949,18 @@ static int nft_elem_failed(struct nft *n, const struct nft_msg *m, const struct 
 		return nft_set_full(n, m, e, owner);
 	nft_log(n, m, e, prefix_fmt(&qe->p, buf));
 	qe->state = Q_DROPPED;
+	qe->err = e->err;
+	qe->why = nlb_meaning(m->type, e->err);
 	n->base.st.errors++;
 	return e->err;
 }
 
 /* An error of a whole message: the set is gone (re-create it and retry),
  * or drop every change the message carried. */
-static int nft_msg_failed(struct nft *n, const struct nft_msg *m, const struct nft_err *e,
+static int nft_msg_failed(struct nft *n, const struct nlb_msg *m, const struct nlb_err *e,
 			  bool *lost)
 {
-	if (e->err == -ENOENT && m->set >= 0) {
+	if (e->err == -ENOENT && m->tag >= 0) {
 		*lost = true;
 		return 0;
 	}
@@ -1094,10 +969,13 @@ static int nft_msg_failed(struct nft *n, const struct nft_msg *m, const struct n
 	for (size_t k = 0; k < m->count; k++) {
 		size_t o = n->b.owner[m->first + k];
 
-		if (o & OWNER_ALLOW)
+		if (o & OWNER_ALLOW) {
 			n->allow_skip = true;
-		else
+		} else if (n->q[o].state == Q_LIVE) {
 			n->q[o].state = Q_DROPPED;
+			n->q[o].err = e->err;
+			n->q[o].why = nlb_meaning(m->type, e->err);
+		}
 	}
 	if (m->count == 0)
 		n->allow_skip = true;  /* the flush of an allow set */
@@ -1107,23 +985,23 @@ static int nft_msg_failed(struct nft *n, const struct nft_msg *m, const struct n
 /* Sorts out the errors of a failed batch; *fatal when retrying is useless. */
 static int nft_settle(struct nft *n, bool *ensured, bool *fatal)
 {
-	struct nft_err errs[NFT_MAX_ERRS];
+	struct nlb_err errs[NLB_MAX_ERRS];
 	size_t nerrs = n->b.nerrs;
 	bool lost = false;
 	unsigned made;
 	int first = 0, r;
 
 	if (n->b.rejected) {
-		nft_log(n, NULL, &(struct nft_err){ .err = n->b.rejected }, NULL);
+		nft_log(n, NULL, &(struct nlb_err){ .err = n->b.rejected }, NULL);
 		*fatal = true;
 		return n->b.rejected;
 	}
 	memcpy(errs, n->b.errs, nerrs * sizeof(errs[0]));
 	for (size_t i = 0; i < nerrs; i++) {
-		const struct nft_msg *m = &n->b.msgs[errs[i].msg];
-		size_t o = errs[i].has_offs ? nft_owner_at(n, m, errs[i].offs) : OWNER_NONE;
+		const struct nlb_msg *m = &n->b.msgs[errs[i].msg];
+		size_t o = errs[i].has_offs ? nlb_owner_at(&n->b, m, errs[i].offs) : NLB_NONE;
 
-		r = o == OWNER_NONE ? nft_msg_failed(n, m, &errs[i], &lost) :
+		r = o == NLB_NONE ? nft_msg_failed(n, m, &errs[i], &lost) :
 				      nft_elem_failed(n, m, &errs[i], o);
 		if (r < 0 && first == 0)
 			first = r;
@@ -1151,6 +1029,23 @@ static size_t nft_count_live(const struct nft *n, size_t lo, size_t hi)
 
 /* Queue entries lo..hi (and the whitelist if due) in one batch; what the
  * kernel refuses is dropped, reported, and the rest sent again. */
+/* The changes of lo..hi still live after the last batch: applied when it
+ * went through (err 0), else not applied, for err. */
+static void nft_settle_live(struct nft *n, size_t lo, size_t hi, int err)
+{
+	for (size_t i = lo; i < hi; i++) {
+		struct nft_qent *qe = &n->q[i];
+
+		if (qe->state != Q_LIVE)
+			continue;
+		qe->state = err ? Q_DROPPED : Q_DONE;
+		qe->err = err;
+		qe->why = err ? nlb_meaning(0, err) : NULL;
+	}
+}
+
+/* Queue entries lo..hi (and the whitelist if due) in one batch; what the
+ * kernel refuses is dropped, reported, and the rest sent again. */
 static int nft_commit_chunk(struct nft *n, size_t lo, size_t hi, bool with_allow)
 {
 	bool ensured = false, fatal = false;
@@ -1162,10 +1057,14 @@ static int nft_commit_chunk(struct nft *n, size_t lo, size_t hi, bool with_allow
 
 		if (nft_count_live(n, lo, hi) == 0 && !allow)
 			return first;
-		if ((r = nft_build(n, lo, hi, allow)) < 0 || (r = nft_talk(n)) < 0)
+		if ((r = nft_build(n, lo, hi, allow)) < 0 || (r = nft_talk(n)) < 0) {
+			nft_settle_live(n, lo, hi, r);
 			return r;
-		if (!n->b.rejected && n->b.nerrs == 0)
+		}
+		if (!n->b.rejected && n->b.nerrs == 0) {
+			nft_settle_live(n, lo, hi, 0);
 			return first;
+		}
 		r = nft_settle(n, &ensured, &fatal);
 		if (r < 0 && first == 0)
 			first = r;
@@ -1173,7 +1072,24 @@ static int nft_commit_chunk(struct nft *n, size_t lo, size_t hi, bool with_allow
 	if (!fatal)
 		log_err("nftables: gave up after %d attempts: %zu changes not applied",
 			NFT_TRIES, nft_count_live(n, lo, hi));
-	return first ? first : -EIO;
+	r = first ? first : -EIO;
+	nft_settle_live(n, lo, hi, fatal && n->b.rejected ? n->b.rejected : r);
+	return r;
+}
+
+/* Every change's outcome to the result callback, from the queue taken
+ * aside: a callback may queue again. */
+static void nft_report(struct nft *n)
+{
+	struct nft_qent *q = n->q;
+	size_t nq = n->nq;
+
+	n->q = NULL;
+	n->nq = n->qcap = 0;
+	for (size_t i = 0; i < nq; i++)
+		fw_report(&n->base, q[i].op == Q_BAN ? FW_OP_BAN : FW_OP_UNBAN, &q[i].p,
+			  q[i].state == Q_DROPPED ? q[i].err : 0, q[i].why);
+	free(q);
 }
 
 static int nft_commit(struct fw *fw)
@@ -1189,8 +1105,8 @@ static int nft_commit(struct fw *fw)
 	nft_coalesce(n);
 	if (allow)
 		allow_bytes = (n->nallow[0] + n->nallow[1]) * 2 * 48 + 4096;
-	chunk = n->sndbuf > allow_bytes + NFT_MSG_ROOM * 2 ?
-		(n->sndbuf - allow_bytes - NFT_MSG_ROOM * 2) / NFT_ENTRY_BYTES : 64;
+	chunk = n->sndbuf > allow_bytes + NLB_MSG_ROOM * 2 ?
+		(n->sndbuf - allow_bytes - NLB_MSG_ROOM * 2) / NFT_ENTRY_BYTES : 64;
 	do {
 		size_t hi = n->nq - lo > chunk ? lo + chunk : n->nq;
 
@@ -1199,29 +1115,32 @@ static int nft_commit(struct fw *fw)
 			first = r;
 		lo = hi;
 	} while (lo < n->nq);
-	n->nq = 0;
+	nft_report(n);
 	return first;
 }
 
-static int nft_queue(struct nft *n, int op, const struct ip_prefix *p, uint64_t timeout_ms)
+static int nft_queue(struct nft *n, int op, const struct ip_prefix *p, uint64_t timeout_ms,
+		     const char *note)
 {
-	if (grow((void **)&n->q, &n->qcap, n->nq + 1, sizeof(*n->q)) < 0 ||
-	    grow((void **)&n->sel, &n->selcap, n->qcap, sizeof(*n->sel)) < 0)
+	if (nlb_grow((void **)&n->q, &n->qcap, n->nq + 1, sizeof(*n->q)) < 0 ||
+	    nlb_grow((void **)&n->sel, &n->selcap, n->qcap, sizeof(*n->sel)) < 0)
 		return -ENOMEM;
 	n->q[n->nq++] = (struct nft_qent){
 		.p = *p, .timeout_ms = timeout_ms, .order = n->order++, .op = (uint8_t)op,
 	};
+	snprintf(n->q[n->nq - 1].note, FW_NOTE_MAX, "%s", note ? note : "");
 	return 0;
 }
 
-static int nft_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms)
+static int nft_ban(struct fw *fw, const struct ip_prefix *p, uint64_t timeout_ms,
+		   const char *note)
 {
-	return nft_queue(to_nft(fw), Q_BAN, p, timeout_ms);
+	return nft_queue(to_nft(fw), Q_BAN, p, timeout_ms, note);
 }
 
 static int nft_unban(struct fw *fw, const struct ip_prefix *p)
 {
-	return nft_queue(to_nft(fw), Q_UNBAN, p, 0);
+	return nft_queue(to_nft(fw), Q_UNBAN, p, 0, NULL);
 }
 
 static int nft_set_allow(struct fw *fw, const struct ip_prefix *p, size_t cnt)
@@ -1260,7 +1179,8 @@ out:
 struct nft_delem {
 	struct ip_addr key;
 	uint64_t remaining_ms;
-	bool end;
+	bool end, has_note;
+	char note[FW_NOTE_MAX];
 };
 
 struct nft_dump {
@@ -1279,7 +1199,7 @@ static int nft_dump_elem(struct nftnl_set_elem *e, void *data)
 
 	if (!key || klen != (d->v6 ? 16u : 4u))
 		return 0;
-	if (grow((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v)) < 0) {
+	if (nlb_grow((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v)) < 0) {
 		d->err = -ENOMEM;
 		return -1;
 	}
@@ -1288,6 +1208,15 @@ static int nft_dump_elem(struct nftnl_set_elem *e, void *data)
 		addr_from_v6(&x->key, key);
 	else
 		addr_from_v4(&x->key, key);
+	x->has_note = false;
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+		uint32_t len = 0;
+		const uint8_t *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+		const char *c = nft_udata_comment(ud, len);
+
+		if ((x->has_note = c != NULL))
+			snprintf(x->note, sizeof(x->note), "%s", c);
+	}
 	x->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 		 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
 	x->remaining_ms = FW_NO_TIMEOUT;
@@ -1330,7 +1259,7 @@ static int nft_getgen(struct nft *n, uint32_t *gen)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC,
-						     NLM_F_ACK, ++n->seq);
+						     NLM_F_ACK, ++n->b.seq);
 
 	return nft_query(n, nlh, nft_gen_cb, gen);
 }
@@ -1339,7 +1268,7 @@ static int nft_dump_set(struct nft *n, int set, struct nft_dump *d)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
-						     NLM_F_DUMP, ++n->seq);
+						     NLM_F_DUMP, ++n->b.seq);
 
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, n->table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nft_setdef[set].name);
@@ -1376,7 +1305,7 @@ static int nft_delem_cmp(const void *a, const void *b)
 
 /* Calls cb for each prefix of [first, last]. */
 static void nft_emit_range(struct ip_addr first, const struct ip_addr *last, unsigned minlen,
-			   uint64_t remaining, fw_elem_cb cb, void *ctx)
+			   const struct nft_delem *x, fw_elem_cb cb, void *ctx)
 {
 	for (;;) {
 		struct ip_prefix p = { .addr = first };
@@ -1391,7 +1320,7 @@ static void nft_emit_range(struct ip_addr first, const struct ip_addr *last, uns
 				break;
 		}
 		prefix_last(&p, &pl);
-		cb(&p, remaining, ctx);
+		cb(&p, x->remaining_ms, x->has_note ? x->note : NULL, ctx);
 		if (memcmp(pl.b, last->b, 16) >= 0 || !key_inc(pl.b, 16))
 			return;
 		first = pl;
@@ -1416,7 +1345,7 @@ static void nft_dump_emit(struct nft_dump *d, bool interval, fw_elem_cb cb, void
 		if (d->v[i].end)
 			continue;
 		if (!interval) {
-			nft_emit_range(d->v[i].key, &d->v[i].key, 128, d->v[i].remaining_ms, cb, ctx);
+			nft_emit_range(d->v[i].key, &d->v[i].key, 128, &d->v[i], cb, ctx);
 			continue;
 		}
 		if (i + 1 < d->n) {
@@ -1424,7 +1353,7 @@ static void nft_dump_emit(struct nft_dump *d, bool interval, fw_elem_cb cb, void
 			for (int b = 15; b >= 0 && last.b[b]-- == 0; b--)
 				;
 		}
-		nft_emit_range(d->v[i].key, &last, minlen, d->v[i].remaining_ms, cb, ctx);
+		nft_emit_range(d->v[i].key, &last, minlen, &d->v[i], cb, ctx);
 	}
 }
 
@@ -1475,9 +1404,9 @@ static bool nft_mon_hits(const struct nft *n, const struct nlmsghdr *nlh)
 static int nft_mon_drain(struct nft *n, bool *hit)
 {
 	for (int i = 0; i < NFT_MON_READS; i++) {
-		ssize_t got = recv(mnl_socket_get_fd(n->mon), n->rbuf, NFT_RBUF, MSG_DONTWAIT);
+		ssize_t got = recv(mnl_socket_get_fd(n->mon), n->b.rbuf, NLB_RBUF, MSG_DONTWAIT);
 		int len = (int)got;
-		const struct nlmsghdr *nlh = (const void *)n->rbuf;
+		const struct nlmsghdr *nlh = (const void *)n->b.rbuf;
 
 		if (got < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -1528,17 +1457,27 @@ static int nft_flush(struct fw *fw)
 	struct nft *n = to_nft(fw);
 	int r;
 
+	bool table, chain;
+	int rules;
+	struct nft_chaininfo ci;
+
 	n->nq = 0;
 	n->flushed = true;
-	if ((r = nft_batch_begin(n)) < 0 || (r = nft_put_table(n, NFT_MSG_DELTABLE, "delete table")) < 0 ||
-	    (r = nft_batch_end(n)) < 0 || (r = nft_talk(n)) < 0)
+	if ((r = nft_probe(n, &table, &chain, &rules, &ci)) < 0)
+		return r;
+	if (!table)
+		return 0;  /* nothing to delete */
+	if ((r = nft_check_owner(n, "delete")) < 0)
+		return r;
+	if ((r = nlb_begin(&n->b)) < 0 || (r = nft_put_table(n, NFT_MSG_DELTABLE, "delete table")) < 0 ||
+	    (r = nlb_end(&n->b)) < 0 || (r = nft_talk(n)) < 0)
 		return r;
 	r = n->b.rejected ? n->b.rejected : n->b.nerrs ? n->b.errs[0].err : 0;
 	if (r == -ENOENT)
 		return 0;  /* nothing to delete */
 	if (r < 0) {
 		nft_log(n, n->b.rejected ? NULL : &n->b.msgs[0],
-			n->b.rejected ? &(struct nft_err){ .err = r } : &n->b.errs[0], NULL);
+			n->b.rejected ? &(struct nlb_err){ .err = r } : &n->b.errs[0], NULL);
 		n->base.st.errors++;
 	}
 	return r;
@@ -1558,10 +1497,7 @@ static void nft_close(struct fw *fw)
 	free(n->allow[1]);
 	free(n->q);
 	free(n->sel);
-	free(n->b.buf);
-	free(n->b.msgs);
-	free(n->b.owner);
-	free(n->rbuf);
+	nlb_free(&n->b);
 	free(n);
 }
 
@@ -1581,11 +1517,11 @@ static void nft_bufsize(int fd, int force, int plain, int size)
 
 static int nft_sockets(struct nft *n)
 {
-	struct timeval tv = { .tv_sec = 5 };
 	int one = 1, grp = NFNLGRP_NFTABLES, fd, sz = 0;
 	socklen_t len = sizeof(sz);
 
-	if (!(n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)) ||
+	/* Non-blocking: the kernel answers inside our send (nlbatch.c). */
+	if (!(n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK)) ||
 	    mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    !(n->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK)) ||
 	    mnl_socket_bind(n->mon, 0, MNL_SOCKET_AUTOPID) < 0 ||
@@ -1595,7 +1531,6 @@ static int nft_sockets(struct nft *n)
 	/* Short acks that still say which attribute was wrong. */
 	mnl_socket_setsockopt(n->nl, NETLINK_CAP_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(n->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	nft_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, NFT_SNDBUF);
 	nft_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, NFT_RCVBUF);
 	nft_bufsize(mnl_socket_get_fd(n->mon), SO_RCVBUFFORCE, SO_RCVBUF, NFT_RCVBUF);
@@ -1640,7 +1575,7 @@ int fw_open_nft(const struct fw_cfg *cfg, struct fw **out, char *err, size_t err
 	n->err = err;
 	n->errlen = errlen;
 	n->base.ops = &nft_ops;
-	if (!(n->rbuf = malloc(NFT_RBUF)) || !(n->elem = nftnl_set_elem_alloc()))
+	if (!(n->b.rbuf = malloc(NLB_RBUF)) || !(n->elem = nftnl_set_elem_alloc()))
 		goto fail;
 	if ((r = nft_cfg_copy(n, cfg)) < 0)
 		goto fail;
@@ -1648,7 +1583,7 @@ int fw_open_nft(const struct fw_cfg *cfg, struct fw **out, char *err, size_t err
 		nft_error(n, "netlink socket: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = nft_ensure(n, false, &made)) < 0)
+	if (!cfg->open_only && (r = nft_ensure(n, false, &made)) < 0)
 		goto fail;
 	n->err = NULL;
 	*out = &n->base;

@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "privs.h"
@@ -23,29 +24,41 @@ int privs_lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_
 	return 0;
 }
 
-/* Keeps of the two capabilities those the process has: a partly
- * privileged start (replay with CAP_NET_RAW only) is not an error. */
-static void keep_net_caps(void)
+/* Keeps of the two capabilities (four with setid, for hook_user) those the
+ * process has: a partly privileged start (replay with CAP_NET_RAW only) is
+ * not an error. */
+static void keep_net_caps(bool setid)
 {
-	static const unsigned keep[] = { CAP_NET_ADMIN, CAP_NET_RAW };
-	int have[2];
+	static const unsigned keep[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_SETUID, CAP_SETGID };
+	int have[4], n = setid ? 4 : 2;
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n; i++)
 		have[i] = capng_have_capability(CAPNG_PERMITTED, keep[i]);
 	capng_clear(CAPNG_SELECT_ALL);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n; i++)
 		if (have[i])
 			capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, keep[i]);
 }
 
-int privs_drop(const char *user, char *err, size_t errlen)
+const char *privs_target(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
+	int r;
+
+	*uid = geteuid();
+	*gid = getegid();
+	if (!*user || (r = privs_lookup_user(user, uid, gid, err, errlen)) == 0)
+		return user;
+	return r == -ENOENT && strcmp(user, PRIVS_DEFAULT_USER) == 0 ? "" : NULL;
+}
+
+static int drop(const char *user, bool setid, char *err, size_t errlen)
+{
+	uid_t uid;
+	gid_t gid;
 	int r, setpcap, change;
 
-	if (*user && (r = privs_lookup_user(user, &uid, &gid, err, errlen)) < 0)
-		return r;
+	if (!(user = privs_target(user, &uid, &gid, err, errlen)))
+		return -ENOENT;
 	if (capng_get_caps_process() < 0) {
 		snprintf(err, errlen, "cannot read this process's capabilities: %s",
 			 strerror(errno));
@@ -62,7 +75,7 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	 * the bounding set it left is the limit. */
 	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	change = uid != geteuid() || gid != getegid();
-	keep_net_caps();
+	keep_net_caps(setid);
 	if (change)
 		r = capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP |
 				    (setpcap ? CAPNG_CLEAR_BOUNDING : 0));
@@ -75,4 +88,15 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	else if (r < 0)
 		snprintf(err, errlen, "cannot drop capabilities (libcap-ng error %d)", r);
 	return r < 0 ? -EPERM : 0;
+}
+
+int privs_drop(const char *user, bool setid, char *err, size_t errlen)
+{
+	int r = drop(user, setid, err, errlen);
+
+	if (r >= 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
+		return -errno;
+	}
+	return r;
 }

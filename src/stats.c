@@ -78,6 +78,9 @@ static void collect_mitigate(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_BANS, "alerts_while_banned", ms.alerts_while_banned, ctx);
 	fn(STATS_BANS, "commits", ms.commits, ctx);
 	fn(STATS_BANS, "commit_errors", ms.commit_errors, ctx);
+	fn(STATS_BANS, "bans_failed", ms.ban_failed, ctx);
+	fn(STATS_BANS, "cap_aggregated", ms.aggregated, ctx);
+	fn(STATS_BANS, "cap_evicted", ms.evicted, ctx);
 	fn(STATS_LATENCY, "verdict_to_kernel_us.last", ms.last_latency_us, ctx);
 	fn(STATS_LATENCY, "verdict_to_kernel_us.max", ms.max_latency_us, ctx);
 	fn(STATS_LATENCY, "packet_to_kernel_us.last", ms.last_pkt_latency_us, ctx);

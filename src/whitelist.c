@@ -74,22 +74,30 @@ static int wl_build(struct whitelist *wl)
 	return 0;
 }
 
-/* True when [first, last] meets a range of the index. */
-static bool wl_search(const struct whitelist *wl, const struct ip_addr *first,
-		      const struct ip_addr *last)
+/* The last range of the index starting at or before a, or NULL. */
+static const struct ip_range *wl_floor(const struct whitelist *wl, const struct ip_addr *a)
 {
 	size_t lo = 0, hi = wl->nranges;
 
-	/* The last range starting at or before last is the only candidate. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (memcmp(wl->ranges[mid].first.b, last->b, 16) <= 0)
+		if (memcmp(wl->ranges[mid].first.b, a->b, 16) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo > 0 && memcmp(wl->ranges[lo - 1].last.b, first->b, 16) >= 0;
+	return lo > 0 ? &wl->ranges[lo - 1] : NULL;
+}
+
+/* True when [first, last] meets a range of the index. */
+static bool wl_search(const struct whitelist *wl, const struct ip_addr *first,
+		      const struct ip_addr *last)
+{
+	/* The last range starting at or before last is the only candidate. */
+	const struct ip_range *r = wl_floor(wl, last);
+
+	return r && memcmp(r->last.b, first->b, 16) >= 0;
 }
 
 static bool wl_scan(const struct whitelist *wl, const struct ip_addr *first,
@@ -117,6 +125,25 @@ bool whitelist_overlaps(const struct whitelist *wl, const struct ip_prefix *p)
 	addr_mask(&first, p->len);
 	prefix_last(p, &last);
 	return wl->dirty ? wl_scan(wl, &first, &last) : wl_search(wl, &first, &last);
+}
+
+bool whitelist_contains(const struct whitelist *wl, const struct ip_prefix *p)
+{
+	struct ip_addr first = p->addr, last;
+	const struct ip_range *r;
+
+	addr_mask(&first, p->len);
+	prefix_last(p, &last);
+	if (wl->dirty) {
+		/* Before the index: one entry must hold it all. */
+		for (size_t i = 0; i < wl->n; i++)
+			if (wl->ent[i].len <= p->len &&
+			    prefix_contains(&wl->ent[i], &first))
+				return true;
+		return false;
+	}
+	/* The ranges are merged: p lies inside one range or is not covered. */
+	return (r = wl_floor(wl, &first)) && memcmp(r->last.b, last.b, 16) >= 0;
 }
 
 const struct ip_prefix *whitelist_entries(const struct whitelist *wl, size_t *n)

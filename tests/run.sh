@@ -68,7 +68,7 @@ for layer in $LAYERS; do
 	lab)
 		for t in tests/lab/*.sh; do
 			[ -e "$t" ] || continue
-			case $t in */lib.sh) continue ;; esac
+			case $t in */lib.sh|*/ns.sh) continue ;; esac
 			run "lab/$(basename "$t" .sh)" sh "$t"
 		done ;;
 	*)

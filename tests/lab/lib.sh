@@ -91,6 +91,7 @@ monitor_probe() {
 dosips_start() {
 	{
 		echo "control_socket = $LAB_DIR/ctl.sock"
+		echo "user ="    # root, even where the dosips account exists
 		printf '%s\n' "${T_CONF:-}"
 	} >"$LAB_DIR/dosips.conf"
 	printf '%s\n' "${T_WHITELIST:-}" >"$LAB_DIR/whitelist"

@@ -76,6 +76,7 @@ ban = 90
 on_ban = $T/slow-hook
 on_unban = $TOP/scripts/webhook-hook.sh http://127.0.0.1:8099/ json
 hook_timeout = 2s
+user =
 $1
 [syn_flood]
 threshold = 50

@@ -76,7 +76,7 @@ static int cmd_ban(struct fw *fw, int argc, char **argv)
 		return fprintf(stderr, "%s", usage), 2;
 	for (int i = 0; i < argc; i += 2)
 		if (parse_prefix(argv[i], &p) < 0 || parse_ms(argv[i + 1], &ms) < 0 ||
-		    fw_ban(fw, &p, ms) < 0)
+		    fw_ban(fw, &p, ms, NULL) < 0)
 			return 1;
 	return commit(fw, (size_t)argc / 2);
 }
@@ -123,19 +123,21 @@ static int cmd_bulk(struct fw *fw, int argc, char **argv)
 	    parse_prefix(argv[1], &p) < 0 || parse_ms(argv[2], &ms) < 0)
 		return fprintf(stderr, "%s", usage), 2;
 	for (long i = 0; i < cnt; i++, addr_next(&p.addr))
-		if (fw_ban(fw, &p, ms) < 0)
+		if (fw_ban(fw, &p, ms, NULL) < 0)
 			return 1;
 	return commit(fw, (size_t)cnt);
 }
 
-static void print_elem(const struct ip_prefix *p, uint64_t remaining_ms, void *ctx)
+static void print_elem(const struct ip_prefix *p, uint64_t remaining_ms, const char *note,
+		       void *ctx)
 {
 	char buf[ADDR_STRLEN];
 
 	if (remaining_ms == FW_NO_TIMEOUT)
 		printf("%s permanent\n", prefix_fmt(p, buf));
 	else
-		printf("%s %" PRIu64 "\n", prefix_fmt(p, buf), remaining_ms);
+		printf("%s %" PRIu64 "%s%s\n", prefix_fmt(p, buf), remaining_ms,
+		       note ? " " : "", note ? note : "");
 }
 
 /* The bans fwtool monitor puts back: each with its own deadline. */
@@ -145,7 +147,8 @@ struct saved {
 	size_t n, cap;
 };
 
-static void save_elem(const struct ip_prefix *p, uint64_t remaining_ms, void *ctx)
+static void save_elem(const struct ip_prefix *p, uint64_t remaining_ms, const char *note,
+		      void *ctx)
 {
 	struct saved *s = ctx;
 
@@ -175,7 +178,7 @@ static int restore(struct fw *fw, const struct saved *s)
 
 	for (size_t i = 0; i < s->n; i++)
 		if (s->deadline[i] > t0 + 1 &&
-		    fw_ban(fw, &s->p[i], (uint64_t)(s->deadline[i] - t0)) == 0)
+		    fw_ban(fw, &s->p[i], (uint64_t)(s->deadline[i] - t0), NULL) == 0)
 			k++;
 	r = fw_commit(fw);
 	printf("restored table with %zu bans in %.3f ms%s\n", k, now_ms() - t0,

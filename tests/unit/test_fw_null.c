@@ -25,9 +25,9 @@ static void test_checks(void **state)
 	struct ip_prefix bad = p;
 
 	assert_int_equal(fw_open_null(&fw), 0);
-	assert_int_equal(fw_ban(fw, &p, 0), -EINVAL);
+	assert_int_equal(fw_ban(fw, &p, 0, NULL), -EINVAL);
 	bad.len = 95;  /* shorter than any IPv4 prefix */
-	assert_int_equal(fw_ban(fw, &bad, 1000), -EINVAL);
+	assert_int_equal(fw_ban(fw, &bad, 1000, NULL), -EINVAL);
 	assert_int_equal(fw_unban(fw, &bad), -EINVAL);
 	bad.len = 129;
 	assert_int_equal(fw_set_allow(fw, &bad, 1), -EINVAL);
@@ -48,7 +48,7 @@ static void test_queue_and_history(void **state)
 
 	assert_int_equal(fw_open_null(&fw), 0);
 	p.addr.b[15] = 7;  /* host bits set: the firewall gets them cleared */
-	assert_int_equal(fw_ban(fw, &p, 1500), 0);
+	assert_int_equal(fw_ban(fw, &p, 1500, NULL), 0);
 	assert_int_equal(fw_unban(fw, &p), 0);
 	assert_int_equal(fw_null_pending(fw), 2);
 	assert_int_equal(fw_null_history(fw, rec, 4), 0);
@@ -77,7 +77,7 @@ static void test_history_ring(void **state)
 
 	assert_int_equal(fw_open_null(&fw), 0);
 	for (uint64_t i = 1; i <= 1500; i++)
-		assert_int_equal(fw_ban(fw, &p, i), 0);
+		assert_int_equal(fw_ban(fw, &p, i, NULL), 0);
 	assert_int_equal(fw_commit(fw), 0);
 	assert_int_equal(fw_null_history(fw, rec, 2000), 1024);
 	assert_int_equal(rec[0].timeout_ms, 1500 - 1024 + 1);
@@ -87,7 +87,8 @@ static void test_history_ring(void **state)
 	fw_close(fw);
 }
 
-static void adopted(const struct ip_prefix *p, uint64_t remaining_ms, void *ctx)
+static void adopted(const struct ip_prefix *p, uint64_t remaining_ms, const char *note,
+		    void *ctx)
 {
 	uint64_t *sum = ctx;
 
@@ -102,11 +103,11 @@ static void test_preset_and_failure(void **state)
 	uint64_t sum = 0;
 
 	assert_int_equal(fw_open_null(&fw), 0);
-	assert_int_equal(fw_null_preset(fw, &a, 100), 0);
-	assert_int_equal(fw_null_preset(fw, &b, 2000), 0);
+	assert_int_equal(fw_null_preset(fw, &a, 100, NULL), 0);
+	assert_int_equal(fw_null_preset(fw, &b, 2000, NULL), 0);
 	assert_int_equal(fw_adopt(fw, adopted, &sum), 0);
 	assert_int_equal(sum, 100 + 128 + 2000 + 64);
-	assert_int_equal(fw_ban(fw, &a, 10), 0);
+	assert_int_equal(fw_ban(fw, &a, 10, NULL), 0);
 	fw_null_fail_next(fw, -ENFILE);
 	assert_int_equal(fw_commit(fw), -ENFILE);
 	assert_int_equal(fw_null_pending(fw), 0);

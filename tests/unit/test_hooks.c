@@ -105,7 +105,8 @@ static char *slurp(const char *name)
 static struct hooks *new_hooks(const char *on_ban, const char *on_unban, uint32_t timeout_ms,
 			       uint32_t max)
 {
-	struct hooks_cfg cfg = { on_ban, on_unban, timeout_ms, max };
+	struct hooks_cfg cfg = { .on_ban = on_ban, .on_unban = on_unban, .timeout_ms = timeout_ms,
+				 .max_running = max };
 	struct hooks *h;
 
 	assert_int_equal(hooks_new(ev_default_loop(0), &cfg, &h), 0);
@@ -120,7 +121,10 @@ static void test_environment_and_stdin(void **state)
 	struct event e = ban_event();
 	struct hooks *h;
 
-	script("hook", "{ env | grep '^DOSIPS_' | sort; echo \"arg=$1\"; cat; } > \"$2\"");
+	/* The variables of ours and one of the operator's; others the
+	 * environment may hold (DOSIPS_CORPUS in a test run) are not looked at. */
+	script("hook", "{ env | grep -E '^DOSIPS_(DURATION|EVENT|KIND|OFFENCES|REASON|SRC|TS|"
+	       "WEBHOOK_URL)=' | sort; echo \"arg=$1\"; cat; } > \"$2\"");
 	snprintf(cmd, sizeof(cmd), "%s/hook  first   %s/out", dir, dir);
 	setenv("DOSIPS_SRC", "stale", 1);
 	setenv("DOSIPS_WEBHOOK_URL", "http://example.invalid/", 1);
@@ -140,6 +144,75 @@ static void test_environment_and_stdin(void **state)
 		"{\"event\":\"ban\"}\n");
 	unsetenv("DOSIPS_SRC");
 	unsetenv("DOSIPS_WEBHOOK_URL");
+	hooks_free(h);
+}
+
+/* The value of field name in a /proc status text, or "". */
+static const char *status_field(const char *text, const char *name)
+{
+	static char val[64];
+	const char *l = strstr(text, name);
+
+	val[0] = '\0';
+	if (l && sscanf(l + strlen(name), " %63s", val) != 1)
+		val[0] = '\0';
+	return val;
+}
+
+/* A hook holds no capability and cannot gain one by exec, even when
+ * dosips runs as uid 0 with capabilities (as the tests do as root). */
+static void test_no_capabilities(void **state)
+{
+	char cmd[256], *out;
+	struct event e = ban_event();
+	struct hooks *h;
+
+	script("caps", "cat /proc/self/status > \"$1\"");
+	snprintf(cmd, sizeof(cmd), "%s/caps %s/status", dir, dir);
+	h = new_hooks(cmd, "", 5000, 4);
+	hooks_on_event(&e, "{}", 2, h);
+	run_until_idle(h, 5);
+	assert_non_null(out = slurp("status"));
+	assert_string_equal(status_field(out, "CapInh:"), "0000000000000000");
+	assert_string_equal(status_field(out, "CapPrm:"), "0000000000000000");
+	assert_string_equal(status_field(out, "CapEff:"), "0000000000000000");
+	assert_string_equal(status_field(out, "CapAmb:"), "0000000000000000");
+	assert_string_equal(status_field(out, "NoNewPrivs:"), "1");
+	hooks_free(h);
+}
+
+/* A hook that daemonises (setsid, its parent gone at once) still counts
+ * as running, and its daemon is killed at the timeout. */
+static void test_daemonised_hook_bounded(void **state)
+{
+	char cmd[256], stat[64], buf[256], *out;
+	struct event e = ban_event();
+	struct hooks_stats st;
+	struct hooks *h;
+	double took;
+	int pid;
+	FILE *f;
+
+	script("daemon",
+	       "setsid sh -c 'echo $$ > \"$1\"; exec sleep 30' daemon \"$1\" </dev/null & exit 0");
+	snprintf(cmd, sizeof(cmd), "%s/daemon %s/pid", dir, dir);
+	h = new_hooks(cmd, "", 400, 4);
+	hooks_on_event(&e, "{}", 2, h);
+	took = run_until_idle(h, 5);
+	hooks_get_stats(h, &st);
+	assert_true(took >= 0.35);             /* ran on past its parent's exit */
+	assert_int_equal(st.killed, 1);
+	assert_int_equal(st.running, 0);
+	assert_non_null(out = slurp("pid"));
+	assert_true((pid = atoi(out)) > 0);
+	snprintf(stat, sizeof(stat), "/proc/%d/stat", pid);
+	buf[0] = '\0';
+	if ((f = fopen(stat, "r"))) {          /* gone, or a zombie at most */
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	assert_true(!*buf || strstr(buf, ") Z "));
 	hooks_free(h);
 }
 
@@ -246,7 +319,7 @@ static void test_bound_and_failures(void **state)
 	e.type = EVT_ALERT;
 	hooks_on_event(&e, "{}", 2, h);             /* not an event for hooks */
 	snprintf(cmd, sizeof(cmd), "%s/bad", dir);
-	struct hooks_cfg cfg = { cmd, "", 5000, 2 };
+	struct hooks_cfg cfg = { .on_ban = cmd, .on_unban = "", .timeout_ms = 5000, .max_running = 2 };
 	assert_int_equal(hooks_set_cfg(h, &cfg), 0);
 	e.type = EVT_BAN;
 	hooks_on_event(&e, "{}", 2, h);
@@ -284,7 +357,7 @@ static void test_free_waits_until_deadline(void **state)
 static void test_config_errors(void **state)
 {
 	char many[200] = "/bin/true";
-	struct hooks_cfg cfg = { many, "", 1000, 1 };
+	struct hooks_cfg cfg = { .on_ban = many, .on_unban = "", .timeout_ms = 1000, .max_running = 1 };
 	struct hooks *h;
 	struct ev_loop *other = ev_loop_new(EVFLAG_AUTO);
 
@@ -299,6 +372,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_environment_and_stdin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_capabilities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daemonised_hook_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_feed_hooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound_and_failures, setup, teardown),

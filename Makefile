@@ -91,12 +91,13 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 
 # detect's portable fallbacks (no SSE2, no 128-bit multiply) built and
 # tested too: the same tests against a detect.o compiled without them.
-PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable
+PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable \
+		$(O)/tests/test_flows_portable
 
-$(O)/detect_portable.o: src/detect.c
+$(O)/%_portable.o: src/%.c
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) -DDETECT_PORTABLE -c -o $@ $<
 
-$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(LIB)
+$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(O)/flows_portable.o $(LIB)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

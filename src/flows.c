@@ -36,8 +36,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#ifdef __SSE2__
+/* DETECT_PORTABLE builds the fallbacks of the SSE2 and 128-bit paths, as
+ * in detect.c, for the portable unit tests. */
+#if defined(__SSE2__) && !defined(DETECT_PORTABLE)
+#define FLOWS_SSE2 1
 #include <emmintrin.h>
+#endif
+#if defined(__SIZEOF_INT128__) && !defined(DETECT_PORTABLE)
+#define FLOWS_INT128 1
 #endif
 
 #include "flows.h"
@@ -137,7 +143,7 @@ static inline uint64_t ep_hash(const struct flows *f, const struct ip_addr *a, u
 	memcpy(w, a->b, 16);
 	w[0] ^= f->secret[0] ^ port * f->secret[3];
 	w[1] ^= f->secret[1];
-#ifdef __SIZEOF_INT128__
+#ifdef FLOWS_INT128
 	unsigned __int128 m = (unsigned __int128)w[0] * w[1];
 
 	return (uint64_t)m ^ (uint64_t)(m >> 64);
@@ -176,6 +182,47 @@ static inline bool flow_live(const struct flows *f, const struct fbucket *b, uns
 
 /* The way a new flow takes in bucket b: a free or expired one, else the
  * least recently used of those never answered, else of all. */
+#ifdef FLOWS_SSE2
+/* The four ways side by side (a spoofed flood takes this for every packet):
+ * unsigned compares are signed ones with the sign bit flipped. */
+static __attribute__((noinline)) unsigned flow_victim(struct flows *f, struct fbucket *b,
+						      uint32_t now)
+{
+	const __m128i sign = _mm_set1_epi32(INT32_MIN);
+	__m128i nowv = _mm_set1_epi32((int)now);
+	__m128i to = _mm_set1_epi32((int)(f->timeout ^ 0x80000000u));
+	__m128i idle = _mm_sub_epi32(nowv, _mm_loadu_si128((const __m128i *)b->last));
+	__m128i aidle = _mm_sub_epi32(nowv, _mm_loadu_si128((const __m128i *)b->ans));
+	uint32_t fl4;
+	int32_t k[FWAYS];
+	__m128i fl, ans, live, key;
+	unsigned dead, w;
+
+	memcpy(&fl4, b->flags, 4);
+	fl = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128((int)fl4), _mm_setzero_si128()),
+				_mm_setzero_si128());
+	ans = _mm_cmpeq_epi32(_mm_and_si128(fl, _mm_set1_epi32(F_ANS)), _mm_set1_epi32(F_ANS));
+	live = _mm_or_si128(_mm_cmpgt_epi32(to, _mm_xor_si128(idle, sign)),
+			    _mm_and_si128(ans, _mm_cmpgt_epi32(to, _mm_xor_si128(aidle, sign))));
+	live = _mm_andnot_si128(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)b->fp),
+						_mm_setzero_si128()), live);
+	dead = ~(unsigned)_mm_movemask_ps(_mm_castsi128_ps(live)) & 0xf;
+	if (dead) {
+		w = (unsigned)__builtin_ctz(dead);
+		f->tracked += b->fp[w] == 0;
+		return w;
+	}
+	/* Live all: idle times (under the timeout, so below 2^31) ranked
+	 * with the answered ones pushed below every unanswered one. */
+	key = _mm_sub_epi32(idle, _mm_and_si128(ans, _mm_set1_epi32(0x40000000)));
+	_mm_storeu_si128((__m128i *)k, key);
+	w = k[1] > k[0];
+	w = k[2] > k[w] ? 2 : w;
+	w = k[3] > k[w] ? 3 : w;
+	f->evicted++;
+	return w;
+}
+#else
 static __attribute__((noinline)) unsigned flow_victim(struct flows *f, struct fbucket *b,
 						      uint32_t now)
 {
@@ -192,7 +239,7 @@ static __attribute__((noinline)) unsigned flow_victim(struct flows *f, struct fb
 		if (!flow_live(f, b, w, now))
 			return w;
 		rank = (uint64_t)!(b->flags[w] & F_ANS) << 32 | (uint32_t)(now - b->last[w]);
-		if (rank >= best_rank) {
+		if (rank > best_rank || w == 0) {
 			best = w;
 			best_rank = rank;
 		}
@@ -200,11 +247,12 @@ static __attribute__((noinline)) unsigned flow_victim(struct flows *f, struct fb
 	f->evicted++;
 	return best;
 }
+#endif
 
 /* The ways of b whose fingerprint is fp, a bit each. */
 static inline unsigned fp_match(const struct fbucket *b, uint32_t fp)
 {
-#ifdef __SSE2__
+#ifdef FLOWS_SSE2
 	__m128i v = _mm_loadu_si128((const __m128i *)b->fp);
 
 	return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(

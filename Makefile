@@ -122,6 +122,12 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)sh scripts/bench.sh
 
+# Live capacity and ban storms in lab namespaces (root; scripts/bench-*.sh).
+bench-live: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh scripts/bench-live.sh
+	$(Q)sh scripts/bench-storm.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
@@ -160,7 +166,7 @@ install: all
 clean:
 	rm -rf build dosips dosipsctl
 
-.PHONY: all tests fuzzers deps unit check bench demo run install clean
+.PHONY: all tests fuzzers deps unit check bench bench-live demo run install clean
 .DELETE_ON_ERROR:
 
 -include $(wildcard $(O)/*.d $(O)/tests/*.d $(O)/tools/*.d $(O)/fuzz/*.d)

@@ -47,6 +47,8 @@ struct config {
 	uint32_t hook_max;          /* hooks running at once */
 	uint32_t buffer_kb;         /* kernel capture buffer */
 	uint32_t snaplen;
+	uint32_t workers;           /* capture threads; 0 = auto (the usable cores) */
+	uint32_t capture_wait_ms;   /* 0: immediate mode */
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;

@@ -24,8 +24,9 @@ struct hooks;
  * and keeps the pointers current (a reload may replace det); none may be
  * NULL but reload. */
 struct ctl_view {
-	struct capture *cap;
-	struct detect *det;
+	struct capture *cap;               /* NULL when workers capture */
+	struct detect *det;                /* NULL with workers */
+	struct workers *wk;                /* workers > 1, else NULL */
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;

@@ -32,6 +32,7 @@ enum detect_kind {
 #define DETECT_MAX_CAPACITY (1u << 26)
 #define DETECT_MIN_CAPACITY 64u
 #define DETECT_MAX_DST_CAP (1u << 20)
+#define DETECT_MAX_RINGS (1u << 20)   /* rings per detector (rings = ...) */
 #define DETECT_CAPACITY 65536u      /* the default */
 
 /* Prefixes the `local` setting may list. */
@@ -76,6 +77,7 @@ struct verdict {
 	const char *technique; /* for port_scan: the probe's kind ("syn", "fin",
 				  "xmas", "null", "ack", "maimon", "udp",
 				  "ipproto"); else NULL */
+	const struct pkt *pkt; /* the crossing packet, during the callback only */
 };
 
 /* Receives verdicts; called synchronously from detect_packet or
@@ -129,6 +131,28 @@ void detect_packet(struct detect *d, const struct pkt *p);
  * same verdicts, in the same order), but faster: the table lines of the
  * packets ahead are fetched while one is counted. */
 void detect_batch(struct detect *d, const struct pkt *p, size_t n);
+
+/* A packet's share of the ddos detector, for a detector elsewhere (the
+ * sources of one destination are spread over the workers' shards). */
+struct detect_dst_ev {
+	struct ip_addr dst;
+	uint64_t ts_us;
+	uint8_t proto;
+	uint8_t cls;           /* 0 SYN, 1 UDP, 2 ICMP echo */
+};
+
+/* Receives shares as detect_set_dst_sink asked; p is their packet. */
+typedef void (*detect_dst_cb)(const struct detect_dst_ev *e, const struct pkt *p,
+			      void *ctx);
+
+/* Hands every share of a packet to the ddos detector (a SYN, UDP datagram
+ * or echo request from a source that has not alerted) to cb, instead of
+ * counting it here; for a d whose own ddos detector is off. */
+void detect_set_dst_sink(struct detect *d, detect_dst_cb cb, void *ctx);
+
+/* Counts shares from other detect instances, in their packets' order, as
+ * d's ddos detector would have counted those packets; may call cb. */
+void detect_dst_events(struct detect *d, const struct detect_dst_ev *e, size_t n);
 
 /* Copies the counters. */
 void detect_get_stats(const struct detect *d, struct detect_stats *st);

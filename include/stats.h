@@ -3,13 +3,15 @@
 #define DOSIPS_STATS_H
 
 #include <stdint.h>
+#include "capture.h"
 #include "ctl.h"
+#include "detect.h"
 
 /* Groups: the lines of the report; each counter belongs to one. */
 enum stats_group {
 	STATS_CAPTURE, STATS_PROTOCOLS, STATS_SKIPPED, STATS_KERNEL, STATS_ALERTS,
 	STATS_SOURCES, STATS_BANS, STATS_LATENCY, STATS_FIREWALL, STATS_HOOKS,
-	STATS__GROUPS
+	STATS_WORKERS, STATS__GROUPS
 };
 
 /* Receives one counter: its stable key ("tcp", "skipped.bad_ip4",
@@ -19,5 +21,11 @@ typedef void (*stats_fn)(enum stats_group g, const char *key, uint64_t value, vo
 /* Hands every counter of the daemon v shows to fn, group by group, in a
  * fixed order. Kernel counters only when the capture has them. */
 void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx);
+
+/* The capture counters: of the one capture, or summed over the workers. */
+void stats_capture(const struct ctl_view *v, struct capture_stats *cs);
+
+/* The detect counters: of the one detect, or summed over the workers. */
+void stats_detect(const struct ctl_view *v, struct detect_stats *ds);
 
 #endif

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
 libcap-ng-dev libcmocka-dev libcurl4-openssl-dev libjson-c-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd clang libclang-rt-dev mandoc procps curl crowdsec logrotate"
+netcat-openbsd netsniff-ng valgrind clang libclang-rt-dev mandoc procps curl crowdsec logrotate"
 
 missing=""
 for p in $PKGS; do

@@ -9,7 +9,8 @@
 #include "config.h"
 #include "privs.h"
 
-enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL };
+enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL,
+		K_WORKERS };
 
 struct key {
 	const char *name;
@@ -25,7 +26,8 @@ struct key {
 #define DET(k, name)                                                              \
 	NUM(name ".enabled", K_BOOL, detect.det[k].enabled, 0, 1),                \
 	NUM(name ".threshold", K_U32, detect.det[k].threshold, 1, DETECT_MAX_THRESHOLD), \
-	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, DETECT_MAX_WINDOW_MS)
+	NUM(name ".window", K_MS, detect.det[k].window_ms, 1, DETECT_MAX_WINDOW_MS),     \
+	NUM(name ".rings", K_U32, detect.pool[k], 0, DETECT_MAX_RINGS)
 
 static const struct key config_keys[] = {
 	STR("interface", iface),
@@ -43,6 +45,8 @@ static const struct key config_keys[] = {
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
+	NUM("workers", K_WORKERS, workers, 0, 64),
+	NUM("capture_wait", K_MS, capture_wait_ms, 0, 1000),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
@@ -91,6 +95,7 @@ void config_defaults(struct config *cfg)
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
+	cfg->workers = 1;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
 	cfg->log_limit = (struct ratelimit_cfg){ .interval_ms = 10000, .per_class = 50,
@@ -189,6 +194,11 @@ static int parse_value(const struct key *k, const char *value, uint32_t *v,
 			return -EINVAL;
 		*v = (uint32_t)ms;
 		return 0;
+	case K_WORKERS:
+		*why = "expected a whole number or auto";
+		if (strcmp(value, "auto") == 0)
+			return *v = 0, 0;
+		return parse_u32(value, v);
 	case K_HOOK:
 		*why = "expected ingress, prerouting, input or forward";
 		r = fw_hook_parse(value);
@@ -530,7 +540,8 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	 * privileges, the log. */
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
-		"control_socket", "control_group", "user", "syslog", "crowdsec.url",
+		"control_socket", "control_group", "user", "syslog", "workers", "capture_wait",
+		"crowdsec.url",
 		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
 		"crowdsec.poll", "crowdsec.queue_max",
 	};

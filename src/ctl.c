@@ -107,8 +107,8 @@ static int cmd_status(const struct ctl_view *v, int argc, char **argv, struct re
 	uint64_t up = (uint64_t)(ev_time() - v->started);
 	char dur[32];
 
-	capture_get_stats(v->cap, &cs);
-	detect_get_stats(v->det, &ds);
+	stats_capture(v, &cs);
+	stats_detect(v, &ds);
 	hooks_get_stats(v->hooks, &hs);
 	say(r, "version: %s\npid: %d\nuptime: %" PRIu64 "s (%s)\n", DOSIPS_VERSION,
 	    (int)getpid(), up, fmt_dur(up, dur));

@@ -85,7 +85,7 @@
 #define MAX_THRESHOLD	DETECT_MAX_THRESHOLD
 #define MAX_CAPACITY	DETECT_MAX_CAPACITY
 #define MAX_DST_CAP	DETECT_MAX_DST_CAP
-#define MAX_POOL	(1u << 20)
+#define MAX_POOL	DETECT_MAX_RINGS
 #define MAX_POOL_BYTES	(256ull << 20)	/* one pool's ring storage */
 
 /* Packets between asking for a bucket line and for the slot it points to,
@@ -145,7 +145,9 @@ struct ring {
 	uint64_t newest;	/* ts_us of the last push: anchors the stamps */
 	uint32_t owner;		/* slot index, NONE when free */
 	uint32_t head, count;
+	uint32_t alerted;	/* its owner alerted for the class since it got it */
 };
+_Static_assert(sizeof(struct ring) == 24, "padding used, not grown");
 
 struct table;
 
@@ -154,8 +156,11 @@ struct pool {
 	struct ring *ring;
 	uint32_t *ent;		/* nrings * cap entries of stride words */
 	size_t ent_bytes;
-	uint32_t *free;		/* stack of free ring ids */
+	uint32_t *free;		/* stack of ring ids given back */
 	uint32_t nrings, nfree, cap, stride, hand;
+	uint32_t fresh;		/* rings below this one were ever handed out */
+	uint32_t floor;		/* fewest events a denying probe found, */
+	uint64_t floor_t;	/* and when: see pool_reclaim */
 	uint32_t win_us;
 	uint8_t cls, mode;
 };
@@ -196,6 +201,8 @@ struct detect {
 	uint8_t thr_one;	/* bit per source class alerting at its first event */
 	uint8_t dst_ev;		/* bit per destination class counted */
 	struct dst_memo dst_memo[DST_MEMO];
+	detect_dst_cb dst_sink;	/* ddos counted elsewhere: shares go here */
+	void *dst_ctx;
 	struct table src, dst;
 	struct pool pool[NCLS + DCLS];	/* source classes, then destination */
 	struct detect_stats st;
@@ -235,10 +242,15 @@ static const char *const kind_names[KIND__MAX] = {
 	[KIND_SPOOFED]		= "spoofed",
 };
 
-/* Rings per pool when the configuration leaves it at 0. The rate ring holds
- * 20000 stamps (80 KiB) by default, so fewer of them. */
+/* Rings per pool when the configuration leaves it at 0 (auto): one per
+ * slot for the classes a flood of many sources hits (AUTO_SLOTS: every
+ * tracked source counts exactly, however many flood at once); the rate
+ * ring holds 20000 stamps (80 KiB) by default, so fewer of those. Rings
+ * are mmap'ed and handed out lowest first, so the pages of rings never
+ * used cost address space, not memory. */
+#define AUTO_SLOTS	0
 static const uint32_t pool_default[KIND__MAX] = {
-	4096, 4096, 4096, 4096, 128, 32, 64, 0
+	AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, 128, 32, 64, 0
 };
 
 /* ---- configuration ---- */
@@ -273,7 +285,6 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 	cfg->dst_capacity = 4096;
 	cfg->v4_prefix = 32;
 	cfg->v6_prefix = 64;
-	memcpy(cfg->pool, pool_default, sizeof(pool_default));
 	cfg->seed = 0;
 	cfg->flow_capacity = 262144;
 	cfg->flow_timeout_ms = 120000;
@@ -489,14 +500,25 @@ static void pool_disown(struct pool *pl, uint32_t r, uint64_t t)
  * whose stamps have all left the window is recycled; else the one holding
  * the fewest events goes to the requester if it has fewer than prio (the
  * requester's own count), so busy owners keep their rings and a flood
- * takes them from quiet ones. NONE when every probed ring is busier. */
+ * takes them from quiet ones. An owner that has alerted for the class
+ * since it got the ring (soon banned, and its next alert waits for the
+ * cooldown anyway) counts as holding nothing: a ban storm does not keep
+ * the pool from the next flooders. NONE when every probed ring is busier. */
 static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 			     uint32_t prio)
 {
 	const struct ring *ring = pl->ring;
 	uint32_t best = NONE, bestc = UINT32_MAX, hand = pl->hand, nr = pl->nrings;
 	uint32_t probes = nr < PROBES ? nr : PROBES, win = pl->win_us;
+	bool live = false;
 
+	/* A probe found every ring busier than this a moment ago: so will
+	 * this one, most likely. Requests come at every doubling of every
+	 * source's count while a pool is short; each probe costs 8 lines. */
+	if (prio <= pl->floor && t - pl->floor_t < win / 16) {
+		d->st.ring_denied++;
+		return NONE;
+	}
 	for (uint32_t k = 0; k < probes; k++) {
 		uint32_t r = hand, c = ring[r].count;
 
@@ -504,17 +526,22 @@ static uint32_t pool_reclaim(struct detect *d, struct pool *pl, uint64_t t,
 		if (t - ring[r].newest >= win) {
 			best = r;
 			bestc = 0;
+			live = false;
 			break;
 		}
+		c = ring[r].alerted ? 0 : c;
+		live |= c < bestc;
 		best = c < bestc ? r : best;	/* which way goes at random */
 		bestc = c < bestc ? c : bestc;
 	}
 	pl->hand = hand;
 	if (bestc >= prio) {
 		d->st.ring_denied++;
+		pl->floor = bestc;
+		pl->floor_t = t;
 		return NONE;
 	}
-	if (bestc)
+	if (live)
 		d->st.ring_reclaims++;
 	pool_disown(pl, best, t);
 	return best;
@@ -528,16 +555,39 @@ static uint32_t pool_get(struct detect *d, struct pool *pl, uint32_t owner,
 
 	if (pl->nfree)
 		r = pl->free[--pl->nfree];
+	else if (pl->fresh < pl->nrings)
+		r = pl->fresh++;
 	else if ((r = pool_reclaim(d, pl, t, prio)) == NONE)
 		return NONE;
 	pl->ring[r].owner = owner;
 	pl->ring[r].head = 0;
 	pl->ring[r].count = 0;
+	pl->ring[r].alerted = 0;
 	pl->ring[r].newest = t;
 	return r;
 }
 
 /* ---- one class of one slot ---- */
+
+/* Whether slot si has alerted for pl's class within the cooldown: a ring
+ * it gets now is the first to go again (see pool_reclaim). */
+static bool cooling(const struct detect *d, const struct pool *pl, uint32_t si, uint64_t t)
+{
+	const struct table *tb = pl->tab;
+	unsigned ci = tb == &d->src ? pl->cls : 0;
+
+	return (tb->slot[si].flags & 1u << (COOL_SHIFT + ci)) &&
+	       (uint32_t)t - tb->cool[(size_t)si * tb->ncool + ci] < d->cool_us;
+}
+
+/* What a class without a ring counts, n events in a run all within the
+ * window: a lower bound of its count, so an alert on it is never false
+ * (a SYN run loses one for every pure ACK; see syn_complete). Distinct
+ * ports are not known without a ring: 0, no alert. */
+static inline uint32_t over_count(unsigned mode, uint32_t n)
+{
+	return mode == M_SCAN ? 0 : n;
+}
 
 /* Second event in the window: the inline one and this one move to a ring. */
 static uint32_t cls_grow(struct detect *d, struct pool *pl, uint32_t si,
@@ -550,7 +600,7 @@ static uint32_t cls_grow(struct detect *d, struct pool *pl, uint32_t si,
 	if (r == NONE) {
 		s->n[c] = 2;
 		st_set(s, c, ST_OVER);
-		return 0;
+		return over_count(pl->mode, 2);
 	}
 	e = ring_ent(pl, r, 0);
 	e[0] = s->v[c];
@@ -622,9 +672,12 @@ cls_ring_count(struct pool *pl, struct slot *s, uint64_t t)
 }
 
 /* Pool exhausted earlier: count coarsely and ask again each time the count
- * doubles. A ring granted to a counting class starts with the events so far
- * stamped at the run's first, the earliest they can be: they leave the
- * window no later than the real ones, so the count can only be low. */
+ * doubles. A ring granted to a counting or SYN class starts with the events
+ * so far stamped at the run's first, the earliest they can be: they leave
+ * the window no later than the real ones, so the count can only be low
+ * (SYNs so carried are keyed 0: ports 0 to 0, which no ACK completes in
+ * practice). Port scan counts distinct ports, which a run does not know:
+ * its ring starts from the one port at hand. */
 static uint32_t cls_over(struct detect *d, struct pool *pl, uint32_t si,
 			 uint64_t t, uint32_t aux)
 {
@@ -639,14 +692,20 @@ static uint32_t cls_over(struct detect *d, struct pool *pl, uint32_t si,
 	n = s->n[c] == UINT16_MAX ? 0x8000u : s->n[c] + 1u;
 	s->n[c] = (uint16_t)n;
 	if (n & (n - 1))
-		return 0;
+		return over_count(pl->mode, n);
 	if ((r = pool_get(d, pl, si, t, n)) == NONE)
-		return 0;
-	if (pl->mode == M_COUNT) {
+		return over_count(pl->mode, n);
+	pl->ring[r].alerted = cooling(d, pl, si, t);
+	if (pl->mode != M_SCAN) {
 		uint32_t fill = n - 1 < pl->cap - 1 ? n - 1 : pl->cap - 1;
 
-		for (uint32_t i = 0; i < fill; i++)
-			ring_ent(pl, r, i)[0] = first;
+		for (uint32_t i = 0; i < fill; i++) {
+			uint32_t *e = ring_ent(pl, r, i);
+
+			e[0] = first;
+			if (pl->stride > 1)
+				e[1] = 0;
+		}
 		pl->ring[r].count = fill;
 	}
 	ring_push(pl, r, t, aux);
@@ -684,7 +743,7 @@ cls_event(struct detect *d, struct pool *pl, struct slot *s, uint32_t si,
 		if (((uint32_t)t - s->v[c] < pl->win_us) & ((n & (n - 1)) != 0) &
 		    (n <= UINT16_MAX)) {
 			s->n[c] = (uint16_t)n;
-			return 0;
+			return over_count(mode, n);
 		}
 		return cls_over(d, pl, si, t, aux);
 	}
@@ -706,6 +765,11 @@ static void syn_complete(struct pool *pl, uint32_t si, uint64_t t, uint32_t aux)
 	case ST_ONE:
 		if (s->aux[0] == aux)
 			st_set(s, C_SYN, ST_EMPTY);
+		return;
+	case ST_OVER:
+		/* Which SYN it completes is not known: one fewer, so the run
+		 * stays a lower bound of the half-open ones. */
+		s->n[C_SYN] -= s->n[C_SYN] > 0;
 		return;
 	case ST_RING:
 		r = s->v[C_SYN];
@@ -1059,6 +1123,8 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 	}
 	s->flags |= bit;
 	*cool = t32;
+	if (tb == &d->src && st_get(s, ci) == ST_RING)
+		d->pool[ci].ring[s->v[ci]].alerted = 1;	/* first to go, see pool_reclaim */
 	memset(&v, 0, sizeof(v));
 	v.kind = k;
 	if (k != KIND_DDOS && k != KIND_REFLECTION) {
@@ -1079,6 +1145,7 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 	v.threshold = d->cfg.det[k].threshold;
 	v.window_ms = d->cfg.det[k].window_ms;
 	v.proto = p->proto;
+	v.pkt = p;
 	d->st.alerts[v.kind]++;
 	if (d->cb)
 		d->cb(&v, d->ctx);
@@ -1346,6 +1413,17 @@ dst_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t
 	detect_check(d, tb, si, 0, KIND_DDOS, n, p, t);
 }
 
+/* A packet's share of ddos, for the detector of another instance. */
+static __attribute__((noinline)) void dst_share(struct detect *d, const struct pkt *p,
+						 const struct prep *x, uint64_t t)
+{
+	struct detect_dst_ev e = {
+		.dst = p->dst, .ts_us = p->ts_us, .proto = p->proto, .cls = (uint8_t)x->pe.dcls,
+	};
+
+	d->dst_sink(&e, p, d->dst_ctx);
+}
+
 /* Packet time as detect counts it: it follows the packets forward, stands
  * still when a stamp is a little early (reordering), and when packet time
  * steps back by more than a second (an NTP step, merged captures) carries
@@ -1449,6 +1527,9 @@ run_packet(struct detect *d, const struct pkt *p, struct prep *x, uint64_t t,
 	 * flood of what is one flood. */
 	if (d->dst.nbuckets && x->pe.dcls >= 0 && (d->dst_ev >> x->pe.dcls & 1) && !offender)
 		dst_packet(d, p, x, t);
+	else if (__builtin_expect(d->dst_sink != NULL, 0) && x->pe.dcls >= 0 &&
+		 x->pe.dcls < C_REFL && !offender)
+		dst_share(d, p, x, t);	/* reflection is counted per instance */
 }
 
 /* run_packet out of line, for the few packets not in the main loop. */
@@ -1510,6 +1591,30 @@ void detect_batch(struct detect *d, const struct pkt *p, size_t n)
 		detect_chunk(d, p + o, n - o < CHUNK ? n - o : CHUNK);
 }
 
+void detect_set_dst_sink(struct detect *d, detect_dst_cb cb, void *ctx)
+{
+	d->dst_sink = cb;
+	d->dst_ctx = ctx;
+}
+
+/* The share's packet is remade from what a ddos verdict reports of it. */
+void detect_dst_events(struct detect *d, const struct detect_dst_ev *e, size_t n)
+{
+	if (!d->dst.nbuckets)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct pkt p = { .dst = e[i].dst, .ts_us = e[i].ts_us, .proto = e[i].proto };
+		struct prep x = { .pe = { .dcls = (int8_t)e[i].cls } };
+		uint64_t t = detect_clock(d, p.ts_us);
+
+		if (!(d->dst_ev >> e[i].cls & 1))
+			continue;
+		d->now = t;
+		prep_dst(d, &p, &x);
+		dst_packet(d, &p, &x, t);
+	}
+}
+
 void detect_get_stats(const struct detect *d, struct detect_stats *st)
 {
 	*st = d->st;
@@ -1553,15 +1658,10 @@ static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mo
 	pl->nrings = nrings ? nrings : 1;
 	pl->ent_bytes = (size_t)pl->nrings * cap * pl->stride * sizeof(uint32_t);
 	pl->ent = big_alloc(pl->ent_bytes);
-	pl->ring = calloc(pl->nrings, sizeof(*pl->ring));
-	pl->free = malloc(pl->nrings * sizeof(*pl->free));
+	pl->ring = big_alloc(pl->nrings * sizeof(*pl->ring));
+	pl->free = big_alloc(pl->nrings * sizeof(*pl->free));
 	if (!pl->ent || !pl->ring || !pl->free)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < pl->nrings; i++) {
-		pl->ring[i].owner = NONE;
-		pl->free[i] = pl->nrings - 1 - i;
-	}
-	pl->nfree = pl->nrings;
 	tb->pool[cls] = pl;
 	return 0;
 }
@@ -1569,8 +1669,8 @@ static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mo
 static void pool_fini(struct pool *pl)
 {
 	big_free(pl->ent, pl->ent_bytes);
-	free(pl->ring);
-	free(pl->free);
+	big_free(pl->ring, pl->nrings * sizeof(*pl->ring));
+	big_free(pl->free, pl->nrings * sizeof(*pl->free));
 }
 
 static int tab_init(struct table *tb, uint32_t capacity, uint32_t seed,
@@ -1625,7 +1725,9 @@ static uint32_t pool_size(const struct detect_cfg *cfg, int k, uint32_t slots)
 {
 	uint32_t n = cfg->pool[k] ? cfg->pool[k] : pool_default[k];
 
-	return n < slots ? n : slots;	/* more rings than owners is waste */
+	if (n == AUTO_SLOTS || n > slots)
+		n = slots;	/* more rings than owners is waste */
+	return n < MAX_POOL ? n : MAX_POOL;
 }
 
 static int src_init(struct detect *d, uint32_t seed)

@@ -79,6 +79,7 @@ struct mitigate {
 	unsigned noffs;
 	struct offender *oldest, *newest;
 	bool capped;
+	unsigned queued;            /* bans queued since the last commit */
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
 	bool requeued;              /* a refused ban was queued again */
@@ -91,6 +92,14 @@ struct mitigate {
 	struct mitigate_stats st;
 };
 
+/* Bans per commit at most during a storm: every verdict of a commit waits
+ * for the whole of it, at about 60 us a ban (the ban, its event and the
+ * kernel's insertion, which also walks the interval set at every commit).
+ * Replaying 10,000 flooders of 150 SYNs into real nftables, a verdict
+ * waited (median / 90th percentile / max): 73 / 123 / 200 ms unbounded
+ * (1,000 bans a commit), 16 / 25 / 57 ms at 256, 3.2 / 9 / 14-44 ms at 64,
+ * 0.7 / 4-6 / 9-34 ms at 16, in about the same total time. */
+#define COMMIT_BANS 32
 #define MITIGATE_TRIES 2            /* retries of a ban refused for a passing reason */
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
@@ -610,6 +619,7 @@ static int ban_apply(struct mitigate *m, struct ban *b, const struct verdict *v,
 	ev_timer_set(&b->timer, duration_s, 0.);
 	ev_timer_start(m->loop, &b->timer);
 	note_pending(m, v);
+	m->queued++;	/* see COMMIT_BANS */
 	return 0;
 }
 
@@ -660,9 +670,9 @@ static void ban_escalate(struct mitigate *m, struct ban *b, const struct verdict
 		off_store(m, &b->src, offences, ev_now(m->loop) + d + m->cfg.memory_s);
 }
 
-void mitigate_verdict(const struct verdict *v, void *ctx)
+/* Acts on v (see mitigate_verdict). */
+static void verdict_act(struct mitigate *m, const struct verdict *v)
 {
-	struct mitigate *m = ctx;
 	struct ban *b;
 
 	m->st.verdicts++;
@@ -686,6 +696,18 @@ void mitigate_verdict(const struct verdict *v, void *ctx)
 		return;
 	}
 	ban_start(m, &v->src, v->kind, v, 0);
+}
+
+void mitigate_verdict(const struct verdict *v, void *ctx)
+{
+	struct mitigate *m = ctx;
+
+	verdict_act(m, v);
+	/* A ban storm goes out in commits of a bounded size, so the first
+	 * verdicts of a large batch do not wait for the kernel to take the
+	 * whole of it. Here, where no ban is held: a commit may end some. */
+	if (m->queued >= COMMIT_BANS)
+		mitigate_flush(m);
 }
 
 int mitigate_ban(struct mitigate *m, const struct ip_prefix *p, uint32_t duration_s)
@@ -792,6 +814,7 @@ int mitigate_flush(struct mitigate *m)
 {
 	int r = fw_commit(m->fw);
 
+	m->queued = 0;
 	/* Bans refused for a passing reason go again (bounded per ban). */
 	for (int i = 0; i < MITIGATE_TRIES && m->requeued; i++) {
 		m->requeued = false;

@@ -12,13 +12,30 @@
 #include "hooks.h"
 #include "mitigate.h"
 #include "stats.h"
+#include "workers.h"
+
+void stats_capture(const struct ctl_view *v, struct capture_stats *cs)
+{
+	if (v->cap)
+		capture_get_stats(v->cap, cs);
+	else
+		workers_capture_stats(v->wk, cs);
+}
+
+void stats_detect(const struct ctl_view *v, struct detect_stats *ds)
+{
+	if (v->wk)
+		workers_detect_stats(v->wk, ds);
+	else
+		detect_get_stats(v->det, ds);
+}
 
 static void collect_capture(const struct ctl_view *v, stats_fn fn, void *ctx)
 {
 	struct capture_stats cs;
 	char key[64];
 
-	capture_get_stats(v->cap, &cs);
+	stats_capture(v, &cs);
 	fn(STATS_CAPTURE, "frames", cs.frames, ctx);
 	fn(STATS_CAPTURE, "bytes", cs.bytes, ctx);
 	fn(STATS_CAPTURE, "packets", cs.decoded[DEC_OK], ctx);
@@ -46,7 +63,7 @@ static void collect_detect(const struct ctl_view *v, stats_fn fn, void *ctx)
 	struct detect_stats ds;
 	char key[64];
 
-	detect_get_stats(v->det, &ds);
+	stats_detect(v, &ds);
 	for (int k = 0; k < KIND__MAX; k++) {
 		snprintf(key, sizeof(key), "alerts.%s", detect_kind_name(k));
 		fn(STATS_ALERTS, key, v->alerts_before[k] + ds.alerts[k], ctx);
@@ -87,6 +104,29 @@ static void collect_mitigate(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_LATENCY, "packet_to_kernel_us.max", ms.max_pkt_latency_us, ctx);
 }
 
+/* Per worker (workers > 1): packets, kernel drops, CPU time, verdicts,
+ * waits on a full verdict ring, ddos shares lost. */
+static void collect_workers(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	static const char *const names[] = {
+		"packets", "kernel_dropped", "busy_ms", "verdicts", "ring_waits", "ddos_lost",
+	};
+	struct worker_stats ws;
+	char key[64];
+
+	for (unsigned i = 0; v->wk && i < workers_count(v->wk); i++) {
+		uint64_t val[6];
+
+		workers_worker_stats(v->wk, i, &ws);
+		val[0] = ws.packets, val[1] = ws.kernel_drop, val[2] = ws.busy_us / 1000;
+		val[3] = ws.verdicts, val[4] = ws.ring_waits, val[5] = ws.ddos_lost;
+		for (int k = 0; k < 6; k++) {
+			snprintf(key, sizeof(key), "worker.%u.%s", i, names[k]);
+			fn(STATS_WORKERS, key, val[k], ctx);
+		}
+	}
+}
+
 void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 {
 	struct fw_stats fs;
@@ -106,4 +146,5 @@ void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_HOOKS, "hooks_killed", hs.killed, ctx);
 	fn(STATS_HOOKS, "hooks_dropped", hs.dropped, ctx);
 	fn(STATS_HOOKS, "hooks_running", hs.running, ctx);
+	collect_workers(v, fn, ctx);
 }

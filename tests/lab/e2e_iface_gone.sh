@@ -1,22 +1,28 @@
 #!/bin/sh
 # e2e_iface_gone.sh - the watched interface disappears: dosips says why and
 # exits with status 1 within a second (for its supervisor to restart it),
-# instead of spinning on a dead descriptor.
+# instead of spinning on a dead descriptor; with one capture and with two
+# workers (whose broken capture is told to the main loop).
 set -u
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespaces)"; exit 77; }
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-NS=dg$$-gone
 LOG=$(mktemp)
-trap 'ip netns del "$NS" 2>/dev/null; rm -f "$LOG"' EXIT
+CONF=$(mktemp)
+trap 'ip netns del "dg$$-gone1" 2>/dev/null; ip netns del "dg$$-gone2" 2>/dev/null; rm -f "$LOG" "$CONF"' EXIT
+
+# gone WORKERS: one run, in a namespace of its own.
+gone() {
+NS=dg$$-gone$1
+printf 'control_socket =\nworkers = %s\n' "$1" >"$CONF"
 ip netns add "$NS" || exit 1
 ip -n "$NS" link add v0 type veth peer name v1 && ip -n "$NS" link set v0 up &&
 	ip -n "$NS" link set v1 up || exit 1
-ip netns exec "$NS" "$TOP/build/release/dosips" -i v0 --dry-run -c /dev/null -w /dev/null \
+ip netns exec "$NS" "$TOP/build/release/dosips" -i v0 --dry-run -c "$CONF" -w /dev/null \
 	>"$LOG" 2>&1 </dev/null &
 pid=$!
 i=0
-until grep -q "watching v0" "$LOG" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
-grep -q "watching v0" "$LOG" || { echo "FAIL dosips did not start"; cat "$LOG"; kill "$pid"; exit 1; }
+until grep -q "watching v0" "$LOG" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "watching v0" "$LOG" || { echo "FAIL dosips did not start (workers = $1)"; cat "$LOG" "$CONF"; kill "$pid"; exit 1; }
 ip -n "$NS" link del v0
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.05; i=$((i + 1)); done
@@ -29,4 +35,9 @@ st=$?
 cat "$LOG"
 [ "$st" -eq 1 ] || { echo "FAIL exit status $st, want 1"; exit 1; }
 grep -q "capture: The interface disappeared" "$LOG" || { echo "FAIL no reason given"; exit 1; }
-echo "PASS iface_gone: exited with status 1 after $((i * 50)) ms"
+echo "ok   workers = $1: exited with status 1 after $((i * 50)) ms"
+}
+
+gone 1
+gone 2
+echo "PASS iface_gone"

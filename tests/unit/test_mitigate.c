@@ -33,6 +33,7 @@ struct env {
 	struct mitigate_cfg cfg;
 	struct seen seen[MAX_SEEN];
 	size_t nseen;
+	bool unseen;		/* events not recorded (a storm of them) */
 };
 
 static void observe(const struct event *e, const char *json, size_t len, void *ctx)
@@ -40,6 +41,8 @@ static void observe(const struct event *e, const char *json, size_t len, void *c
 	struct env *t = ctx;
 	struct seen *s;
 
+	if (t->unseen)
+		return;
 	assert_true(t->nseen < MAX_SEEN);
 	s = &t->seen[t->nseen++];
 	*s = (struct seen){ .type = e->type, .src = e->src, .kind = e->kind,
@@ -551,6 +554,28 @@ static void test_commit_error(void **state)
 	assert_int_equal(mitigate_flush(t->m), 0);
 }
 
+/* A ban storm goes to the kernel in commits of a bounded size as its
+ * verdicts come, not in one commit after the whole detect batch: 100
+ * verdicts in a row leave at most a commit's worth queued. */
+static void test_storm_commits(void **state)
+{
+	struct env *t = *state;
+	struct fw_stats fs;
+	char src[32];
+
+	start(t);
+	t->unseen = true;
+	for (int i = 0; i < 100; i++) {
+		snprintf(src, sizeof(src), "198.19.0.%d", i + 1);
+		verdict(t, KIND_SYN_FLOOD, src);
+	}
+	fw_get_stats(t->fw, &fs);
+	assert_true(fs.batches >= 3);
+	assert_true(fw_null_pending(t->fw) < 32);
+	assert_int_equal(mitigate_flush(t->m), 0);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+	assert_int_equal(mitigate_count(t->m), 100);
+}
 
 static void refuse(struct env *t, const char *src, int err, const char *why)
 {
@@ -817,9 +842,10 @@ int main(void)
 		T(test_escalation), T(test_escalate_off), T(test_memory_expires),
 		T(test_memory_bounded), T(test_cap), T(test_expiry), T(test_manual),
 		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
-		T(test_set_cfg), T(test_refused), T(test_refused_full), T(test_refused_retry),
-		T(test_manual_refused), T(test_adopt_note), T(test_cap_aggregate), T(test_cap_aggregate_spares_whitelisted),
-		T(test_cap_evict), T(test_cap_aggregate_refused),
+		T(test_set_cfg), T(test_storm_commits), T(test_refused), T(test_refused_full),
+		T(test_refused_retry), T(test_manual_refused), T(test_adopt_note),
+		T(test_cap_aggregate), T(test_cap_aggregate_spares_whitelisted), T(test_cap_evict),
+		T(test_cap_aggregate_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,7 +87,7 @@ $(O)/tools/%: tests/tools/%.c $(LIB)
 
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 # detect's portable fallbacks (no SSE2, no 128-bit multiply) built and
 # tested too: the same tests against a detect.o compiled without them.

@@ -31,6 +31,17 @@ struct config_entry {
 	uint32_t line;              /* in config.file */
 };
 
+/* [reputation]: AbuseIPDB enrichment and what reputation changes. */
+struct reputation_cfg {
+	char key_file[CONFIG_PATH_MAX];     /* "" = no AbuseIPDB */
+	char url[256];                      /* API base, .../api/v2 */
+	char cainfo[CONFIG_PATH_MAX];       /* "" = the system's CAs */
+	uint32_t daily_limit;               /* checks per UTC day at most */
+	bool report;                        /* report bans to AbuseIPDB */
+	uint32_t threshold;                 /* abuse score that counts as bad */
+	uint32_t ban_factor;                /* first ban x this when bad (1 off) */
+};
+
 struct config {
 	char iface[64];             /* "" = the default route's interface */
 	char whitelist[CONFIG_PATH_MAX];
@@ -43,6 +54,7 @@ struct config {
 	char on_unban[CONFIG_PATH_MAX];
 	char user[64];              /* run as this user after set-up ("" root) */
 	char hook_user[64];         /* hooks run as this user ("" as dosips) */
+	char state_dir[CONFIG_PATH_MAX];    /* feeds' last good copies, caches */
 	uint32_t hook_timeout_ms;
 	uint32_t hook_max;          /* hooks running at once */
 	uint32_t buffer_kb;         /* kernel capture buffer */
@@ -61,6 +73,7 @@ struct config {
 	uint32_t crowdsec_queue_max;
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
+	struct reputation_cfg rep;
 	char file[CONFIG_PATH_MAX];     /* the file read last ("" none) */
 	uint32_t nnamed;
 	struct config_entry named[CONFIG_NAMED_MAX];

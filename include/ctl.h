@@ -17,6 +17,8 @@
 #define CTL_LINE_MAX 512     /* longest request line, newline included */
 
 struct capture;
+struct feeds;
+struct feed_info;
 struct crowdsec;
 struct hooks;
 
@@ -30,6 +32,11 @@ struct ctl_view {
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;
+	/* Lists the feeds (feeds_foreach), or NULL: a pointer, so that
+	 * dosipsctl, which links ctl.c, does not pull in the feeds code. */
+	void (*feeds_foreach)(const struct feeds *f,
+			      void (*cb)(const struct feed_info *, void *), void *ctx);
+	const struct feeds *feeds;
 	struct crowdsec *crowdsec;         /* NULL: no fleet link */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */

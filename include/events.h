@@ -12,6 +12,7 @@ enum event_type {
 	EVT_ALERT, EVT_BAN, EVT_UNBAN, EVT_WHITELISTED, EVT_BAN_CAP,
 	EVT_BAN_FAILED,   /* the kernel refused a ban: not in force (reason says why) */
 	EVT_SUPPRESSED,   /* a subscriber's own summary of lines it held back */
+	EVT_ENRICH,       /* more about an alert's source (abuseipdb.c), in detail */
 };
 
 /* One event; fields unused by a type stay zero. */
@@ -24,6 +25,7 @@ struct event {
 	uint32_t duration_s;       /* ban length */
 	uint32_t offences;         /* how many bans this source has had lately */
 	const char *reason;        /* unban: "expired", "manual", ... */
+	const char *detail;        /* more JSON fields (",\"k\":v..."), or NULL */
 };
 
 /*
@@ -46,6 +48,15 @@ int events_subscribe(struct events *bus, events_fn fn, void *ctx);
 
 /* Removes the subscription fn(ctx); one that is not there is fine. */
 void events_unsubscribe(struct events *bus, events_fn fn, void *ctx);
+
+/* A tagger adds fields to an event's JSON: it writes ",\"key\":value..."
+ * into buf (at most len bytes with the NUL) and returns their length, or 0
+ * for none (also when they do not fit). Called once per event, before the
+ * subscribers, at publish time only (feeds.c: the feeds listing the source). */
+typedef size_t (*events_tag_fn)(const struct event *e, char *buf, size_t len, void *ctx);
+
+/* Sets the bus's one tagger (NULL fn: none). */
+void events_set_tagger(struct events *bus, events_tag_fn fn, void *ctx);
 
 /* Hands e to every subscriber. NULL bus: nothing happens. */
 void events_publish(struct events *bus, const struct event *e);

@@ -87,6 +87,11 @@ int fw_monitor_fd(struct fw *fw);
  * and was re-created empty (the caller then re-bans), 0 if intact, -errno. */
 int fw_monitor_check(struct fw *fw);
 
+/* Says the monitor may have missed events (fw_feeds takes it out of the
+ * nftables group during a feed load): the next fw_monitor_check looks at
+ * the table whatever it reads. */
+void fw_monitor_missed(struct fw *fw);
+
 /* Deletes the whole table (dosips --flush); one that dosips did not make
  * is refused (-EEXIST). 0 or -errno. */
 int fw_flush(struct fw *fw);

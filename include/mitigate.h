@@ -58,6 +58,11 @@ int mitigate_new(struct ev_loop *loop, const struct mitigate_cfg *cfg,
 		 struct fw *fw, const struct whitelist *wl, struct events *ev,
 		 struct mitigate **out);
 
+/* A first ban of p lasts fn(p, ctx) times the ban length (up to ban_max);
+ * fn is asked once per first ban, never per packet. NULL fn: 1. */
+void mitigate_set_reputation(struct mitigate *m, uint32_t (*fn)(const struct ip_prefix *p,
+								 void *ctx), void *ctx);
+
 /* Acts on one verdict (a detect_cb: ctx is the struct mitigate). */
 void mitigate_verdict(const struct verdict *v, void *ctx);
 

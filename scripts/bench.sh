@@ -10,6 +10,11 @@
 # The last lines weigh the results against the targets: dosips at 50 % or
 # more of the read loop's packet rate, 5 Mpps or more, and the same peak
 # RSS (within 10 %) for the smallest and the largest spoofed source count.
+# Then feeds: the same replay with a feed of BENCH_FEED_ENTRIES (100000)
+# loaded must keep its instructions per packet (callgrind, collected inside
+# the packet callback only, on a capture of BENCH_CG_PACKETS (200000);
+# within 1 %) and, noise permitting, its time per packet: feeds are matched
+# by the kernel, and looked up only when an alert is published.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -117,3 +122,56 @@ awk -v n="$N" -v tr="$TR" -v td="$TD" -v m0="$(head -n 1 "$OUT/m.spoof")" \
 		printf "bench: peak RSS %.1f -> %.1f MB across the spoofed source counts (flat): %s\n",
 		       m0 / 1024, m1 / 1024, (m1 <= 1.1 * m0 ? "met" : "MISSED")
 }'
+
+# ---- feeds: loaded, they must cost the packet path nothing
+FEED_N=${BENCH_FEED_ENTRIES:-100000}
+CG_N=${BENCH_CG_PACKETS:-200000}
+FEED=$OUT/feed-$FEED_N.netset
+if [ ! -s "$FEED" ]; then
+	awk -v n="$FEED_N" 'BEGIN { srand(1); print "# bench feed, FireHOL netset format"
+		for (i = 0; i < n; i++) {
+			a = int(11 + rand() * 88); b = int(rand() * 256); c = int(rand() * 256)
+			if (i % 4 == 0) printf "%d.%d.%d.0/24\n", a, b, c
+			else printf "%d.%d.%d.%d\n", a, b, c, int(rand() * 256) } }' >"$FEED"
+fi
+printf 'state_dir = %s/state\n[feed bench]\nfile = %s\nformat = netset\n' "$OUT" "$FEED" \
+	>"$OUT/feeds.conf"
+# Each run's fixed cost (start-up, the feed's parse) is measured on a
+# capture of 1000 packets and taken off, leaving the per-packet time.
+capture tiny mixed 1000
+: >"$OUT/t.nofeed"; : >"$OUT/t.feed"; : >"$OUT/t0.nofeed"; : >"$OUT/t0.feed"
+i=0
+while [ "$i" -lt "$RUNS" ]; do
+	for c in nofeed feed; do
+		conf=/dev/null
+		[ $c = feed ] && conf=$OUT/feeds.conf
+		r=$(probe "$DOSIPS" -r "$CAP" --dry-run -c "$conf" -w /dev/null --events /dev/null)
+		echo "${r% *}" >>"$OUT/t.$c"
+		r=$(probe "$DOSIPS" -r "$OUT/tiny.pcap" --dry-run -c "$conf" -w /dev/null --events /dev/null)
+		echo "${r% *}" >>"$OUT/t0.$c"
+	done
+	i=$((i + 1))
+done
+grep -q "feed bench: $FEED_N entries" "$LOG" || { echo "bench: the feed was not loaded (see $LOG)" >&2; exit 1; }
+T0=$(( $(median <"$OUT/t.nofeed") - $(median <"$OUT/t0.nofeed") ))
+T1=$(( $(median <"$OUT/t.feed") - $(median <"$OUT/t0.feed") ))
+awk -v n="$N" -v t0="$T0" -v t1="$T1" -v f="$FEED_N" -v tr="$TR" 'BEGIN {
+	printf "feeds: per-packet replay time without %.1f ns, with %d feed entries %.1f ns; ratio to pcapread %.1f %% vs %.1f %% (fixed cost taken off)\n",
+	       t0 / n, f, t1 / n, 100 * tr / t0, 100 * tr / t1 }'
+if command -v valgrind >/dev/null 2>&1; then
+	capture "mixed-$CG_N" mixed "$CG_N"
+	for c in /dev/null "$OUT/feeds.conf"; do
+		valgrind --tool=callgrind --toggle-collect=on_packets --callgrind-out-file="$OUT/cg.out" \
+			"$DOSIPS" -r "$OUT/mixed-$CG_N.pcap" --dry-run -c "$c" -w /dev/null \
+			--events /dev/null >>"$LOG" 2>&1
+		sed -n 's/^summary: \([0-9]*\).*/\1/p' "$OUT/cg.out"
+	done >"$OUT/cg.ir"
+	awk -v n="$CG_N" 'NR == 1 { a = $1 } NR == 2 { b = $1 } END {
+		printf "feeds: callgrind instructions/packet in the packet callback: %.1f without, %.1f with feeds: %s\n",
+		       a / n, b / n, (b <= a * 1.01 ? "met" : "MISSED") }' "$OUT/cg.ir"
+else
+	echo "feeds: valgrind not installed: no instruction counts"
+fi
+awk -v t0="$T0" -v t1="$T1" 'BEGIN {
+	printf "bench: per-packet time with feeds %+.1f %% against without (wall clock: noisy on a shared machine; the instruction count above is the figure)\n",
+	       100 * (t1 - t0) / t0 }'

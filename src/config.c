@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "feeds.h"
 #include "privs.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL,
@@ -41,6 +42,14 @@ static const struct key config_keys[] = {
 	STR("on_unban", on_unban),
 	STR("user", user),
 	STR("hook_user", hook_user),
+	STR("state_dir", state_dir),
+	STR("reputation.abuseipdb_key_file", rep.key_file),
+	STR("reputation.abuseipdb_url", rep.url),
+	STR("reputation.abuseipdb_cainfo", rep.cainfo),
+	NUM("reputation.abuseipdb_daily_limit", K_U32, rep.daily_limit, 1, 10000000),
+	NUM("reputation.abuseipdb_report", K_BOOL, rep.report, 0, 1),
+	NUM("reputation.threshold", K_U32, rep.threshold, 0, 100),
+	NUM("reputation.ban_factor", K_U32, rep.ban_factor, 1, 1000),
 	NUM("hook_timeout", K_MS, hook_timeout_ms, 1, 3600000),
 	NUM("hook_max", K_U32, hook_max, 1, 1024),
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
@@ -91,6 +100,11 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->table, sizeof(cfg->table), "dosips");
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_CTL_SOCKET);
 	snprintf(cfg->user, sizeof(cfg->user), "%s", PRIVS_DEFAULT_USER);
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/dosips");
+	snprintf(cfg->rep.url, sizeof(cfg->rep.url), "https://api.abuseipdb.com/api/v2");
+	cfg->rep.daily_limit = 1000;
+	cfg->rep.threshold = 75;
+	cfg->rep.ban_factor = 1;
 	cfg->hook_timeout_ms = 5000;
 	cfg->hook_max = 8;
 	cfg->buffer_kb = 8192;
@@ -312,6 +326,7 @@ struct named_type {
 };
 
 static const struct named_type named_types[] = {
+	{ "feed", feeds_cfg_check },
 	{ NULL, NULL },
 };
 
@@ -541,7 +556,9 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 	static const char *const restart_keys[] = {
 		"interface", "buffer_kb", "snaplen", "table", "hook", "set_size",
 		"control_socket", "control_group", "user", "syslog", "workers", "capture_wait",
-		"crowdsec.url",
+		"state_dir", "reputation.abuseipdb_key_file", "reputation.abuseipdb_url",
+		"reputation.abuseipdb_cainfo", "reputation.abuseipdb_daily_limit",
+		"reputation.abuseipdb_report", "crowdsec.url",
 		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
 		"crowdsec.poll", "crowdsec.queue_max",
 	};

@@ -16,6 +16,7 @@
 
 #include "capture.h"
 #include "ctl.h"
+#include "feeds.h"
 #include "fw.h"
 #include "hooks.h"
 #include "log.h"
@@ -161,6 +162,27 @@ static int cmd_bans(const struct ctl_view *v, int argc, char **argv, struct repl
 	return 0;
 }
 
+/* One feed: name, entries, action, time since its last good load, and
+ * the last error ("-" when the last attempt went well). */
+static void feed_line(const struct feed_info *f, void *ctx)
+{
+	char ago[32];
+	uint64_t s = (uint64_t)(ev_time() - f->last_refresh);
+
+	say(ctx, "%-20s %9zu %-6s %10s  %s\n", f->name, f->entries, f->action,
+	    f->last_refresh > 0 ? fmt_dur(s, ago) : "never", *f->last_error ? f->last_error : "-");
+}
+
+static int cmd_feeds(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		     char *err, size_t errlen)
+{
+	say(r, "%-20s %9s %-6s %10s  %s\n", "FEED", "ENTRIES", "ACTION", "REFRESHED",
+	    "LAST ERROR");
+	if (v->feeds_foreach)
+		v->feeds_foreach(v->feeds, feed_line, r);
+	return 0;
+}
+
 /* An address or prefix to ban by hand; never everything at once. */
 static int parse_target(const char *s, struct ip_prefix *p, char *err, size_t errlen)
 {
@@ -294,6 +316,7 @@ static const struct ctl_cmd {
 	{ "status", 0, 0, false, cmd_status, "status" },
 	{ "stats", 0, 0, false, cmd_stats, "stats" },
 	{ "bans", 0, 0, false, cmd_bans, "bans" },
+	{ "feeds", 0, 0, false, cmd_feeds, "feeds" },
 	{ "ban", 1, 2, true, cmd_ban, "ban ADDR[/LEN] [SECONDS]" },
 	{ "unban", 1, 1, true, cmd_unban, "unban ADDR[/LEN]" },
 	{ "reload", 0, 0, true, cmd_reload, "reload" },

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  status                     uptime, packets, drops, alerts, active bans\n"
 		"  stats                      every counter, one key=value per line\n"
 		"  bans                       active bans: address, reason, time left\n"
+		"  feeds                      blocklist feeds: entries, last refresh, last error\n"
 		"  ban ADDR[/LEN] [DURATION]  ban by hand (root; default: the ban key)\n"
 		"  unban ADDR[/LEN]           lift a ban (root)\n"
 		"  reload                     re-read configuration and whitelist (root)\n"

@@ -28,7 +28,34 @@ struct events_sub {
 struct events {
 	struct events_sub sub[EVENTS_SUBS];
 	unsigned n;
+	events_tag_fn tag;
+	void *tag_ctx;
 };
+
+void events_set_tagger(struct events *bus, events_tag_fn fn, void *ctx)
+{
+	bus->tag = fn;
+	bus->tag_ctx = ctx;
+}
+
+/* The tagger's fields go in place of the closing brace of line (n bytes). */
+static int events_tag(struct events *bus, const struct event *e, char *line, size_t cap, int n)
+{
+	size_t t;
+
+	if (!bus->tag || n < 2 || (size_t)n + 2 > cap)
+		return n;
+	t = bus->tag(e, line + n - 1, cap - (size_t)n - 1, bus->tag_ctx);
+	if (t == 0) {
+		line[n - 1] = '}';
+		line[n] = '\0';
+		return n;
+	}
+	n += (int)t - 1;
+	line[n++] = '}';
+	line[n] = '\0';
+	return n;
+}
 
 const char *event_type_name(enum event_type t)
 {
@@ -37,6 +64,7 @@ const char *event_type_name(enum event_type t)
 		[EVT_WHITELISTED] = "whitelisted", [EVT_BAN_CAP] = "ban_cap",
 		[EVT_BAN_FAILED] = "ban_failed",
 		[EVT_SUPPRESSED] = "suppressed",
+		[EVT_ENRICH] = "enrich",
 	};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -137,12 +165,14 @@ int events_json(const struct event *e, char *buf, size_t len)
 		put(buf, len, &n, ",\"src\":null");
 	if (e->v)
 		json_verdict(e->v, buf, len, &n);
-	else if (e->type != EVT_BAN_CAP)
+	else if (e->type != EVT_BAN_CAP && e->type != EVT_ENRICH)
 		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
 	if (e->type == EVT_BAN || e->type == EVT_BAN_FAILED)
 		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
 		put(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
+	if (e->detail)
+		put(buf, len, &n, "%s", e->detail);
 	put(buf, len, &n, "}");
 	return n < len ? (int)n : -1;
 }
@@ -202,6 +232,9 @@ void events_log(const struct event *e, const char *json, size_t len, void *ctx)
 	case EVT_UNBAN:
 		log_info("unban %s (%s)", who, e->reason ? e->reason : "expired");
 		break;
+	case EVT_ENRICH:
+		log_info("enrich %s:%s", who, e->detail ? e->detail : "");
+		break;
 	case EVT_BAN_CAP:
 		log_warn("ban cap reached: %s not banned (%s)", who,
 			 e->reason ? e->reason : "raise max_bans");
@@ -227,6 +260,7 @@ void events_publish(struct events *bus, const struct event *e)
 	if ((n = events_json(e, line, sizeof(line))) < 0)
 		n = 0;
 	line[n] = '\0';
+	n = events_tag(bus, e, line, sizeof(line), n);
 	for (unsigned i = 0; i < bus->n; i++)
 		bus->sub[i].fn(e, line, (size_t)n, bus->sub[i].ctx);
 }

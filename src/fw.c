@@ -81,6 +81,12 @@ int fw_monitor_check(struct fw *fw)
 	return fw->ops->monitor_check(fw);
 }
 
+void fw_monitor_missed(struct fw *fw)
+{
+	if (fw->ops->monitor_missed)
+		fw->ops->monitor_missed(fw);
+}
+
 int fw_flush(struct fw *fw)
 {
 	return fw->ops->flush(fw);

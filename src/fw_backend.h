@@ -13,6 +13,7 @@ struct fw_ops {
 	int (*adopt)(struct fw *fw, fw_elem_cb cb, void *ctx);
 	int (*monitor_fd)(struct fw *fw);
 	int (*monitor_check)(struct fw *fw);
+	void (*monitor_missed)(struct fw *fw);
 	int (*flush)(struct fw *fw);
 	void (*close)(struct fw *fw);
 };

@@ -11,13 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "abuseipdb.h"
 #include "capture.h"
 #include "config.h"
 #include "crowdsec.h"
 #include "ctl.h"
 #include "detect.h"
 #include "events.h"
+#include "feeds.h"
 #include "fw.h"
+#include "fw_feeds.h"
 #include "hooks.h"
 #include "jsonl.h"
 #include "log.h"
@@ -58,9 +61,14 @@ struct daemon {
 	struct jsonl *jsonl;        /* the JSON-lines file, a subscriber */
 	struct ratelimit *log_rl;   /* the log subscriber's limiter */
 	struct fw *fw;
+	struct fw_feeds *fwf;       /* feed sets, NULL in a dry run */
+	struct feeds *feeds;
+	struct abuseipdb *abuse;    /* NULL without abuseipdb_key_file */
+	ev_timer drain;             /* a replay's end waits for answers */
+	double drain_until;
 	struct hooks *hooks;
 	struct ctl *ctl;
-	struct webclient *web;      /* HTTP for the fleet links, NULL if none */
+	struct webclient *web;      /* HTTP: feeds, AbuseIPDB, fleet links; NULL if none */
 	struct crowdsec *crowdsec;
 	struct ctl_view view;
 	ev_signal sig_int, sig_term, sig_usr1, sig_hup;
@@ -300,6 +308,17 @@ static void report(struct daemon *d)
 
 	stats_collect(&d->view, report_kv, &l);
 	report_flush(&l);
+	if (d->abuse) {
+		struct abuseipdb_stats as;
+
+		abuseipdb_get_stats(d->abuse, &as);
+		log_info("report: abuseipdb.requests=%" PRIu64 " abuseipdb.answers=%" PRIu64
+			 " abuseipdb.errors=%" PRIu64 " abuseipdb.cache_hits=%" PRIu64
+			 " abuseipdb.skipped_reserved=%" PRIu64 " abuseipdb.skipped_quota=%" PRIu64
+			 " abuseipdb.reports=%" PRIu64 " abuseipdb.used_today=%u abuseipdb.limit=%u",
+			 as.requests, as.answers, as.errors, as.cache_hits, as.skipped_reserved,
+			 as.skipped_quota, as.reports, as.used_today, as.limit);
+	}
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -322,9 +341,10 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	mitigate_flush(d->mit);
 }
 
-static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
+/* The monitor's verdict: our table lost (and re-made empty) means every
+ * ban and feed goes in again. */
+static void check_table(struct daemon *d)
 {
-	struct daemon *d = w->data;
 	int r = fw_monitor_check(d->fw);
 
 	if (r == 1) {
@@ -332,9 +352,24 @@ static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
 			 d->cfg.table, mitigate_count(d->mit));
 		mitigate_restore(d->mit);
 		mitigate_flush(d->mit);
+		feeds_restore(d->feeds);
 	} else if (r < 0) {
 		log_err("nftables monitor: %s", strerror(-r));
 	}
+}
+
+static void on_monitor(struct ev_loop *loop, ev_io *w, int revents)
+{
+	check_table(w->data);
+}
+
+/* After a feed load the monitor had left the nftables group: look. */
+static void on_feed_loaded(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	fw_monitor_missed(d->fw);
+	check_table(d);
 }
 
 static void on_packets(const struct pkt *p, size_t n, void *ctx)
@@ -351,6 +386,16 @@ static void on_packets(const struct pkt *p, size_t n, void *ctx)
 	mitigate_flush(d->mit);
 }
 
+static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	if (webclient_pending(d->web) && ev_now(loop) < d->drain_until)
+		return;
+	ev_timer_stop(loop, w);
+	ev_break(loop, EVBREAK_ALL);
+}
+
 static void on_eof(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -362,6 +407,15 @@ static void on_eof(void *ctx)
 			log_err("%s", capture_error(d->cap));
 		else
 			log_warn("%s", capture_error(d->cap));
+	}
+	/* Enrichment answers still on their way belong to this replay's
+	 * events: wait for them, 10 s at most. */
+	if (d->abuse && d->web && webclient_pending(d->web)) {
+		d->drain_until = ev_now(d->loop) + 10;
+		ev_timer_init(&d->drain, on_drain, 0.05, 0.05);
+		d->drain.data = d;
+		ev_timer_start(d->loop, &d->drain);
+		return;
 	}
 	ev_break(d->loop, EVBREAK_ALL);
 }
@@ -413,6 +467,8 @@ static int open_fw(struct daemon *d)
 		log_err("changing nftables needs root or CAP_NET_ADMIN (or use --dry-run)");
 	else if (r < 0)
 		log_err("nftables: cannot set up table inet %s: %s", d->cfg.table, err);
+	else if (d->cfg.nnamed && (r = fw_feeds_open(&fc, fw_monitor_fd(d->fw), &d->fwf)) < 0)
+		log_err("nftables: feeds socket: %s", strerror(-r));
 	else
 		log_debug("nftables: table inet %s, drop on the %s hook%s%s", d->cfg.table,
 			  fw_hook_name(d->cfg.hook), d->cfg.hook == FW_HOOK_INGRESS ? " of " : "",
@@ -471,6 +527,58 @@ static int push_allow(struct daemon *d)
 	if (r < 0)
 		log_err("nftables: cannot load the whitelist: %s", strerror(-r));
 	return r;
+}
+
+/* Feeds: their last good copies now, downloads in the loop. Without a web
+ * client only file feeds work, which feeds.c reports per feed. */
+static int open_feeds(struct daemon *d)
+{
+	char err[512];
+	int r;
+
+	if ((r = webclient_new(d->loop, &d->web, err, sizeof(err))) < 0) {
+		log_warn("web client: %s: url feeds cannot refresh", err);
+		d->web = NULL;
+	}
+	if ((r = feeds_new(d->loop, &d->cfg, d->fwf, d->web, d->wl, &d->feeds, err,
+			   sizeof(err))) < 0) {
+		log_err("feeds: %s", *err ? err : strerror(-r));
+		return r;
+	}
+	events_set_tagger(d->ev, feeds_tag_event, d->feeds);
+	feeds_on_load(d->feeds, on_feed_loaded, d);
+	return 0;
+}
+
+/* AbuseIPDB, when a key file is set: a subscriber of the bus. */
+static int open_abuseipdb(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 128];
+	int r;
+
+	if (!*d->cfg.rep.key_file)
+		return 0;
+	if ((r = abuseipdb_new(d->loop, &d->cfg.rep, d->cfg.state_dir, d->web, d->ev, &d->abuse, err,
+			       sizeof(err))) < 0) {
+		log_err("%s", err);
+		return r;
+	}
+	events_subscribe(d->ev, abuseipdb_on_event, d->abuse);
+	return 0;
+}
+
+/* The reputation policy: a first ban of a source that a feed lists, or
+ * that AbuseIPDB scores at reputation.threshold or more, is ban_factor
+ * times longer. ban_factor 1 (the default) turns it off. */
+static uint32_t reputation_factor(const struct ip_prefix *p, void *ctx)
+{
+	struct daemon *d = ctx;
+	if (d->cfg.rep.ban_factor <= 1)
+		return 1;
+	if (feeds_listed(d->feeds, &p->addr) ||
+	    abuseipdb_score(d->abuse, &p->addr) >= (int)d->cfg.rep.threshold)
+		return d->cfg.rep.ban_factor;
+	return 1;
 }
 
 /* The hooks' settings; -errno with why in err if hook_user is unknown. */
@@ -572,6 +680,9 @@ static int reload_prepare(struct daemon *d, struct reload *nx, char *err, size_t
 		return r;
 	host_local(&nx->cfg->detect, d->opts);
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
+	if (feeds_cfg_changed(nx->cfg, &d->cfg))  /* feeds keep what they read at start */
+		snprintf(nx->restart + strlen(nx->restart), sizeof(nx->restart) - strlen(nx->restart),
+			 "%s[feed] sections", *nx->restart ? ", " : "");
 	if ((r = load_whitelist(nx->cfg, d->opts->whitelist_given, &nx->wl_file, &nx->wl, err,
 				errlen)) < 0)
 		return r;
@@ -636,6 +747,8 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 	whitelist_free(d->wl_file);
 	d->wl = nx->wl;
 	d->wl_file = nx->wl_file;
+	feeds_set_whitelist(d->feeds, d->wl);
+	feeds_restore(d->feeds);
 	if (nx->det) {
 		detect_get_stats(d->det, &ds);
 		for (int k = 0; k < KIND__MAX; k++)
@@ -734,6 +847,7 @@ static void open_control(struct daemon *d)
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .wk = d->wk, .mit = d->mit, .fw = d->fw,
 		.hooks = d->hooks, .crowdsec = d->crowdsec,
+		.feeds = d->feeds, .feeds_foreach = feeds_foreach,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
 	};
@@ -823,8 +937,11 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	if ((r = push_allow(d)) < 0)
 		return r;
+	if ((r = open_feeds(d)) < 0 || (r = open_abuseipdb(d)) < 0)
+		return r;
 	if ((r = mitigate_new(d->loop, &d->cfg.mitigate, d->fw, d->wl, d->ev, &d->mit)) < 0)
 		return r;
+	mitigate_set_reputation(d->mit, reputation_factor, d);
 	if ((r = mitigate_adopt(d->mit)) < 0)
 		log_warn("could not read back existing bans: %s", strerror(-r));
 	open_crowdsec(d);
@@ -844,11 +961,14 @@ static void daemon_teardown(struct daemon *d)
 	if (d->crowdsec)
 		events_unsubscribe(d->ev, crowdsec_on_event, d->crowdsec);
 	crowdsec_free(d->crowdsec);
+	abuseipdb_free(d->abuse);   /* they cancel their requests: before the client */
+	feeds_free(d->feeds);
 	webclient_free(d->web);
 	capture_close(d->cap);
 	workers_free(d->wk);
 	detect_free(d->det);
 	mitigate_free(d->mit);
+	fw_feeds_close(d->fwf);
 	fw_close(d->fw);
 	events_free(d->ev);
 	hooks_free(d->hooks);

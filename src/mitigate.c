@@ -90,6 +90,8 @@ struct mitigate {
 	int refused_err;
 	char refusal[160];          /* and why */
 	struct mitigate_stats st;
+	uint32_t (*rep_fn)(const struct ip_prefix *p, void *ctx);
+	void *rep_ctx;
 };
 
 /* Bans per commit at most during a storm: every verdict of a commit waits
@@ -101,6 +103,13 @@ struct mitigate {
  * 0.7 / 4-6 / 9-34 ms at 16, in about the same total time. */
 #define COMMIT_BANS 32
 #define MITIGATE_TRIES 2            /* retries of a ban refused for a passing reason */
+
+void mitigate_set_reputation(struct mitigate *m, uint32_t (*fn)(const struct ip_prefix *p,
+								 void *ctx), void *ctx)
+{
+	m->rep_fn = fn;
+	m->rep_ctx = ctx;
+}
 
 void mitigate_cfg_defaults(struct mitigate_cfg *cfg)
 {
@@ -632,6 +641,12 @@ static int ban_start(struct mitigate *m, const struct ip_prefix *p, enum detect_
 	struct ban *b;
 	int r;
 
+	if (offences == 1 && m->rep_fn) {  /* reputation: a longer first ban */
+		uint64_t x = (uint64_t)d * m->rep_fn(p, m->rep_ctx);
+		uint32_t max = m->cfg.ban_max_s ? m->cfg.ban_max_s : UINT32_MAX;
+
+		d = x < max ? (uint32_t)x : max;
+	}
 	if (m->nbans >= m->cfg.max_bans || m->set_full) {
 		bool covered = false;
 

@@ -47,6 +47,7 @@
 #include <libnftnl/table.h>
 
 #include "fw_backend.h"
+#include "nft_rule.h"
 #include "log.h"
 #include "nlbatch.h"
 
@@ -105,7 +106,7 @@ struct nft {
 	uint32_t order;
 	struct ip_range *allow[2];
 	size_t nallow[2];
-	bool allow_dirty, allow_skip, recreated, flushed;
+	bool allow_dirty, allow_skip, recreated, flushed, mon_missed;
 	bool ours;                  /* the table found carries our mark */
 	struct nlbatch b;
 	struct nftnl_set_elem *elem;  /* scratch, reused for every element */
@@ -677,49 +678,12 @@ static int nft_put_chain(struct nft *n)
 	return 0;
 }
 
-static int nft_add_expr(struct nftnl_rule *r, const char *name, const uint32_t *kv, size_t nkv,
-			uint16_t dattr, const void *data, uint32_t dlen)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (!e)
-		return -ENOMEM;
-	for (size_t i = 0; i + 1 < nkv; i += 2)
-		nftnl_expr_set_u32(e, (uint16_t)kv[i], kv[i + 1]);
-	if (data)
-		nftnl_expr_set(e, dattr, data, dlen);
-	nftnl_rule_add_expr(r, e);
-	return 0;
-}
-
-/* meta nfproto <family>, <family> saddr @set [counter] accept|drop */
+/* meta nfproto <family>, <family> saddr @set [counter] accept|drop; the
+ * set id finds a set created in the same batch (0: by name). */
 static int nft_rule_exprs(struct nftnl_rule *r, int set, uint32_t set_id)
 {
-	bool v6 = nft_setdef[set].v6, ban = nft_setdef[set].ban;
-	uint8_t proto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-	const uint32_t meta[] = { NFTNL_EXPR_META_KEY, NFT_META_NFPROTO,
-				  NFTNL_EXPR_META_DREG, NFT_REG_1 };
-	const uint32_t cmp[] = { NFTNL_EXPR_CMP_SREG, NFT_REG_1, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ };
-	const uint32_t pay[] = { NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER,
-				 NFTNL_EXPR_PAYLOAD_OFFSET, v6 ? 8 : 12,
-				 NFTNL_EXPR_PAYLOAD_LEN, v6 ? 16 : 4,
-				 NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1 };
-	/* The set id finds a set created in the same batch; 0: by name. */
-	const uint32_t look[] = { NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1,
-				  NFTNL_EXPR_LOOKUP_SET_ID, set_id };
-	const uint32_t imm[] = { NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT,
-				 NFTNL_EXPR_IMM_VERDICT, ban ? NF_DROP : NF_ACCEPT };
-	const char *name = nft_setdef[set].name;
-
-	if (nft_add_expr(r, "meta", meta, 4, 0, NULL, 0) < 0 ||
-	    nft_add_expr(r, "cmp", cmp, 4, NFTNL_EXPR_CMP_DATA, &proto, 1) < 0 ||
-	    nft_add_expr(r, "payload", pay, 8, 0, NULL, 0) < 0 ||
-	    nft_add_expr(r, "lookup", look, set_id ? 4 : 2, NFTNL_EXPR_LOOKUP_SET, name,
-			 (uint32_t)strlen(name) + 1) < 0 ||
-	    (ban && nft_add_expr(r, "counter", NULL, 0, 0, NULL, 0) < 0) ||
-	    nft_add_expr(r, "immediate", imm, 4, 0, NULL, 0) < 0)
-		return -ENOMEM;
-	return 0;
+	return nft_rule_saddr(r, nft_setdef[set].v6, nft_setdef[set].name, set_id,
+			      nft_setdef[set].ban, nft_setdef[set].ban);
 }
 
 /* Allow rules first: an accept there skips our drops (it ends only this
@@ -1441,6 +1405,8 @@ static int nft_monitor_check(struct fw *fw)
 	}
 	if (n->flushed)
 		return 0;
+	hit |= n->mon_missed;
+	n->mon_missed = false;
 	if (hit && (r = nft_ensure(n, true, &made)) < 0)
 		return r;
 	if (made & (MADE_TABLE | MADE_BANSET))
@@ -1448,6 +1414,11 @@ static int nft_monitor_check(struct fw *fw)
 	r = n->recreated;
 	n->recreated = false;
 	return r;
+}
+
+static void nft_monitor_missed(struct fw *fw)
+{
+	to_nft(fw)->mon_missed = true;
 }
 
 /* ---- open, flush, close ---- */
@@ -1504,6 +1475,7 @@ static void nft_close(struct fw *fw)
 static const struct fw_ops nft_ops = {
 	.ban = nft_ban, .unban = nft_unban, .set_allow = nft_set_allow, .commit = nft_commit,
 	.adopt = nft_adopt, .monitor_fd = nft_monitor_fd, .monitor_check = nft_monitor_check,
+	.monitor_missed = nft_monitor_missed,
 	.flush = nft_flush, .close = nft_close,
 };
 

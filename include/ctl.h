@@ -21,6 +21,7 @@ struct feeds;
 struct feed_info;
 struct crowdsec;
 struct hooks;
+struct notify;
 
 /* The daemon as the control socket sees it. The caller owns everything
  * and keeps the pointers current (a reload may replace det); none may be
@@ -32,6 +33,7 @@ struct ctl_view {
 	struct mitigate *mit;
 	struct fw *fw;
 	struct hooks *hooks;
+	struct notify *notify;
 	/* Lists the feeds (feeds_foreach), or NULL: a pointer, so that
 	 * dosipsctl, which links ctl.c, does not pull in the feeds code. */
 	void (*feeds_foreach)(const struct feeds *f,

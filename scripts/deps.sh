@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
 libcap-ng-dev libcmocka-dev libcurl4-openssl-dev libjson-c-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd netsniff-ng valgrind clang libclang-rt-dev mandoc procps curl crowdsec logrotate"
+netcat-openbsd netsniff-ng valgrind clang libclang-rt-dev mandoc procps curl crowdsec logrotate
+msmtp msmtp-mta python3 python3-aiosmtpd"
 
 missing=""
 for p in $PKGS; do

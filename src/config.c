@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "feeds.h"
+#include "notify_cfg.h"
 #include "privs.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL,
@@ -327,6 +328,7 @@ struct named_type {
 
 static const struct named_type named_types[] = {
 	{ "feed", feeds_cfg_check },
+	{ "notify", notify_cfg_check },
 	{ NULL, NULL },
 };
 

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "crowdsec.h"
 #include "mitigate.h"
+#include "notify.h"
 #include "stats.h"
 
 #define CTL_ARGS 8
@@ -36,10 +37,14 @@
 
 /* ---- replies ---------------------------------------------------------- */
 
+struct conn;
+
 struct reply {
 	char *buf;
 	size_t len, cap;
 	bool oom;
+	struct conn *k;     /* the client, for a reply that comes later */
+	bool later;         /* the command answers later (ctl_later) */
 };
 
 static int reply_grow(struct reply *r, size_t need)
@@ -266,6 +271,27 @@ static int cmd_reload(const struct ctl_view *v, int argc, char **argv, struct re
 	return rc;
 }
 
+static void ctl_later(void *arg, int rc, const char *answer);
+
+/* notify test NAME: the endpoint's answer comes later, from the loop. */
+static int cmd_notify(const struct ctl_view *v, int argc, char **argv, struct reply *r,
+		      char *err, size_t errlen)
+{
+	int rc;
+
+	if (strcmp(argv[0], "test") != 0) {
+		snprintf(err, errlen, "usage: notify test NAME");
+		return -EINVAL;
+	}
+	if (!r->k) {
+		snprintf(err, errlen, "notify test needs a client to answer");
+		return -ENOTSUP;
+	}
+	if ((rc = notify_test(v->notify, argv[1], ctl_later, r->k, err, errlen)) == 0)
+		r->later = true;
+	return rc;
+}
+
 static void peer_time(struct reply *r, const char *what, double t)
 {
 	char dur[32];
@@ -320,6 +346,7 @@ static const struct ctl_cmd {
 	{ "ban", 1, 2, true, cmd_ban, "ban ADDR[/LEN] [SECONDS]" },
 	{ "unban", 1, 1, true, cmd_unban, "unban ADDR[/LEN]" },
 	{ "reload", 0, 0, true, cmd_reload, "reload" },
+	{ "notify", 2, 2, true, cmd_notify, "notify test NAME" },
 	{ "peers", 0, 0, false, cmd_peers, "peers" },
 	{ "help", 0, 0, false, cmd_help, "help" },
 };
@@ -372,11 +399,13 @@ static int split_words(char *buf, char **argv)
 	return argc;
 }
 
-char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
-		 size_t *len)
+/* The reply to line, or NULL without memory or (*later) when the command
+ * answers later through ctl_later(k). */
+static char *answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
+		    struct conn *k, size_t *len, bool *later)
 {
 	char buf[CTL_LINE_MAX], err[CONFIG_PATH_MAX + 256] = "", *argv[CTL_ARGS + 1];
-	struct reply r = { .cap = 1024 };
+	struct reply r = { .cap = 1024, .k = k };
 	int argc, rc;
 
 	if (!(r.buf = malloc(r.cap)))
@@ -392,6 +421,10 @@ char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool mem
 	} else {
 		rc = dispatch(v, argc, argv, uid, member, &r, err, sizeof(err));
 	}
+	if ((*later = r.later)) {
+		free(r.buf);
+		return NULL;
+	}
 	if (rc < 0)
 		say(&r, "error: %s\n", *err ? err : strerror(-rc));
 	else
@@ -402,6 +435,14 @@ char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool mem
 	}
 	*len = r.len;
 	return r.buf;
+}
+
+char *ctl_answer(const struct ctl_view *v, const char *line, uid_t uid, bool member,
+		 size_t *len)
+{
+	bool later;
+
+	return answer(v, line, uid, member, NULL, len, &later);
 }
 
 /* ---- the server --------------------------------------------------------- */
@@ -437,6 +478,7 @@ struct conn {
 	size_t inlen;
 	char *out;          /* the reply, once the request is answered */
 	size_t outlen, outoff;
+	bool waiting;       /* for a command that answers later */
 };
 
 struct ctl {
@@ -462,6 +504,8 @@ static void conn_free(struct conn *k)
 		pp = &(*pp)->next;
 	*pp = k->next;
 	k->c->nconns--;
+	if (k->waiting)
+		notify_test_cancel(k->c->view->notify, k);
 	ev_io_stop(k->c->loop, &k->io);
 	ev_timer_stop(k->c->loop, &k->deadline);
 	close(k->io.fd);
@@ -499,10 +543,24 @@ static void conn_reply(struct conn *k, char *out, size_t len)
 	conn_phase(k, CONN_WRITE, EV_WRITE, CTL_REPLY_S);
 }
 
+/* The answer of a command that answered later (arg: its conn). */
+static void ctl_later(void *arg, int rc, const char *answer)
+{
+	struct conn *k = arg;
+	size_t len = strlen(answer) + 16;
+	char *out = malloc(len);
+
+	k->waiting = false;
+	if (out)
+		len = (size_t)snprintf(out, len, rc < 0 ? "error: %s\n" : "%s\nok\n", answer);
+	conn_reply(k, out, len);
+}
+
 static void conn_answer(struct conn *k)
 {
 	size_t len = 0;
 	char *nl = memchr(k->in, '\n', k->inlen), *out;
+	bool later = false;
 
 	if (nl)
 		*nl = '\0';
@@ -510,7 +568,13 @@ static void conn_answer(struct conn *k)
 		out = strdup("error: request too long\n");
 		len = out ? strlen(out) : 0;
 	} else {
-		out = ctl_answer(k->c->view, k->in, k->uid, k->member, &len);
+		out = answer(k->c->view, k->in, k->uid, k->member, k, &len, &later);
+	}
+	if (later) {        /* quiet until the answer comes */
+		k->waiting = true;
+		ev_io_stop(k->c->loop, &k->io);
+		ev_timer_stop(k->c->loop, &k->deadline);
+		return;
 	}
 	conn_reply(k, out, len);
 }
@@ -620,7 +684,7 @@ static bool conn_idle(struct conn *k, ev_tstamp now)
 {
 	char c;
 
-	return k->phase == CONN_READ && now - k->since >= CTL_SHED_AGE_S &&
+	return k->phase == CONN_READ && !k->waiting && now - k->since >= CTL_SHED_AGE_S &&
 	       recv(k->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 

@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"  ban ADDR[/LEN] [DURATION]  ban by hand (root; default: the ban key)\n"
 		"  unban ADDR[/LEN]           lift a ban (root)\n"
 		"  reload                     re-read configuration and whitelist (root)\n"
+		"  notify test NAME           send a test message through notifier NAME and\n"
+		"                             print the endpoint's answer (root)\n"
 		"options:\n"
 		"  -s, --socket PATH     control socket (default: control_socket of the\n"
 		"                        configuration, else " CONFIG_CTL_SOCKET ")\n"

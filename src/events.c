@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "events.h"
+#include "fmt.h"
 #include "log.h"
 
 #define EVENTS_SUBS 16
@@ -122,34 +122,19 @@ static const char *proto_name(uint8_t proto)
 	}
 }
 
-/* Appends to buf at *n; sets *n past len on overflow so the caller fails. */
-__attribute__((format(printf, 4, 5)))
-static void put(char *buf, size_t len, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (*n >= len)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *n, len - *n, fmt, ap);
-	va_end(ap);
-	*n += w < 0 ? len : (size_t)w;
-}
-
 /* The detail fields of an alert (or whitelisted report) in JSON. */
 static void json_verdict(const struct verdict *v, char *buf, size_t len, size_t *n)
 {
 	char dst[ADDR_STRLEN];
 
-	put(buf, len, n, ",\"kind\":\"%s\",\"count\":%u,\"threshold\":%u,\"window_s\":%g",
-	    detect_kind_name(v->kind), v->count, v->threshold, v->window_ms / 1000.0);
-	put(buf, len, n, ",\"dst\":\"%s\",\"proto\":\"%s\"", addr_fmt(&v->dst, dst),
-	    proto_name(v->proto));
+	fmt_append(buf, len, n, ",\"kind\":\"%s\",\"count\":%u,\"threshold\":%u,\"window_s\":%g",
+		   detect_kind_name(v->kind), v->count, v->threshold, v->window_ms / 1000.0);
+	fmt_append(buf, len, n, ",\"dst\":\"%s\",\"proto\":\"%s\"", addr_fmt(&v->dst, dst),
+		   proto_name(v->proto));
 	if (v->technique)
-		put(buf, len, n, ",\"technique\":\"%s\"", v->technique);
+		fmt_append(buf, len, n, ",\"technique\":\"%s\"", v->technique);
 	if (v->kind == KIND_REFLECTION)
-		put(buf, len, n, ",\"port\":%u", v->port);
+		fmt_append(buf, len, n, ",\"port\":%u", v->port);
 }
 
 int events_json(const struct event *e, char *buf, size_t len)
@@ -158,22 +143,22 @@ int events_json(const struct event *e, char *buf, size_t len)
 	size_t n = 0;
 
 	events_fmt_ts(e->ts_us, ts, sizeof(ts));
-	put(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_type_name(e->type));
+	fmt_append(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_type_name(e->type));
 	if (e->src.len)
-		put(buf, len, &n, ",\"src\":\"%s\"", prefix_fmt(&e->src, src));
+		fmt_append(buf, len, &n, ",\"src\":\"%s\"", prefix_fmt(&e->src, src));
 	else
-		put(buf, len, &n, ",\"src\":null");
+		fmt_append(buf, len, &n, ",\"src\":null");
 	if (e->v)
 		json_verdict(e->v, buf, len, &n);
 	else if (e->type != EVT_BAN_CAP && e->type != EVT_ENRICH)
-		put(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
+		fmt_append(buf, len, &n, ",\"kind\":\"%s\"", detect_kind_name(e->kind));
 	if (e->type == EVT_BAN || e->type == EVT_BAN_FAILED)
-		put(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
+		fmt_append(buf, len, &n, ",\"duration_s\":%u,\"offences\":%u", e->duration_s, e->offences);
 	if (e->reason)
-		put(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
+		fmt_append(buf, len, &n, ",\"reason\":\"%s\"", e->reason);
 	if (e->detail)
-		put(buf, len, &n, "%s", e->detail);
-	put(buf, len, &n, "}");
+		fmt_append(buf, len, &n, "%s", e->detail);
+	fmt_append(buf, len, &n, "}");
 	return n < len ? (int)n : -1;
 }
 
@@ -188,10 +173,10 @@ int events_suppressed_json(const struct ratelimit_report *r, char *buf, size_t l
 	size_t n = 0;
 
 	events_fmt_ts(r->end_us, ts, sizeof(ts));
-	put(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"suppressed\",\"of\":\"%s\","
-	    "\"count\":%" PRIu64 ",\"sources\":%u,\"window_s\":%g}", ts,
-	    event_type_name(r->cls), r->suppressed, r->sources,
-	    (r->end_us - r->start_us) / 1e6);
+	fmt_append(buf, len, &n, "{\"ts\":\"%s\",\"event\":\"suppressed\",\"of\":\"%s\","
+		   "\"count\":%" PRIu64 ",\"sources\":%u,\"window_s\":%g}", ts,
+		   event_type_name(r->cls), r->suppressed, r->sources,
+		   (r->end_us - r->start_us) / 1e6);
 	return n < len ? (int)n : -1;
 }
 

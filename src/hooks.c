@@ -1,28 +1,19 @@
 /* hooks.c - on_ban/on_unban programs: spawned, fed, timed and reaped in
- * the loop, so a slow hook holds up neither capture nor the next ban. */
+ * the loop (child.c: each under a keeper without capabilities), so a slow
+ * hook holds up neither capture nor the next ban. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <linux/capability.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "child.h"
 #include "hooks.h"
 #include "log.h"
 
 #define HOOK_WORDS 32
 #define HOOK_VARS 7
-#define HOOK_GRACE_S 2.0    /* past the deadline, the keeper itself is killed */
 
 extern char **environ;
 
@@ -34,14 +25,10 @@ struct hook_cmd {
 
 /* One running hook. */
 struct hook_proc {
-	ev_child child;
-	ev_timer timer;
+	struct child *sp;
 	struct hooks *h;
 	struct hook_proc *next;
 	const char *name;     /* "on_ban" or "on_unban" */
-	double deadline;      /* ev_now() at which it is killed */
-	pid_t pid;
-	int killed;
 };
 
 struct hooks {
@@ -137,43 +124,25 @@ static void proc_unlink(struct hook_proc *p)
 	p->h->st.running--;
 }
 
-static void on_exit_cb(struct ev_loop *loop, ev_child *w, int revents)
+static void on_done(struct child *sp, int st, bool killed, void *ctx)
 {
-	struct hook_proc *p = w->data;
-	int st = w->rstatus;
+	struct hook_proc *p = ctx;
+	pid_t pid = child_pid(sp);
 
-	ev_child_stop(loop, &p->child);
-	ev_timer_stop(loop, &p->timer);
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && !p->killed) {
-		/* The keeper's word for a hook tree it had to kill at its deadline. */
+	if (killed) {
 		p->h->st.killed++;
-		log_warn("hook %s (pid %d) still running after %gs: killed", p->name,
-			 (int)p->pid, p->h->timeout_ms / 1000.0);
+		log_warn("hook %s (pid %d) still running after %gs: killed", p->name, (int)pid,
+			 p->h->timeout_ms / 1000.0);
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		p->h->st.failed++;
-		log_warn("hook %s (pid %d) exited with status %d", p->name, (int)p->pid,
+		log_warn("hook %s (pid %d) exited with status %d", p->name, (int)pid,
 			 WEXITSTATUS(st));
-	} else if (WIFSIGNALED(st) && !p->killed) {
+	} else if (WIFSIGNALED(st)) {
 		p->h->st.failed++;
-		log_warn("hook %s (pid %d) died of signal %d", p->name, (int)p->pid,
-			 WTERMSIG(st));
+		log_warn("hook %s (pid %d) died of signal %d", p->name, (int)pid, WTERMSIG(st));
 	}
 	proc_unlink(p);
 	free(p);
-}
-
-/* A backstop: the keeper kills the hook tree at the deadline itself and
- * this should never fire; if it does (a keeper stopped, say) its group
- * goes. */
-static void on_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct hook_proc *p = w->data;
-
-	p->killed = 1;
-	p->h->st.killed++;
-	kill(-p->pid, SIGKILL);
-	log_warn("hook %s (pid %d) still running %gs after its deadline: killed its keeper",
-		 p->name, (int)p->pid, HOOK_GRACE_S);
 }
 
 /* The DOSIPS_* variables of e, in vars (HOOK_VARS slots of 128). */
@@ -224,248 +193,10 @@ static char **build_env(char vars[][128], int nvars)
 	return env;
 }
 
-/* A pipe already holding the line: it fits the pipe buffer, so the write
- * neither blocks nor meets a reader that is gone. Returns the read end. */
-static int stdin_pipe(const char *json, size_t len)
-{
-	struct iovec iov[2] = { { (void *)json, len }, { "\n", 1 } };
-	int p[2];
-
-	if (len + 1 > PIPE_BUF)
-		return -EMSGSIZE;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	if (fcntl(p[1], F_SETFL, O_NONBLOCK) < 0 || writev(p[1], iov, 2) != (ssize_t)len + 1) {
-		int r = -errno;
-
-		close(p[0]);
-		close(p[1]);
-		return r ? r : -EIO;
-	}
-	close(p[1]);
-	return p[0];
-}
-
-/* ---- the keeper: a forked child between dosips and the hook -------------
- *
- * Each hook runs under a keeper, a child of dosips that never execs: it
- * drops every capability for good, becomes a child subreaper, forks the
- * hook and waits for the hook's whole tree. A hook that daemonises (double
- * fork, setsid) leaves its orphans to the keeper, not to init, so the
- * keeper lives, and counts against hook_max, until every last descendant
- * is gone; at hook_timeout it kills them all, whatever session or group
- * they moved to, and then itself with SIGKILL, which is how dosips learns
- * that the hook overran. Between fork and exec only async-signal-safe
- * calls are made (raw syscalls, no malloc, no stdio).
- *
- * Capabilities: the bounding set is emptied where dosips may (it holds
- * CAP_SETPCAP); the ambient, inheritable, permitted and effective sets are
- * cleared; and no_new_privs is set, so the exec of a program by uid 0 does
- * not grant the bounding set back (the kernel caps the new permitted set
- * at the old, empty one). With hook_user the keeper first becomes that
- * user, which needs dosips to hold CAP_SETUID and CAP_SETGID.
- */
-
-struct keeper_req {
-	char *const *argv;
-	char *const *env;
-	int in;             /* the hook's stdin */
-	int err;            /* exec's errno goes here; closed on exec */
-	uint32_t timeout_ms;
-	bool as_user;
-	uid_t uid;
-	gid_t gid;
-};
-
-static void keeper_fail(int err, int e)
-{
-	(void)!write(err, &e, sizeof(e));
-	_exit(127);
-}
-
-/* Default dispositions for every signal; mask as given. */
-static void signals_reset(const sigset_t *mask)
-{
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigprocmask(SIG_SETMASK, mask, NULL);
-}
-
-/* Gives up every capability for good (see above); 0 or -errno. */
-static int drop_caps(const struct keeper_req *rq)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct none[2] = { { 0 } };
-	gid_t gid = rq->gid;
-
-	for (int c = 0; c < 64; c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno == EINVAL)
-			break;  /* past the last capability; EPERM: not ours to drop */
-	if (rq->as_user && (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-			    setresuid(rq->uid, rq->uid, rq->uid) < 0))
-		return -errno;
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (syscall(SYS_capset, &hdr, none) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Appends the decimal digits of n to buf at *i. */
-static void put_uint(char *buf, size_t *i, unsigned n)
-{
-	char d[12];
-	int k = 0;
-
-	do
-		d[k++] = (char)('0' + n % 10);
-	while ((n /= 10));
-	while (k)
-		buf[(*i)++] = d[--k];
-}
-
-/* SIGKILL to every child of the keeper, as the kernel lists them. */
-static void kill_children(void)
-{
-	char path[64] = "/proc/self/task/", buf[4096];
-	size_t i = strlen(path);
-	unsigned pid = 0;
-	bool in = false;
-	ssize_t n;
-	int fd;
-
-	put_uint(path, &i, (unsigned)getpid());
-	memcpy(path + i, "/children", sizeof("/children"));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (ssize_t k = 0; k < n; k++) {
-			if (buf[k] >= '0' && buf[k] <= '9') {
-				pid = pid * 10 + (unsigned)(buf[k] - '0');
-				in = true;
-			} else if (in) {
-				kill((pid_t)pid, SIGKILL);
-				pid = 0;
-				in = false;
-			}
-		}
-	}
-	if (in)
-		kill((pid_t)pid, SIGKILL);
-	close(fd);
-}
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Waits for the hook (pid) and every descendant until the deadline, then
- * kills what is left. Returns the hook's wait status, or -1 if killed. */
-static int keeper_wait(pid_t hook, uint32_t timeout_ms, const sigset_t *chld)
-{
-	double deadline = mono() + timeout_ms / 1000.0;
-	int st, status = 0;
-	pid_t p;
-
-	for (;;) {
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-			if (p == hook)
-				status = st;
-		if (p < 0)
-			return status;     /* ECHILD: the whole tree is gone */
-		double left = deadline - mono();
-
-		if (left <= 0)
-			break;
-		struct timespec ts = { (time_t)left, (long)((left - (time_t)left) * 1e9) };
-
-		sigtimedwait(chld, NULL, &ts);
-	}
-	/* Orphans of a killed child come to us: kill again until none is left. */
-	do
-		kill_children();
-	while (waitpid(-1, &st, 0) > 0 || errno == EINTR);
-	return -1;
-}
-
-static _Noreturn void keeper(const struct keeper_req *rq)
-{
-	sigset_t chld, none;
-	pid_t hook;
-	int st, r;
-
-	sigemptyset(&none);
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	signals_reset(&chld);
-	setpgid(0, 0);
-	if (dup2(rq->in, STDIN_FILENO) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0 ||
-	    (rq->err != 3 && dup3(rq->err, 3, O_CLOEXEC) < 0))
-		keeper_fail(rq->err, errno);
-	close_range(4, ~0u, 0);     /* none of dosips's sockets stays open here */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-		keeper_fail(3, errno);
-	if ((r = drop_caps(rq)) < 0)
-		keeper_fail(3, -r);
-	if ((hook = fork()) < 0)
-		keeper_fail(3, errno);
-	if (hook == 0) {
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execve(rq->argv[0], rq->argv, rq->env);
-		keeper_fail(3, errno);
-	}
-	close(3);
-	close(STDIN_FILENO);
-	if ((st = keeper_wait(hook, rq->timeout_ms, &chld)) < 0)
-		kill(getpid(), SIGKILL);    /* overran: said as death by SIGKILL */
-	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-}
-
-/* Forks the keeper of cmd with the line on stdin; returns once the hook
- * has been exec'd (0, the keeper's pid in *pid) or failed to (-errno). */
-static int spawn(const struct hooks *h, const struct hook_cmd *cmd, char **env,
-		 const char *json, size_t len, pid_t *pid)
-{
-	struct keeper_req rq = {
-		.argv = cmd->argv, .env = env, .timeout_ms = h->timeout_ms,
-		.as_user = h->as_user, .uid = h->uid, .gid = h->gid,
-	};
-	sigset_t all, old;
-	int ep[2], e = 0, r = 0;
-	ssize_t n;
-
-	if ((rq.in = stdin_pipe(json, len)) < 0)
-		return rq.in;
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		close(rq.in);
-		return -errno;
-	}
-	rq.err = ep[1];
-	/* No handler of dosips's may run in the child before it resets them. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((*pid = fork()) == 0)
-		keeper(&rq);
-	if (*pid < 0)
-		r = -errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(ep[1]);
-	close(rq.in);
-	while (r == 0 && (n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(ep[0]);
-	return r ? r : e ? -e : 0;
-}
-
 static int hook_start(struct hooks *h, const struct hook_cmd *cmd, const char *name,
 		      const struct event *e, const char *json, size_t len)
 {
+	struct iovec in[2] = { { (void *)json, len }, { "\n", 1 } };
 	char vars[HOOK_VARS][128];
 	struct hook_proc *p;
 	char **env;
@@ -475,18 +206,15 @@ static int hook_start(struct hooks *h, const struct hook_cmd *cmd, const char *n
 		return -ENOMEM;
 	if (!(env = build_env(vars, event_vars(e, vars))))
 		goto fail;
-	r = spawn(h, cmd, env, json, len, &p->pid);
+	r = child_start(h->loop, &(struct child_req){
+		.argv = cmd->argv, .env = env, .in = in, .nin = 2, .timeout_ms = h->timeout_ms,
+		.as_user = h->as_user, .uid = h->uid, .gid = h->gid,
+		.done = on_done, .ctx = p }, &p->sp);
 	free(env);
 	if (r < 0)
 		goto fail;
 	p->h = h;
 	p->name = name;
-	p->deadline = ev_now(h->loop) + h->timeout_ms / 1000.0 + HOOK_GRACE_S;
-	ev_child_init(&p->child, on_exit_cb, p->pid, 0);
-	ev_timer_init(&p->timer, on_timeout_cb, h->timeout_ms / 1000.0 + HOOK_GRACE_S, 0);
-	p->child.data = p->timer.data = p;
-	ev_child_start(h->loop, &p->child);
-	ev_timer_start(h->loop, &p->timer);
 	p->next = h->procs;
 	h->procs = p;
 	h->st.running++;
@@ -537,22 +265,6 @@ void hooks_get_stats(const struct hooks *h, struct hooks_stats *st)
 	*st = h->st;
 }
 
-/* Blocks until p exits or its deadline passes, then kills its group. */
-static void proc_wait(struct hook_proc *p)
-{
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	int st;
-
-	while (waitpid(p->pid, &st, WNOHANG) == 0) {
-		if (ev_time() >= p->deadline) {
-			kill(-p->pid, SIGKILL);
-			waitpid(p->pid, &st, 0);
-			break;
-		}
-		nanosleep(&tick, NULL);
-	}
-}
-
 void hooks_free(struct hooks *h)
 {
 	struct hook_proc *p, *next;
@@ -563,9 +275,7 @@ void hooks_free(struct hooks *h)
 		log_info("waiting for %u hooks to finish", h->st.running);
 	for (p = h->procs; p; p = next) {
 		next = p->next;
-		ev_child_stop(h->loop, &p->child);
-		ev_timer_stop(h->loop, &p->timer);
-		proc_wait(p);
+		child_finish(p->sp);
 		free(p);
 	}
 	free(h->ban.buf);

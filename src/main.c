@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mitigate.h"
 #include "netwatch.h"
+#include "notify.h"
 #include "privs.h"
 #include "stats.h"
 #include "webclient.h"
@@ -67,6 +68,8 @@ struct daemon {
 	ev_timer drain;             /* a replay's end waits for answers */
 	double drain_until;
 	struct hooks *hooks;
+	struct webclient *wc;       /* HTTP for notifiers (and others) */
+	struct notify *notify;      /* the notifiers, a subscriber */
 	struct ctl *ctl;
 	struct webclient *web;      /* HTTP: feeds, AbuseIPDB, fleet links; NULL if none */
 	struct crowdsec *crowdsec;
@@ -594,8 +597,20 @@ static int hooks_cfg_of(const struct config *cfg, struct hooks_cfg *hc, char *er
 						   errlen) : 0;
 }
 
+/* The notifiers and the HTTP client they post through. */
+static int open_notify(struct daemon *d)
+{
+	char err[CONFIG_PATH_MAX + 128];
+	int r;
+
+	if ((r = webclient_new(d->loop, &d->wc, err, sizeof(err))) < 0 ||
+	    (r = notify_new(d->loop, d->wc, &d->cfg, &d->notify, err, sizeof(err))) < 0)
+		log_err("%s", err);
+	return r;
+}
+
 /* The bus and its subscribers, in the order they hear an event: the log,
- * the JSON-lines file, the hooks. */
+ * the JSON-lines file, the hooks, the notifiers. */
 static int open_events(struct daemon *d)
 {
 	struct hooks_cfg hc;
@@ -626,7 +641,10 @@ static int open_events(struct daemon *d)
 	}
 	events_subscribe(d->ev, events_log, d->log_rl);
 	events_subscribe(d->ev, jsonl_on_event, d->jsonl);
+	if ((r = open_notify(d)) < 0)
+		return r;
 	events_subscribe(d->ev, hooks_on_event, d->hooks);
+	events_subscribe(d->ev, notify_on_event, d->notify);
 	return 0;
 }
 
@@ -765,6 +783,8 @@ static void reload_commit(struct daemon *d, struct reload *nx)
 		log_err("reload: hooks not changed: hook_user %s", err);
 	else if (hooks_set_cfg(d->hooks, &hc) < 0)
 		log_err("reload: on_ban/on_unban not changed: too many words or no memory");
+	if (notify_set_cfg(d->notify, nx->cfg, err, sizeof(err)) < 0)
+		log_err("reload: notifiers not changed: %s", err);
 	memcpy(&d->cfg, nx->cfg, sizeof(d->cfg));
 	if (*nx->restart)
 		log_warn("reload: %s changed: takes effect at restart", nx->restart);
@@ -846,7 +866,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .wk = d->wk, .mit = d->mit, .fw = d->fw,
-		.hooks = d->hooks, .crowdsec = d->crowdsec,
+		.hooks = d->hooks, .notify = d->notify, .crowdsec = d->crowdsec,
 		.feeds = d->feeds, .feeds_foreach = feeds_foreach,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
 		.dry_run = d->opts->dry_run, .reload = daemon_reload, .ctx = d,
@@ -972,6 +992,8 @@ static void daemon_teardown(struct daemon *d)
 	fw_close(d->fw);
 	events_free(d->ev);
 	hooks_free(d->hooks);
+	notify_free(d->notify);      /* after ctl_close: it cancels its tests */
+	webclient_free(d->wc);
 	jsonl_close(d->jsonl);
 	ratelimit_free(d->log_rl);
 	netwatch_close(d->netwatch);

@@ -11,6 +11,7 @@
 #include "fw.h"
 #include "hooks.h"
 #include "mitigate.h"
+#include "notify.h"
 #include "stats.h"
 #include "workers.h"
 
@@ -104,6 +105,24 @@ static void collect_mitigate(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_LATENCY, "packet_to_kernel_us.max", ms.max_pkt_latency_us, ctx);
 }
 
+/* Notifiers, all together: what they delivered, folded into digests,
+ * retried and gave up on (with the events that carried), and hold. */
+static void collect_notify(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct notify_stats ns;
+
+	notify_get_stats(v->notify, NULL, &ns);
+	fn(STATS_NOTIFY, "notify_messages", ns.messages, ctx);
+	fn(STATS_NOTIFY, "notify_digests", ns.digests, ctx);
+	fn(STATS_NOTIFY, "notify_events", ns.events, ctx);
+	fn(STATS_NOTIFY, "notify_folded", ns.folded, ctx);
+	fn(STATS_NOTIFY, "notify_retries", ns.retries, ctx);
+	fn(STATS_NOTIFY, "notify_failed", ns.failed, ctx);
+	fn(STATS_NOTIFY, "notify_failed_events", ns.failed_events, ctx);
+	fn(STATS_NOTIFY, "notify_queued", ns.queued, ctx);
+	fn(STATS_NOTIFY, "notify_pending", ns.pending, ctx);
+}
+
 /* Per worker (workers > 1): packets, kernel drops, CPU time, verdicts,
  * waits on a full verdict ring, ddos shares lost. */
 static void collect_workers(const struct ctl_view *v, stats_fn fn, void *ctx)
@@ -146,5 +165,6 @@ void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_HOOKS, "hooks_killed", hs.killed, ctx);
 	fn(STATS_HOOKS, "hooks_dropped", hs.dropped, ctx);
 	fn(STATS_HOOKS, "hooks_running", hs.running, ctx);
+	collect_notify(v, fn, ctx);
 	collect_workers(v, fn, ctx);
 }

@@ -83,11 +83,11 @@ $(O)/http.o: $(wildcard web/*)
 
 $(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS) -lcmocka
 
 $(O)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -95,14 +95,15 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB)
 
 # detect's portable fallbacks (no SSE2, no 128-bit multiply) built and
 # tested too: the same tests against a detect.o compiled without them.
-PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable
+PORTABLE_BIN := $(O)/tests/test_detect_portable $(O)/tests/test_detect_model_portable \
+		$(O)/tests/test_flows_portable
 
-$(O)/detect_portable.o: src/detect.c
+$(O)/%_portable.o: src/%.c
 	$(call quiet,CC,$@)$(CC) $(CFLAGS) -DDETECT_PORTABLE -c -o $@ $<
 
-$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(LIB)
+$(O)/tests/%_portable: tests/unit/%.c $(O)/detect_portable.o $(O)/flows_portable.o $(LIB)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(call quiet,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS) -lcmocka
 
 tests: $(UNIT_BIN) $(PORTABLE_BIN) $(TOOL_BIN)
 

@@ -17,6 +17,8 @@ struct capture_cfg {
 	uint32_t wait_ms;       /* live: 0 immediate mode, else the longest a
 				   packet waits for others to be read with */
 	int inbound_only;       /* live: keep only packets to this host */
+	int both_ways;          /* live: both directions, in Linux cooked v2
+				   frames (which tell them apart) if offered */
 	const struct sock_fprog *fanout_prog; /* live: join PACKET_FANOUT group
 				   fanout_id, members chosen by this cBPF */
 	uint16_t fanout_id;

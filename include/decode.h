@@ -18,14 +18,40 @@ enum decode_result {
 	DEC_V6_EXT_LIMIT,  /* too many or malformed IPv6 extension headers */
 	DEC_TRUNC_L4,      /* caplen ends inside the TCP/UDP/ICMP header */
 	DEC_BAD_L4_HDR,    /* e.g. TCP data offset < 5 */
+	/* Decoded, but from a source no host can be: never a subject of
+	 * detection, never banned. The fields of the packet are filled. */
+	DEC_SRC_UNSPEC,    /* 0.0.0.0/8, :: */
+	DEC_SRC_LOOPBACK,  /* 127.0.0.0/8, ::1 seen on the wire */
+	DEC_SRC_MULTICAST, /* 224.0.0.0/4, ff00::/8 */
+	DEC_SRC_BROADCAST, /* 255.255.255.255 */
+	DEC_SRC_MARTIAN,   /* 240.0.0.0/4 (reserved) */
+	DEC_SRC_MAPPED,    /* IPv6 source ::ffff:a.b.c.d or ::a.b.c.d */
 	DEC__MAX
+};
+
+/* The first of the bogus-source results: a packet whose result is at or
+ * past it was decoded in full. */
+#define DEC_SRC_BOGUS DEC_SRC_UNSPEC
+
+/* pkt.dir: which way the packet went, when the link says so. */
+enum pkt_dir {
+	PKT_DIR_UNKNOWN = 0,
+	PKT_DIR_IN,        /* to this host (SLL: host, broadcast, multicast) */
+	PKT_DIR_OUT,       /* sent by this host (SLL: outgoing) */
 };
 
 /* pkt.flags */
 #define PKT_FRAG   0x01 /* a non-first fragment: no L4 header, no ports */
 #define PKT_L4     0x02 /* sport/dport/tcp_flags/icmp_* are valid */
+#define PKT_ICMP_ERR 0x04 /* an ICMP error quoting a packet: see struct pkt */
 
-/* A decoded packet: small, fixed, no pointers into the frame. */
+/* A decoded packet: small, fixed, no pointers into the frame.
+ *
+ * ICMP echo requests and replies carry their identifier in both sport and
+ * dport, so that a reply names the flow of its request. An ICMP error that
+ * quotes a TCP or UDP header (PKT_ICMP_ERR) names the quoted packet's flow
+ * as if its sender had sent in it: inner_proto is the quoted protocol,
+ * sport the quoted destination port, dport the quoted source port. */
 struct pkt {
 	struct ip_addr src, dst;
 	uint64_t ts_us;     /* capture timestamp, microseconds since the epoch */
@@ -37,6 +63,8 @@ struct pkt {
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	uint8_t flags;      /* PKT_* */
+	uint8_t dir;        /* enum pkt_dir */
+	uint8_t inner_proto;/* PKT_ICMP_ERR: the quoted packet's protocol */
 };
 
 /* Decodes one frame of link type dlt (a pcap DLT_ value); never reads past

@@ -15,6 +15,9 @@ enum detect_kind {
 	KIND_PORT_SCAN,   /* distinct destination ports probed by one source */
 	KIND_RATE_FLOOD,  /* all packets from one source */
 	KIND_DDOS,        /* many sources together against one destination */
+	KIND_REFLECTION,  /* unsolicited answers from service ports to one target */
+	KIND_SPOOFED,     /* a syn_flood claiming a source that holds a two-way
+			     exchange with the host: reported, never banned */
 	KIND__MAX,        /* the number of detectors, for arrays of them */
 	/* Not a detector: the reason of a ban made by hand or adopted from
 	 * the kernel. Arrays of ban reasons have KIND__ALL entries. */
@@ -31,6 +34,9 @@ enum detect_kind {
 #define DETECT_MAX_DST_CAP (1u << 20)
 #define DETECT_MAX_RINGS (1u << 20)   /* rings per detector (rings = ...) */
 #define DETECT_CAPACITY 65536u      /* the default */
+
+/* Prefixes the `local` setting may list. */
+#define DETECT_LOCAL_MAX 16
 
 /* One detector's knobs. */
 struct detector_cfg {
@@ -49,6 +55,11 @@ struct detect_cfg {
 	uint32_t pool[KIND__MAX]; /* rings per detector (ddos: per class);
 				     0 = default; see detect.c */
 	uint32_t seed;         /* table hash seed; 0 = random at detect_new */
+	uint32_t flow_capacity;/* conversations remembered (flows.c) */
+	uint32_t flow_timeout_ms; /* how long an answer or a flow is remembered */
+	uint8_t nlocal;        /* prefixes in local[] */
+	struct ip_prefix local[DETECT_LOCAL_MAX]; /* this host's addresses: their
+				  packets are outbound, never a subject */
 };
 
 /* What detect hands on when a threshold is crossed. */
@@ -62,6 +73,10 @@ struct verdict {
 	uint32_t threshold;
 	uint32_t window_ms;
 	uint8_t proto;         /* for ddos: the flood's protocol */
+	uint16_t port;         /* for reflection: the reflected service's port */
+	const char *technique; /* for port_scan: the probe's kind ("syn", "fin",
+				  "xmas", "null", "ack", "maimon", "udp",
+				  "ipproto"); else NULL */
 	const struct pkt *pkt; /* the crossing packet, during the callback only */
 };
 
@@ -82,6 +97,10 @@ struct detect_stats {
 	uint64_t ring_reclaims;/* rings taken from a live, quieter owner */
 	uint64_t ring_denied;  /* ring requests refused: pool held by busier owners */
 	uint64_t suppressed;   /* alerts held back by the cooldown */
+	uint64_t not_subject;  /* packets of the host or answers: never counted
+				  against their sender */
+	uint64_t flows_tracked;/* conversations holding a flow entry */
+	uint64_t flows_evicted;/* flow entries taken from another flow */
 };
 
 /* Fills cfg with the defaults (documented in dosips.conf(5)). */
@@ -91,11 +110,21 @@ void detect_cfg_defaults(struct detect_cfg *cfg);
  * static message in *why. */
 int detect_cfg_check(const struct detect_cfg *cfg, const char **why);
 
-/* Allocates all state for cfg up front; 0 or -errno. */
+/* Allocates all state for cfg up front, the flow memory (flows.h) of this
+ * instance included; 0 or -errno. Sharding across instances (workers):
+ * an instance must see both directions of every conversation it counts,
+ * or it takes each of them for unanswered and the host's answers for
+ * questions. Shard by the remote end (the source of a packet the host
+ * receives, the destination of one it sends), or by a hash symmetric in
+ * source and destination; not by the source address alone. */
 int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
 	       struct detect **out);
 
-/* Feeds one packet (its ts_us is the only clock); may call cb. */
+/* Feeds one packet (its ts_us is the only clock); may call cb. Packets
+ * sent by this host (p->dir, cfg.local) and answers to what a flow's other
+ * side sent (see flows.h) are remembered but never counted against their
+ * sender. The clock follows packet time forward; when it steps back by
+ * more than a second the windows carry on from where they were. */
 void detect_packet(struct detect *d, const struct pkt *p);
 
 /* Feeds p[0] to p[n - 1] in order, as n calls of detect_packet would (the

@@ -11,7 +11,7 @@
 
 #define WORKERS_MAX 64
 /* Instructions of the fanout program at most. */
-#define WORKERS_PROG_MAX 32
+#define WORKERS_PROG_MAX 64
 
 struct workers_cfg {
 	unsigned n;                    /* shards, 2 to WORKERS_MAX */

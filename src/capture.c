@@ -80,9 +80,13 @@ static void capture_frame(u_char *user, const struct pcap_pkthdr *h, const u_cha
 	c->st.frames++;
 	c->st.bytes += h->len;
 	c->st.decoded[r]++;
+	if (r != DEC_OK && r < DEC_SRC_BOGUS)
+		return;
+	/* A bogus source's packet is an IP packet all the same, counted as
+	 * tcpdump would, but never detected on. */
+	capture_count(c, p);
 	if (r != DEC_OK)
 		return;
-	capture_count(c, p);
 	if (++c->nbatch == PKT_BATCH)
 		capture_flush(c);
 }
@@ -174,6 +178,7 @@ static int capture_live(struct capture *c, const struct capture_cfg *cfg, char *
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct bpf_program prog;
+	bool sll2;
 	int r;
 
 	if (!(c->p = pcap_create(cfg->iface, ebuf)))
@@ -195,9 +200,15 @@ static int capture_live(struct capture *c, const struct capture_cfg *cfg, char *
 		live_error(c->p, r, cfg->iface, err, len);
 		return r == PCAP_ERROR_PERM_DENIED ? -EPERM : -ENODEV;
 	}
+	/* Both ways (detect needs the host's answers), in Linux cooked v2
+	 * frames that say which way each went where the device offers them;
+	 * else the host's own addresses tell (see detect_cfg.local). */
+	sll2 = cfg->both_ways && pcap_set_datalink(c->p, DLT_LINUX_SLL2) == 0;
 	if (cfg->inbound_only && pcap_setdirection(c->p, PCAP_D_IN) < 0)
 		return snprintf(err, len, "%s: %s", cfg->iface, pcap_geterr(c->p)), -EINVAL;
-	if (pcap_compile(c->p, &prog, "ip or ip6 or vlan", 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+	/* Cooked frames carry VLAN tags aside, not in the frame. */
+	if (pcap_compile(c->p, &prog, sll2 ? "ip or ip6" : "ip or ip6 or vlan", 1,
+			 PCAP_NETMASK_UNKNOWN) < 0 ||
 	    pcap_setfilter(c->p, &prog) < 0)
 		return snprintf(err, len, "%s: filter: %s", cfg->iface, pcap_geterr(c->p)), -EINVAL;
 	pcap_freecode(&prog);

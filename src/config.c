@@ -12,7 +12,8 @@
 #include "notify_cfg.h"
 #include "privs.h"
 
-enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_WORKERS };
+enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL,
+		K_WORKERS };
 
 struct key {
 	const char *name;
@@ -89,12 +90,16 @@ static const struct key config_keys[] = {
 	NUM("dst_capacity", K_U32, detect.dst_capacity, 1, DETECT_MAX_DST_CAP),
 	NUM("ipv4_prefix", K_PREFIX4, detect.v4_prefix, 8, 32),
 	NUM("ipv6_prefix", K_PREFIX6, detect.v6_prefix, 16, 128),
+	NUM("flow_capacity", K_U32, detect.flow_capacity, DETECT_MIN_CAPACITY, DETECT_MAX_CAPACITY),
+	NUM("flow_timeout", K_MS, detect.flow_timeout_ms, 1000, 86400000),
+	NUM("local", K_LOCAL, detect.local, 0, 0),
 	DET(KIND_SYN_FLOOD, "syn_flood"),
 	DET(KIND_UDP_FLOOD, "udp_flood"),
 	DET(KIND_ICMP_FLOOD, "icmp_flood"),
 	DET(KIND_PORT_SCAN, "port_scan"),
 	DET(KIND_RATE_FLOOD, "rate_flood"),
 	DET(KIND_DDOS, "ddos"),
+	DET(KIND_REFLECTION, "reflection"),
 };
 
 void config_defaults(struct config *cfg)
@@ -226,6 +231,7 @@ static int parse_value(const struct key *k, const char *value, uint32_t *v,
 		r = fw_hook_parse(value);
 		return r < 0 ? -EINVAL : (*v = (uint32_t)r, 0);
 	case K_STR:
+	case K_LOCAL:
 		break;
 	}
 	return -EINVAL;
@@ -245,6 +251,30 @@ static void store(struct config *cfg, const struct key *k, uint32_t v)
 		*(uint32_t *)p = v;
 }
 
+/* "ADDR[/LEN], ..." (commas or blanks between) into the local prefixes;
+ * "" for none. */
+static int parse_local(struct detect_cfg *dc, const char *value, const char **why)
+{
+	char buf[1024], *tok, *save;
+	struct detect_cfg tmp = *dc;
+
+	if (strlen(value) >= sizeof(buf))
+		return *why = "value too long", -EINVAL;
+	memcpy(buf, value, strlen(value) + 1);
+	tmp.nlocal = 0;
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (tmp.nlocal == DETECT_LOCAL_MAX)
+			return *why = "at most 16 prefixes", -EINVAL;
+		if (prefix_parse(tok, &tmp.local[tmp.nlocal]) < 0)
+			return *why = "expected addresses or CIDRs, comma-separated", -EINVAL;
+		addr_mask(&tmp.local[tmp.nlocal].addr, tmp.local[tmp.nlocal].len);
+		tmp.nlocal++;
+	}
+	memcpy(dc->local, tmp.local, sizeof(dc->local));
+	dc->nlocal = tmp.nlocal;
+	return 0;
+}
+
 int config_set(struct config *cfg, const char *key, const char *value, const char **why)
 {
 	static char range[96];
@@ -255,6 +285,8 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 
 		if (strcmp(k->name, key) != 0)
 			continue;
+		if (k->type == K_LOCAL)
+			return parse_local(&cfg->detect, value, why);
 		if (k->type == K_STR) {
 			if (strlen(value) >= k->size)
 				return *why = "value too long", -EINVAL;

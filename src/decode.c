@@ -3,10 +3,19 @@
  * Every read is bounds-checked against caplen first and done byte by byte,
  * so frames may sit at any alignment. Nothing here allocates or keeps
  * state: it is called at line rate on every captured frame.
+ *
+ * Besides the headers, decode reads what tells an answer from a question:
+ * the direction a Linux cooked header records (packet type), the
+ * identifier of ICMP echoes, and the ports of the packet an ICMP error
+ * quotes. A source no host can hold (unspecified, loopback, multicast,
+ * broadcast, reserved, an IPv4 address inside an IPv6 header) is decoded in
+ * full but given a reason of its own, so it is counted and never detected
+ * on: a DHCP discover from 0.0.0.0 must never become a ban.
  */
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <pcap/dlt.h>
+#include <string.h>
 
 #include "decode.h"
 
@@ -41,6 +50,12 @@ static const char *const dec_names[DEC__MAX] = {
 	[DEC_V6_EXT_LIMIT]	= "v6_ext_limit",
 	[DEC_TRUNC_L4]		= "trunc_l4",
 	[DEC_BAD_L4_HDR]	= "bad_l4_hdr",
+	[DEC_SRC_UNSPEC]	= "src_unspecified",
+	[DEC_SRC_LOOPBACK]	= "src_loopback",
+	[DEC_SRC_MULTICAST]	= "src_multicast",
+	[DEC_SRC_BROADCAST]	= "src_broadcast",
+	[DEC_SRC_MARTIAN]	= "src_reserved",
+	[DEC_SRC_MAPPED]	= "src_v4_in_v6",
 };
 
 static inline uint16_t get16(const uint8_t *p)
@@ -56,6 +71,59 @@ static inline void l4_none(struct pkt *out, uint8_t flags)
 	out->icmp_type = 0;
 	out->icmp_code = 0;
 	out->flags = flags;
+}
+
+/* True for the ICMP and ICMPv6 errors that quote the packet they answer. */
+static inline int icmp_is_error(uint8_t family, uint8_t type)
+{
+	if (family == AF_INET)
+		return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+	return type >= 1 && type <= 4;
+}
+
+/* The flow an ICMP error names: the TCP or UDP header it quotes at q
+ * (avail bytes), seen from the error's sender (see struct pkt). */
+static void icmp_quote(const uint8_t *q, uint32_t avail, struct pkt *out)
+{
+	uint32_t hl;
+	uint8_t proto;
+
+	if (avail < 1)
+		return;
+	if (q[0] >> 4 == 4 && out->family == AF_INET) {
+		hl = (q[0] & 0x0fu) * 4;
+		if (hl < 20 || avail < hl + 4 || (get16(q + 6) & 0x1fff))
+			return;
+		proto = q[9];
+	} else if (q[0] >> 4 == 6 && out->family == AF_INET6) {
+		hl = 40;
+		if (avail < hl + 4)
+			return;
+		proto = q[6];
+	} else {
+		return;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return;
+	out->inner_proto = proto;
+	out->sport = get16(q + hl + 2);
+	out->dport = get16(q + hl);
+	out->flags |= PKT_ICMP_ERR;
+}
+
+/* Echo identifiers and quoted flows of the ICMP message at p (see struct
+ * pkt); a message too short for them keeps ports 0. */
+static void icmp_names(const uint8_t *p, uint32_t avail, struct pkt *out)
+{
+	uint8_t t = p[0];
+	int echo = out->family == AF_INET ? (t == 0 || t == 8) : (t == 128 || t == 129);
+
+	if (echo && avail >= 6) {
+		out->sport = get16(p + 4);
+		out->dport = out->sport;
+	} else if (icmp_is_error(out->family, t) && avail > 8) {
+		icmp_quote(p + 8, avail - 8, out);
+	}
 }
 
 /* Reads the fields detection needs from the transport header at p, of
@@ -93,6 +161,7 @@ l4_decode(const uint8_t *p, uint32_t avail,
 		out->icmp_type = p[0];
 		out->icmp_code = p[1];
 		out->flags = PKT_L4;
+		icmp_names(p, avail, out);
 		return DEC_OK;
 	default:
 		l4_none(out, 0);
@@ -321,14 +390,75 @@ static enum decode_result null_link(const uint8_t *d, uint32_t caplen,
 	return *want ? DEC_OK : DEC_NOT_IP;
 }
 
+/* The direction of a Linux cooked packet type (PACKET_HOST ... _OUTGOING);
+ * PACKET_OTHERHOST, a frame for someone else, says nothing of this host. */
+static inline uint8_t sll_dir(unsigned type)
+{
+	if (type <= 2)
+		return PKT_DIR_IN;
+	return type == 4 ? PKT_DIR_OUT : PKT_DIR_UNKNOWN;
+}
+
+/* The reason an IPv4 source (4 bytes at a) cannot be a host's. */
+static __attribute__((noinline)) enum decode_result src_bogus4(const uint8_t *a)
+{
+	if (a[0] == 0)
+		return DEC_SRC_UNSPEC;
+	if (a[0] == 127)
+		return DEC_SRC_LOOPBACK;
+	if (a[0] < 240)
+		return DEC_SRC_MULTICAST;
+	if ((a[0] & a[1] & a[2] & a[3]) == 255)
+		return DEC_SRC_BROADCAST;
+	return DEC_SRC_MARTIAN;
+}
+
+/* The reason an IPv6 source starting with 0x00 or 0xff cannot be a host's,
+ * or DEC_OK (64:ff9b::/96 and the like start with a zero byte too). */
+static __attribute__((noinline)) enum decode_result src_bogus6(const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	if (a[0] == 0xff)
+		return DEC_SRC_MULTICAST;
+	if (memcmp(a, zero, 10) != 0)
+		return DEC_OK;
+	if (a[10] == 0xff && a[11] == 0xff)
+		return DEC_SRC_MAPPED;
+	if (a[10] || a[11])
+		return DEC_OK;
+	if (memcmp(a, zero, 16) == 0)
+		return DEC_SRC_UNSPEC;
+	if (memcmp(a, zero, 15) == 0 && a[15] == 1)
+		return DEC_SRC_LOOPBACK;
+	return DEC_SRC_MAPPED;	/* IPv4-compatible ::a.b.c.d */
+}
+
+/* DEC_OK for a source a host may hold, else why not. One test for most. */
+static inline __attribute__((always_inline)) enum decode_result
+src_check(const struct pkt *p)
+{
+	const uint8_t *a = p->src.b;
+
+	if (p->family == AF_INET) {
+		if (__builtin_expect(a[12] != 0 && a[12] != 127 && a[12] < 224, 1))
+			return DEC_OK;
+		return src_bogus4(a + 12);
+	}
+	if (__builtin_expect(a[0] != 0 && a[0] != 0xff, 1))
+		return DEC_OK;
+	return src_bogus6(a);
+}
+
 /* Finds where IP starts behind the link header, and which version the
  * link announces (0: the version nibble decides). */
 static inline __attribute__((always_inline)) enum decode_result
 link_decode(int dlt, const uint8_t *d,
 				      uint32_t caplen, uint32_t *off,
-				      unsigned *want)
+				      unsigned *want, uint8_t *dir)
 {
 	*want = 0;
+	*dir = PKT_DIR_UNKNOWN;
 	switch (dlt) {
 	case DLT_EN10MB:
 		if (caplen < ETH_HLEN)
@@ -339,11 +469,13 @@ link_decode(int dlt, const uint8_t *d,
 		if (caplen < SLL_HLEN)
 			return DEC_TRUNC_LINK;
 		*off = SLL_HLEN;
+		*dir = sll_dir(get16(d));
 		return ether_walk(d, caplen, get16(d + 14), off, want);
 	case DLT_LINUX_SLL2:
 		if (caplen < SLL2_HLEN)
 			return DEC_TRUNC_LINK;
 		*off = SLL2_HLEN;
+		*dir = sll_dir(d[10]);
 		return ether_walk(d, caplen, get16(d), off, want);
 	case DLT_RAW:
 	case DEC_LINKTYPE_RAW:
@@ -367,9 +499,10 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, uint32_t caplen,
 {
 	uint32_t off;
 	unsigned want;
+	uint8_t dir;
 	enum decode_result r;
 
-	r = link_decode(dlt, data, caplen, &off, &want);
+	r = link_decode(dlt, data, caplen, &off, &want, &dir);
 	if (r != DEC_OK)
 		return r;
 	if (off >= caplen)
@@ -378,7 +511,10 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, uint32_t caplen,
 	if (wirelen < caplen)
 		wirelen = caplen;
 	out->ts_us = ts_us;
-	return ip_decode(data + off, caplen - off, wirelen - off, want, out);
+	out->dir = dir;
+	out->inner_proto = 0;
+	r = ip_decode(data + off, caplen - off, wirelen - off, want, out);
+	return r == DEC_OK ? src_check(out) : r;
 }
 
 int decode_link_supported(int dlt)

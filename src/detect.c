@@ -63,10 +63,13 @@
 #endif
 
 #include "detect.h"
+#include "flows.h"
 
 #define WAYS		8	/* slots per bucket */
 #define NCLS		5	/* per-source classes, numbered as their kinds */
-#define DCLS		3	/* ddos classes: syn, udp, icmp (same numbers) */
+#define DCLS		4	/* destination classes: syn, udp, icmp (ddos,
+				   same numbers), then reflection */
+#define C_REFL		3	/* the reflection class of a destination */
 #define PROBES		8	/* rings a reclaim looks at */
 #define NONE		UINT32_MAX
 #define EPOCH_SHIFT	29	/* a slot is swept when it crosses 2^29 us */
@@ -91,13 +94,15 @@
 #define AHEAD		16
 #define PREP_RING	64	/* a power of two > 2 AHEAD */
 #define DST_MEMO	8	/* destinations whose place is kept: a power of two */
+#define CHUNK		1024	/* packets whose flows are looked up in one go */
 
 #define TCP_SYN		0x02
 #define TCP_RST		0x04
 #define TCP_ACK		0x10
 
 _Static_assert(KIND_SYN_FLOOD == 0 && KIND_UDP_FLOOD == 1 && KIND_ICMP_FLOOD == 2 &&
-	       KIND_PORT_SCAN == 3 && KIND_RATE_FLOOD == 4 && KIND_DDOS == NCLS,
+	       KIND_PORT_SCAN == 3 && KIND_RATE_FLOOD == 4 && KIND_DDOS == NCLS &&
+	       KIND_REFLECTION == NCLS + 1,
 	       "per-source classes are numbered as their kinds");
 
 enum { C_SYN, C_UDP, C_ICMP, C_SCAN, C_RATE };
@@ -185,17 +190,21 @@ struct detect {
 	struct detect_cfg cfg;
 	detect_cb cb;
 	void *ctx;
-	uint64_t now;		/* latest packet time: time never goes back */
+	uint64_t now;		/* time of the packet being counted */
+	uint64_t clock;		/* detect's clock (see detect_clock) */
+	uint64_t raw;		/* the packet time it last followed */
+	struct flows *flows;
 	uint32_t cool_us;
 	uint64_t mask[2][2];	/* grouping masks: [0] IPv6, [1] IPv4 */
 	uint8_t len4, len6;
 	uint8_t src_ev;		/* bit per source class counted */
 	uint8_t thr_one;	/* bit per source class alerting at its first event */
+	uint8_t dst_ev;		/* bit per destination class counted */
 	struct dst_memo dst_memo[DST_MEMO];
 	detect_dst_cb dst_sink;	/* ddos counted elsewhere: shares go here */
 	void *dst_ctx;
 	struct table src, dst;
-	struct pool pool[NCLS + DCLS];	/* source classes, then ddos */
+	struct pool pool[NCLS + DCLS];	/* source classes, then destination */
 	struct detect_stats st;
 };
 
@@ -215,7 +224,11 @@ static inline uint32_t syn_aux(const struct pkt *p)
 
 static inline uint32_t scan_aux(const struct pkt *p)
 {
-	return (p->proto == IPPROTO_UDP ? 0x10000u : 0) | p->dport;
+	if (p->proto == IPPROTO_TCP)
+		return p->dport;
+	if (p->proto == IPPROTO_UDP)
+		return 0x10000u | p->dport;
+	return 0x20000u | p->proto;	/* an IP protocol scan's probe */
 }
 
 static const char *const kind_names[KIND__MAX] = {
@@ -225,6 +238,8 @@ static const char *const kind_names[KIND__MAX] = {
 	[KIND_PORT_SCAN]	= "port_scan",
 	[KIND_RATE_FLOOD]	= "rate_flood",
 	[KIND_DDOS]		= "ddos",
+	[KIND_REFLECTION]	= "reflection",
+	[KIND_SPOOFED]		= "spoofed",
 };
 
 /* Rings per pool when the configuration leaves it at 0 (auto): one per
@@ -235,7 +250,7 @@ static const char *const kind_names[KIND__MAX] = {
  * used cost address space, not memory. */
 #define AUTO_SLOTS	0
 static const uint32_t pool_default[KIND__MAX] = {
-	AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, 128, 32
+	AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, AUTO_SLOTS, 128, 32, 64, 0
 };
 
 /* ---- configuration ---- */
@@ -254,6 +269,13 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 		/* 5000 per second of one class towards one destination, from
 		 * everyone together. */
 		[KIND_DDOS]		= { true, 5000, 1000 },
+		/* Answers no one here asked for, from DNS, NTP, SSDP,
+		 * memcached... ports, by 20 distinct reflectors in 5 s, towards
+		 * one unicast target: a resolver or time server answering this
+		 * host's questions is no part of it. */
+		[KIND_REFLECTION]	= { true, 20, 5000 },
+		/* Not a detector: what a syn_flood becomes (see detect.h). */
+		[KIND_SPOOFED]		= { false, 0, 0 },
 	};
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -264,6 +286,8 @@ void detect_cfg_defaults(struct detect_cfg *cfg)
 	cfg->v4_prefix = 32;
 	cfg->v6_prefix = 64;
 	cfg->seed = 0;
+	cfg->flow_capacity = 262144;
+	cfg->flow_timeout_ms = 120000;
 }
 
 static int check_detector(const struct detector_cfg *dc, const char **why)
@@ -303,6 +327,14 @@ int detect_cfg_check(const struct detect_cfg *cfg, const char **why)
 		*why = "IPv4 grouping prefix must be 8 to 32";
 	else if (cfg->v6_prefix < 16 || cfg->v6_prefix > 128)
 		*why = "IPv6 grouping prefix must be 16 to 128";
+	else if (cfg->flow_capacity < 64 || cfg->flow_capacity > MAX_CAPACITY)
+		*why = "flow_capacity must be 64 to 67108864 flows";
+	else if (cfg->flow_timeout_ms < 1000 || cfg->flow_timeout_ms > 86400000)
+		*why = "flow_timeout must be 1 s to 1 day";
+	else if (cfg->nlocal > DETECT_LOCAL_MAX)
+		*why = "at most 16 local prefixes";
+	else if (cfg->det[KIND_SPOOFED].enabled)
+		*why = "spoofed is what a syn_flood becomes, not a detector";
 	return *why ? -EINVAL : 0;
 }
 
@@ -1054,6 +1086,25 @@ tab_get(const struct detect *d, struct table *tb, uint32_t b, uint16_t tag,
 
 /* ---- alerts ---- */
 
+/* What nmap calls the probe p, by its flags (a connect scan's probe is a
+ * SYN, a window scan's an ACK: the wire does not tell them apart). */
+static const char *scan_technique(const struct pkt *p)
+{
+	if (p->proto == IPPROTO_UDP)
+		return "udp";
+	if (p->proto != IPPROTO_TCP)
+		return "ipproto";
+	switch (p->tcp_flags & 0x3f) {
+	case TCP_SYN:		return "syn";
+	case 0:			return "null";
+	case 0x01:		return "fin";
+	case 0x29:		return "xmas";
+	case TCP_ACK:		return "ack";
+	case TCP_ACK | 0x01:	return "maimon";
+	}
+	return "tcp";
+}
+
 /* Hands a verdict on unless slot si alerted for this kind within the
  * cooldown (cooldown index ci of the slot). */
 static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
@@ -1072,14 +1123,22 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 	}
 	s->flags |= bit;
 	*cool = t32;
-	if (k != KIND_DDOS && st_get(s, ci) == ST_RING)
+	if (tb == &d->src && st_get(s, ci) == ST_RING)
 		d->pool[ci].ring[s->v[ci]].alerted = 1;	/* first to go, see pool_reclaim */
 	memset(&v, 0, sizeof(v));
 	v.kind = k;
-	if (k != KIND_DDOS) {
+	if (k != KIND_DDOS && k != KIND_REFLECTION) {
 		v.src.addr = s->key;
 		v.src.len = addr_is_v4(&s->key) ? d->len4 : d->len6;
 	}
+	/* Half-open SYNs alone are no evidence against a source that holds a
+	 * two-way exchange with the host: anyone may forge its address. */
+	if (k == KIND_SYN_FLOOD && flows_peer(d->flows, &s->key, d->now))
+		v.kind = KIND_SPOOFED;
+	if (k == KIND_PORT_SCAN)
+		v.technique = scan_technique(p);
+	if (k == KIND_REFLECTION)
+		v.port = p->sport;
 	v.dst = p->dst;
 	v.ts_us = p->ts_us;
 	v.count = count;
@@ -1087,7 +1146,7 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 	v.window_ms = d->cfg.det[k].window_ms;
 	v.proto = p->proto;
 	v.pkt = p;
-	d->st.alerts[k]++;
+	d->st.alerts[v.kind]++;
 	if (d->cb)
 		d->cb(&v, d->ctx);
 }
@@ -1306,17 +1365,55 @@ src_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t
 	return s->flags >> COOL_SHIFT;
 }
 
+/* An unsolicited answer from a service port to p's destination: counts the
+ * distinct reflectors (32 bits of their address: a collision can only
+ * undercount), as one host answering out of turn is no reflection. */
+static __attribute__((noinline)) void
+refl_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t t)
+{
+	struct table *tb = &d->dst;
+	uint32_t si = tab_get(d, tb, x->db, x->dtag, &p->dst, t, 0);
+	uint64_t w[2];
+	uint32_t n;
+
+	memcpy(w, p->src.b, 16);
+	w[0] ^= w[1];
+	n = cls_event(d, &d->pool[NCLS + C_REFL], &tb->slot[si], si, C_REFL, M_SCAN, t,
+		      (uint32_t)w[0] ^ (uint32_t)(w[0] >> 32));
+	detect_check(d, tb, si, 1, KIND_REFLECTION, n, p, t);
+}
+
+/* Both ends of a two-way exchange hold one: a syn_flood in their name is
+ * then spoofed (see detect_fire). */
+static __attribute__((noinline)) void peer_touch(struct detect *d, const struct pkt *p,
+						 uint64_t t)
+{
+	struct ip_addr k;
+
+	src_key(d, &p->src, &k);
+	flows_peer_touch(d->flows, &k, t);
+	src_key(d, &p->dst, &k);
+	flows_peer_touch(d->flows, &k, t);
+}
+
 static inline __attribute__((always_inline)) void
 dst_packet(struct detect *d, const struct pkt *p, const struct prep *x, uint64_t t)
 {
 	struct table *tb = &d->dst;
 	unsigned c = (unsigned)x->pe.dcls;
-	uint32_t si = tab_get(d, tb, x->db, x->dtag, &p->dst, t, 0);
-	uint32_t n = cls_event(d, &d->pool[NCLS + c], &tb->slot[si], si, c, M_COUNT, t, 0);
+	uint32_t si, n;
+
+	if (__builtin_expect(c == C_REFL, 0)) {
+		refl_packet(d, p, x, t);
+		return;
+	}
+	si = tab_get(d, tb, x->db, x->dtag, &p->dst, t, 0);
+	n = cls_event(d, &d->pool[NCLS + c], &tb->slot[si], si, c, M_COUNT, t, 0);
 
 	detect_check(d, tb, si, 0, KIND_DDOS, n, p, t);
 }
 
+/* A packet's share of ddos, for the detector of another instance. */
 static __attribute__((noinline)) void dst_share(struct detect *d, const struct pkt *p,
 						 const struct prep *x, uint64_t t)
 {
@@ -1327,42 +1424,131 @@ static __attribute__((noinline)) void dst_share(struct detect *d, const struct p
 	d->dst_sink(&e, p, d->dst_ctx);
 }
 
-/* Counts p, whose first and second looks are in x. */
-static inline __attribute__((always_inline)) void
-run_packet(struct detect *d, const struct pkt *p, const struct prep *x)
+/* Packet time as detect counts it: it follows the packets forward, stands
+ * still when a stamp is a little early (reordering), and when packet time
+ * steps back by more than a second (an NTP step, merged captures) carries
+ * on from where it was instead of freezing until the packets catch up. */
+static inline uint64_t detect_clock(struct detect *d, uint64_t ts)
 {
-	/* An earlier stamp counts as the latest. */
-	uint64_t t = p->ts_us > d->now ? p->ts_us : d->now;
+	if (ts > d->raw) {
+		d->clock += ts - d->raw;
+		d->raw = ts;
+	} else if (__builtin_expect(d->raw - ts > 1000000, 0)) {
+		d->raw = ts;
+	}
+	return d->clock;
+}
 
+/* True when a is in one of the local prefixes (a host's addresses are
+ * full-length: one compare each). */
+static bool is_local(const struct detect *d, const struct ip_addr *a)
+{
+	for (unsigned i = 0; i < d->cfg.nlocal; i++) {
+		const struct ip_prefix *l = &d->cfg.local[i];
+
+		if (l->len == 128 ? addr_eq(&l->addr, a) : prefix_contains(l, a))
+			return true;
+	}
+	return false;
+}
+
+/* True for a multicast or broadcast destination: the answers of a LAN's
+ * devices (SSDP, mDNS) go there, unasked, every day. */
+static inline bool addr_group(const struct ip_addr *a)
+{
+	return addr_is_v4(a) ? a->b[12] >= 224 : a->b[0] == 0xff;
+}
+
+/* The service ports that answer a small question with a large answer: an
+ * answer from one that no one here asked for is reflected at its target. */
+static bool reflect_port(uint16_t port)
+{
+	switch (port) {
+	case 17: case 19: case 53: case 69: case 111: case 123: case 137: case 161:
+	case 389: case 520: case 1434: case 1900: case 3283: case 3702: case 5353:
+	case 5683: case 10001: case 11211: case 27015:
+		return true;
+	}
+	return false;
+}
+
+/* What the flow p belongs to changes what p counts for: an answered
+ * conversation is held to the rate flood bar only; the first packet of a
+ * flow that is not a SYN (FIN, Xmas, NULL, ACK, Maimon and window scans)
+ * or of another IP protocol probes a port or protocol; an unsolicited
+ * answer from a service port is reflected. */
+static inline void flow_adjust(const struct detect *d, const struct pkt *p,
+			       struct pkt_ev *pe, const struct flow_info *fi)
+{
+	if (fi->answered && p->proto != IPPROTO_TCP) {
+		pe->ev &= (uint8_t)~(1u << C_UDP | 1u << C_SCAN);
+		pe->dcls = -1;
+		return;
+	}
+	if (fi->role == FLOW_NEW && !(p->flags & (PKT_ICMP_ERR | PKT_FRAG))) {
+		bool probe = p->proto == IPPROTO_TCP ?
+			!(p->tcp_flags & (TCP_SYN | TCP_RST)) &&
+			(p->sport >= 1024 || p->dport < 1024) :
+			p->proto != IPPROTO_UDP && p->proto != IPPROTO_ICMP &&
+			p->proto != IPPROTO_ICMPV6;
+
+		pe->ev |= (uint8_t)((probe ? 1u << C_SCAN : 0) & d->src_ev);
+	}
+	if (pe->dcls == C_UDP && (d->dst_ev & 1u << C_REFL) && reflect_port(p->sport) &&
+	    p->sport != p->dport && !addr_group(&p->dst))
+		pe->dcls = C_REFL;
+}
+
+/* Counts p, whose first and second looks are in x. The flow decides first
+ * whether p is counted at all (see detect_packet). */
+static inline __attribute__((always_inline)) void
+run_packet(struct detect *d, const struct pkt *p, struct prep *x, uint64_t t,
+	   struct flow_info fi)
+{
+	uint8_t dir = p->dir;
 	bool offender = false;
 
 	d->now = t;
 	d->st.packets++;
-	if (d->src.nbuckets)
+	if (__builtin_expect(fi.peer_due, 0))
+		peer_touch(d, p, t);
+	if (dir == PKT_DIR_UNKNOWN && d->cfg.nlocal)
+		dir = is_local(d, &p->src) ? PKT_DIR_OUT : PKT_DIR_UNKNOWN;
+	if (dir == PKT_DIR_OUT || fi.role == FLOW_ANSWER) {
+		d->st.not_subject++;
+		return;
+	}
+	if (fi.role == FLOW_NEW || fi.answered || x->pe.dcls == C_UDP)
+		flow_adjust(d, p, &x->pe, &fi);
+	if (d->src.nbuckets && (x->pe.ev || x->pe.ack))
 		offender = src_packet(d, p, x, t);
 	/* A source that alerted is its own alert (and soon banned, though the
 	 * capture still sees it): its packets do not make a distributed
 	 * flood of what is one flood. */
-	if (d->dst.nbuckets && x->pe.dcls >= 0 && !offender)
+	if (d->dst.nbuckets && x->pe.dcls >= 0 && (d->dst_ev >> x->pe.dcls & 1) && !offender)
 		dst_packet(d, p, x, t);
-	else if (__builtin_expect(d->dst_sink != NULL, 0) && x->pe.dcls >= 0 && !offender)
-		dst_share(d, p, x, t);
+	else if (__builtin_expect(d->dst_sink != NULL, 0) && x->pe.dcls >= 0 &&
+		 x->pe.dcls < C_REFL && !offender)
+		dst_share(d, p, x, t);	/* reflection is counted per instance */
 }
 
 /* run_packet out of line, for the few packets not in the main loop. */
 static __attribute__((noinline)) void run_one(struct detect *d, const struct pkt *p,
-					      const struct prep *x)
+					      struct prep *x, uint64_t t, struct flow_info fi)
 {
-	run_packet(d, p, x);
+	run_packet(d, p, x, t, fi);
 }
 
 void detect_packet(struct detect *d, const struct pkt *p)
 {
 	struct prep x;
+	struct flow_info fi;
+	uint64_t t = detect_clock(d, p->ts_us);
 
+	flows_batch(d->flows, p, &t, 1, &fi);
 	prep_packet(d, p, &x);
 	prep_slot(d, &x);	/* too late to fetch anything, but it sets x.way */
-	run_one(d, p, &x);
+	run_one(d, p, &x, t, fi);
 }
 
 /* Packets are taken in order; what is looked at ahead only asks for cache
@@ -1370,22 +1556,39 @@ void detect_packet(struct detect *d, const struct pkt *p)
  * lines of packet i + 2 AHEAD are asked for while packet i is counted:
  * sources spread over megabytes of table, and waiting for each line in
  * turn is what would bound the rate. */
-void detect_batch(struct detect *d, const struct pkt *p, size_t n)
+static void detect_chunk(struct detect *d, const struct pkt *p, size_t n)
 {
 	struct prep x[PREP_RING];
-	size_t i;
+	uint64_t t[CHUNK];
+	struct flow_info fi[CHUNK];
+	size_t i, j;
 
+	/* The clock and the flows first, in order, each in its own loop: a
+	 * packet's flow depends on the flows before it, never on counting.
+	 * (n >= 1: the first stamp outside the loop tells the compiler so.) */
+	t[0] = detect_clock(d, p[0].ts_us);
+	for (i = 1; i < n; i++)
+		t[i] = detect_clock(d, p[i].ts_us);
+	flows_batch(d->flows, p, t, n, fi);
 	for (i = 0; i < n; i++) {
 		prep_packet(d, &p[i], &x[i % PREP_RING]);
 		if (i >= AHEAD)
 			prep_slot(d, &x[(i - AHEAD) % PREP_RING]);
-		if (i >= 2 * AHEAD)
-			run_packet(d, &p[i - 2 * AHEAD], &x[(i - 2 * AHEAD) % PREP_RING]);
+		if (i >= 2 * AHEAD) {
+			j = i - 2 * AHEAD;
+			run_packet(d, &p[j], &x[j % PREP_RING], t[j], fi[j]);
+		}
 	}
 	for (i = n > AHEAD ? n - AHEAD : 0; i < n; i++)
 		prep_slot(d, &x[i % PREP_RING]);
 	for (i = n > 2 * AHEAD ? n - 2 * AHEAD : 0; i < n; i++)
-		run_one(d, &p[i], &x[i % PREP_RING]);
+		run_one(d, &p[i], &x[i % PREP_RING], t[i], fi[i]);
+}
+
+void detect_batch(struct detect *d, const struct pkt *p, size_t n)
+{
+	for (size_t o = 0; o < n; o += CHUNK)
+		detect_chunk(d, p + o, n - o < CHUNK ? n - o : CHUNK);
 }
 
 void detect_set_dst_sink(struct detect *d, detect_dst_cb cb, void *ctx)
@@ -1402,8 +1605,10 @@ void detect_dst_events(struct detect *d, const struct detect_dst_ev *e, size_t n
 	for (size_t i = 0; i < n; i++) {
 		struct pkt p = { .dst = e[i].dst, .ts_us = e[i].ts_us, .proto = e[i].proto };
 		struct prep x = { .pe = { .dcls = (int8_t)e[i].cls } };
-		uint64_t t = p.ts_us > d->now ? p.ts_us : d->now;
+		uint64_t t = detect_clock(d, p.ts_us);
 
+		if (!(d->dst_ev >> e[i].cls & 1))
+			continue;
 		d->now = t;
 		prep_dst(d, &p, &x);
 		dst_packet(d, &p, &x, t);
@@ -1417,6 +1622,7 @@ void detect_get_stats(const struct detect *d, struct detect_stats *st)
 	st->evictions = d->src.evictions;
 	st->dst_tracked = d->dst.tracked;
 	st->dst_evictions = d->dst.evictions;
+	flows_counts(d->flows, &st->flows_tracked, &st->flows_evicted);
 }
 
 /* ---- a view for people ---- */
@@ -1618,25 +1824,35 @@ static int src_init(struct detect *d, uint32_t seed)
 	return 0;
 }
 
+/* The detector of destination class c: ddos for syn, udp and icmp. */
+static int dst_kind(unsigned c)
+{
+	return c == C_REFL ? KIND_REFLECTION : KIND_DDOS;
+}
+
 static int dst_init(struct detect *d, uint32_t seed)
 {
-	const struct detector_cfg *dc = &d->cfg.det[KIND_DDOS];
-	uint64_t horizon = dc->window_ms * 1000ull;
+	uint64_t horizon = d->cool_us;
 	uint32_t slots;
 	int r;
 
-	if (d->cool_us > horizon)
-		horizon = d->cool_us;
-	if ((r = tab_init(&d->dst, d->cfg.dst_capacity, seed, 1, horizon)) < 0)
+	for (unsigned c = 0; c < DCLS; c++)
+		if (d->dst_ev & 1u << c && d->cfg.det[dst_kind(c)].window_ms * 1000ull > horizon)
+			horizon = d->cfg.det[dst_kind(c)].window_ms * 1000ull;
+	if ((r = tab_init(&d->dst, d->cfg.dst_capacity, seed, 2, horizon)) < 0)
 		return r;
 	for (int i = 0; i < DST_MEMO; i++)	/* each holds :: */
 		tab_hash(&d->dst, &d->dst_memo[i].addr, &d->dst_memo[i].b,
 			 &d->dst_memo[i].tag);
 	slots = d->dst.nbuckets * WAYS;
 	for (unsigned c = 0; c < DCLS; c++) {
+		const struct detector_cfg *dc = &d->cfg.det[dst_kind(c)];
+
+		if (!(d->dst_ev & 1u << c))
+			continue;
 		d->dst.win_us[c] = dc->window_ms * 1000u;
-		r = pool_init(&d->pool[NCLS + c], &d->dst, c, M_COUNT,
-			      pool_size(&d->cfg, KIND_DDOS, slots), dc->threshold,
+		r = pool_init(&d->pool[NCLS + c], &d->dst, c, c == C_REFL ? M_SCAN : M_COUNT,
+			      pool_size(&d->cfg, dst_kind(c), slots), dc->threshold,
 			      dc->window_ms);
 		if (r < 0)
 			return r;
@@ -1673,9 +1889,16 @@ int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
 		if (cfg->det[c].enabled && cfg->det[c].threshold == 1)
 			d->thr_one |= (uint8_t)(1u << c);
 	}
+	if (cfg->det[KIND_DDOS].enabled)
+		d->dst_ev = 1u << C_SYN | 1u << C_UDP | 1u << C_ICMP;
+	if (cfg->det[KIND_REFLECTION].enabled)
+		d->dst_ev |= 1u << C_REFL;
 	any_src = d->src_ev != 0;
-	r = any_src ? src_init(d, seed) : 0;
-	if (r == 0 && cfg->det[KIND_DDOS].enabled)
+	r = flows_new(cfg->flow_capacity, cfg->flow_timeout_ms, seed * 0x85ebca6bu + 7,
+		      &d->flows);
+	if (r == 0 && any_src)
+		r = src_init(d, seed);
+	if (r == 0 && d->dst_ev)
 		r = dst_init(d, seed * 0x9e3779b1u + 1);
 	if (r < 0) {
 		detect_free(d);
@@ -1693,5 +1916,6 @@ void detect_free(struct detect *d)
 		pool_fini(&d->pool[i]);
 	tab_fini(&d->src);
 	tab_fini(&d->dst);
+	flows_free(d->flows);
 	free(d);
 }

@@ -131,6 +131,10 @@ static void json_verdict(const struct verdict *v, char *buf, size_t len, size_t 
 		   detect_kind_name(v->kind), v->count, v->threshold, v->window_ms / 1000.0);
 	fmt_append(buf, len, n, ",\"dst\":\"%s\",\"proto\":\"%s\"", addr_fmt(&v->dst, dst),
 		   proto_name(v->proto));
+	if (v->technique)
+		fmt_append(buf, len, n, ",\"technique\":\"%s\"", v->technique);
+	if (v->kind == KIND_REFLECTION)
+		fmt_append(buf, len, n, ",\"port\":%u", v->port);
 }
 
 void events_json_string(char *buf, size_t len, size_t *n, const char *s)

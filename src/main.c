@@ -1,6 +1,9 @@
 /* main.c - the command line, the wiring of the modules, and the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -92,8 +95,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dosips [-i IFACE] [--ban SECONDS] [-w FILE] [-c FILE] [--dry-run]\n"
-		"              [--events FILE] [--history FILE] [--hook HOOK] [-v] [-n]\n"
-		"              [-r FILE] [--flush]\n"
+		"              [--events FILE] [--history FILE] [--hook HOOK] [--local CIDR]\n"
+		"              [-v] [-n] [-r FILE] [--flush]\n"
 		"  -i, --interface IFACE  watch IFACE (default: the default route's)\n"
 		"      --ban DURATION     first ban length (default 60s)\n"
 		"  -w, --whitelist FILE   never ban these addresses/CIDRs\n"
@@ -103,6 +106,7 @@ static void usage(FILE *f)
 		"      --events FILE      JSON lines of every event to FILE (- for stdout)\n"
 		"      --history FILE     SQLite history of every event (\"\" for none)\n"
 		"      --hook HOOK        drop point: ingress (default), prerouting, input, forward\n"
+		"      --local CIDR[,...] this host's addresses: their packets are never a subject\n"
 		"      --syslog           log to syslog instead of stderr\n"
 		"      --flush            remove dosips's nftables table and exit\n"
 		"  -n, --check            check configuration and whitelist, then exit\n"
@@ -125,7 +129,8 @@ static void opt_set(struct opts *o, const char *key, const char *opt, const char
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG, O_HISTORY };
+	enum { O_BAN = 256, O_DRY, O_EVENTS, O_VERSION, O_HOOK, O_FLUSH, O_SYSLOG, O_HISTORY,
+	       O_LOCAL };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "ban", required_argument, NULL, O_BAN },
@@ -136,6 +141,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "events", required_argument, NULL, O_EVENTS },
 		{ "history", required_argument, NULL, O_HISTORY },
 		{ "hook", required_argument, NULL, O_HOOK },
+		{ "local", required_argument, NULL, O_LOCAL },
 		{ "syslog", no_argument, NULL, O_SYSLOG },
 		{ "flush", no_argument, NULL, O_FLUSH },
 		{ "check", no_argument, NULL, 'n' },
@@ -158,6 +164,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->history_given = true;
 			break;
 		case O_HOOK: opt_set(o, "hook", "--hook", optarg); break;
+		case O_LOCAL: opt_set(o, "local", "--local", optarg); break;
 		case O_SYSLOG: opt_set(o, "syslog", "--syslog", "yes"); break;
 		case 'c': o->config = optarg; break;
 		case 'r': o->replay = optarg; break;
@@ -179,6 +186,32 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "dosips: unexpected argument %s (try -h)\n", argv[optind]);
 		exit(EXIT_USAGE);
 	}
+}
+
+/* Live, with no `local` setting, this host's own addresses are local:
+ * capture sees both directions, and the host's packets must be told from
+ * those it receives (detect never counts them against it). */
+static void host_local(struct detect_cfg *dc, const struct opts *o)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (o->replay || dc->nlocal || getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i && dc->nlocal < DETECT_LOCAL_MAX; i = i->ifa_next) {
+		struct ip_prefix *p = &dc->local[dc->nlocal];
+
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			addr_from_v4(&p->addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			addr_from_v6(&p->addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr);
+		else
+			continue;
+		p->len = 128;
+		dc->nlocal++;
+	}
+	freeifaddrs(ifa);
 }
 
 /* Defaults, then the file, then the command line (config_build, which a
@@ -205,6 +238,7 @@ static void load_config(struct daemon *d, const struct opts *o)
 		fprintf(stderr, "dosips: %s\n", err);
 		exit(1);
 	}
+	host_local(&d->cfg.detect, o);
 }
 
 /* The protected set: the file's prefixes and the host's own addresses,
@@ -491,7 +525,7 @@ static int open_capture(struct daemon *d)
 	char err[512];
 	struct capture_cfg cc = {
 		.iface = d->cfg.iface, .file = d->opts->replay, .snaplen = d->cfg.snaplen,
-		.buffer_kb = d->cfg.buffer_kb, .wait_ms = d->cfg.capture_wait_ms, .inbound_only = 1,
+		.buffer_kb = d->cfg.buffer_kb, .wait_ms = d->cfg.capture_wait_ms, .both_ways = 1,
 	};
 	unsigned n = d->cfg.workers ? d->cfg.workers : workers_auto();
 	struct workers_cfg wc = { .n = n, .det = &d->cfg.detect, .cap = d->opts->replay ? NULL : &cc };
@@ -714,6 +748,7 @@ static int reload_prepare(struct daemon *d, const struct config_source *src, str
 		return -ENOMEM;
 	if ((r = config_build(nx->cfg, src, err, errlen)) < 0)
 		return r;
+	host_local(&nx->cfg->detect, d->opts);
 	config_keep_restart(nx->cfg, &d->cfg, nx->restart, sizeof(nx->restart));
 	if (feeds_cfg_changed(nx->cfg, &d->cfg))  /* feeds keep what they read at start */
 		snprintf(nx->restart + strlen(nx->restart), sizeof(nx->restart) - strlen(nx->restart),

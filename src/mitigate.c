@@ -702,6 +702,8 @@ static void verdict_act(struct mitigate *m, const struct verdict *v)
 				 .kind = v->kind });
 	if (v->kind == KIND_DDOS || v->src.len == 0)
 		return;  /* no single source to ban */
+	if (v->kind == KIND_SPOOFED)
+		return;  /* its real owner talks with us: a ban would cut it off */
 	if (wl_covers(m, &v->src)) {
 		m->st.whitelisted++;
 		emit(m, &(struct event){ .type = EVT_WHITELISTED, .ts_us = v->ts_us,

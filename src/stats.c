@@ -77,6 +77,9 @@ static void collect_detect(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_SOURCES, "ring_reclaims", ds.ring_reclaims, ctx);
 	fn(STATS_SOURCES, "ring_denied", ds.ring_denied, ctx);
 	fn(STATS_SOURCES, "alerts_suppressed", ds.suppressed, ctx);
+	fn(STATS_SOURCES, "flows_tracked", ds.flows_tracked, ctx);
+	fn(STATS_SOURCES, "flows_evicted", ds.flows_evicted, ctx);
+	fn(STATS_SOURCES, "not_subject", ds.not_subject, ctx);
 }
 
 static void collect_mitigate(const struct ctl_view *v, stats_fn fn, void *ctx)

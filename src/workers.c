@@ -36,6 +36,7 @@
  */
 #include <errno.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -99,6 +100,7 @@ struct workers {
 	struct ev_loop *loop;
 	unsigned n;
 	uint8_t v4p, v6p;
+	const struct detect_cfg *dc;	/* its local prefixes */
 	detect_cb cb;
 	void *ctx;
 	capture_eof_cb eof;
@@ -149,40 +151,97 @@ unsigned workers_shard(const struct ip_addr *src, unsigned n, uint8_t v4_prefix,
 	return n ? h % n : 0;
 }
 
+/* True when a is in one of the local prefixes of dc. */
+static bool shard_local(const struct detect_cfg *dc, const struct ip_addr *a)
+{
+	for (unsigned i = 0; i < dc->nlocal; i++)
+		if (prefix_contains(&dc->local[i], a))
+			return true;
+	return false;
+}
+
+/* A replayed packet's shard: that of its remote end, so that a flow's two
+ * directions meet in one shard (detect's flow memory needs the host's
+ * answers): the destination of a packet the host sent (by its direction or
+ * the local prefixes), else the source; with nothing to tell, the lower of
+ * both ends' shards, the same both ways. */
+static size_t replay_shard(const struct workers *ws, const struct pkt *p)
+{
+	size_t s = workers_shard(&p->src, ws->n, ws->v4p, ws->v6p), d;
+
+	if (p->dir == PKT_DIR_IN)
+		return s;
+	d = workers_shard(&p->dst, ws->n, ws->v4p, ws->v6p);
+	if (p->dir == PKT_DIR_OUT)
+		return d;
+	if (ws->dc->nlocal)
+		return shard_local(ws->dc, &p->src) ? d : s;
+	return s < d ? s : d;
+}
+
 /* The same hash in classic BPF: h = ((h ^ word) * MUL) over the masked
  * source words, h ^ h >> 16, which the kernel takes modulo the members. */
-unsigned workers_fanout_prog(uint8_t v4_prefix, uint8_t v6_prefix, struct sock_filter *f)
+/* The masked address at offset off of the network header, hashed as
+ * workers_shard does, into A (and X between words). */
+static unsigned prog_addr(struct sock_filter *f, unsigned k, int v6, unsigned off,
+			  uint8_t v4_prefix, uint8_t v6_prefix)
 {
-	enum { V4 = 3, V6 = 7, FIN = 25, OTHER = 29 };
-	unsigned k = 0;
-
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL);
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, V4 - 2, 0);
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, V6 - 3,
-					      OTHER - 3);
-	/* V4 */
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, word_mask(v4_prefix));
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, SHARD_MUL);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, FIN - V6);
-	/* V6: the source is at 8..23 of the header */
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < (v6 ? 4 : 1); i++) {
 		f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-						      (uint32_t)(SKF_NET_OFF + 8 + 4 * i));
+						      (uint32_t)(SKF_NET_OFF + off + 4 * i));
 		f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K,
-						      word_mask(v6_prefix - 32 * i));
+						      v6 ? word_mask(v6_prefix - 32 * i)
+							 : word_mask(v4_prefix));
 		if (i)
 			f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0);
 		f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, SHARD_MUL);
-		if (i < 3)
+		if (v6 && i < 3)
 			f[k++] = (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TAX, 0);
 	}
+	return k;
+}
+
+/* The shard of a packet's remote end: the source of one received, the
+ * destination of one this host sends (PACKET_OUTGOING), so that both
+ * directions of a flow meet in one worker (detect's flow memory needs the
+ * host's answers). Jumps are patched once their targets are known. */
+unsigned workers_fanout_prog(uint8_t v4_prefix, uint8_t v6_prefix, struct sock_filter *f)
+{
+	unsigned k = 0, j_v4, j_v6, j_out[2], j_fin[3], fam[2];
+
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL);
+	j_v4 = k;
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 0);
+	j_v6 = k;
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 0);
+	for (int v6 = 0; v6 < 2; v6++) {
+		fam[v6] = k;
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						      SKF_AD_OFF + SKF_AD_PKTTYPE);
+		j_out[v6] = k;
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 0);
+		k = prog_addr(f, k, v6, v6 ? 8 : 12, v4_prefix, v6_prefix);
+		j_fin[2 * v6] = k;
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0);
+		f[j_out[v6]].jt = (uint8_t)(k - j_out[v6] - 1);
+		k = prog_addr(f, k, v6, v6 ? 24 : 16, v4_prefix, v6_prefix);
+		if (!v6) {
+			j_fin[1] = k;
+			f[k++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0);
+		}
+	}
 	/* FIN */
+	f[j_fin[0]].k = k - j_fin[0] - 1;
+	f[j_fin[1]].k = k - j_fin[1] - 1;
+	f[j_fin[2]].k = k - j_fin[2] - 1;
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TAX, 0);
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16);
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0);
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
 	/* OTHER */
+	f[j_v4].jt = (uint8_t)(fam[0] - j_v4 - 1);
+	f[j_v6].jt = (uint8_t)(fam[1] - j_v6 - 1);
+	f[j_v6].jf = (uint8_t)(k - j_v6 - 1);
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
 	return k;
 }
@@ -436,6 +495,7 @@ int workers_new(struct ev_loop *loop, const struct workers_cfg *cfg, detect_cb c
 	ws->eof_ctx = eof_ctx;
 	ws->v4p = cfg->det->v4_prefix;
 	ws->v6p = cfg->det->v6_prefix;
+	ws->dc = cfg->det;
 	ws->fprog.len = (unsigned short)workers_fanout_prog(ws->v4p, ws->v6p, ws->prog);
 	ws->fprog.filter = ws->prog;
 	ev_async_init(&ws->wake, on_wake);
@@ -549,7 +609,7 @@ static int replay_split(struct workers *ws, const struct pkt *p, size_t n)
 	}
 	memset(ws->cnt, 0, ws->n * sizeof(*ws->cnt));
 	for (size_t i = 0; i < n; i++) {
-		size_t s = workers_shard(&p[i].src, ws->n, ws->v4p, ws->v6p);
+		size_t s = replay_shard(ws, &p[i]);
 		size_t k = s * ws->cap + ws->cnt[s]++;
 
 		ws->sub[k] = p[i];

@@ -11,5 +11,5 @@ mkdir -p "$O/$name.corpus"
 seeds=$TOP/tests/fuzz/$name
 [ -d "$seeds" ] || seeds=
 "$O/fuzz/$name" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=5 -rss_limit_mb=2048 \
-	-artifact_prefix="$O/$name-" \
+	-artifact_prefix="$O/$name-" -error_exitcode=1 \
 	-print_final_stats=1 "$O/$name.corpus" $seeds

@@ -29,7 +29,7 @@ static void fuzz_check(int dlt, enum decode_result r, const struct pkt *p)
 		__builtin_trap();
 	if (decode_link_supported(dlt) != (r != DEC_LINK_UNSUPP))
 		__builtin_trap();
-	if (r != DEC_OK)
+	if (r != DEC_OK && r < DEC_SRC_BOGUS)
 		return;
 	if (p->family != AF_INET && p->family != AF_INET6)
 		__builtin_trap();
@@ -37,8 +37,20 @@ static void fuzz_check(int dlt, enum decode_result r, const struct pkt *p)
 	if (p->family == AF_INET &&
 	    (!addr_is_v4(&p->src) || !addr_is_v4(&p->dst)))
 		__builtin_trap();
-	if (p->ts_us != 42 || (p->flags & ~(PKT_FRAG | PKT_L4)) ||
+	if (p->ts_us != 42 || (p->flags & ~(PKT_FRAG | PKT_L4 | PKT_ICMP_ERR)) ||
 	    (p->flags & PKT_FRAG && p->flags & PKT_L4))
+		__builtin_trap();
+	/* A quoted flow only in an ICMP error, and only of TCP or UDP. */
+	if ((p->flags & PKT_ICMP_ERR) &&
+	    (!(p->flags & PKT_L4) || (p->proto != 1 && p->proto != 58) ||
+	     (p->inner_proto != 6 && p->inner_proto != 17)))
+		__builtin_trap();
+	if (!(p->flags & PKT_ICMP_ERR) && p->inner_proto)
+		__builtin_trap();
+	if (p->dir > PKT_DIR_OUT)
+		__builtin_trap();
+	/* A source no host can hold is never DEC_OK: no IPv4 inside IPv6. */
+	if (r == DEC_OK && p->family == AF_INET6 && addr_is_v4(&p->src))
 		__builtin_trap();
 	if (!(p->flags & PKT_L4) && (p->sport || p->dport || p->tcp_flags ||
 				     p->icmp_type || p->icmp_code))

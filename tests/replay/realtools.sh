@@ -9,14 +9,18 @@ set -u
 BIN=$TOP/build/release/dosips
 CAP=$TOP/tests/captures
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" "$tmp.log"' EXIT
 fail=0
 
-# alerts FILE: "kind src" of every alert and whitelisted event, sorted.
+# alerts FILE: "kind src" of every alert and whitelisted event, sorted
+# (src "null" for a per-target alert). $ARGS are more options for dosips.
+ARGS=""
 alerts() {
-	"$BIN" -c /dev/null -w /dev/null -r "$CAP/$1" --dry-run --events - 2>/dev/null >"$tmp" ||
-		echo "dosips-failed"
-	sed -n 's/.*"event":"alert","src":"\([^"]*\)","kind":"\([^"]*\)".*/\2 \1/p' "$tmp" | sort
+	# shellcheck disable=SC2086
+	"$BIN" -c /dev/null -w /dev/null -r "$CAP/$1" --dry-run --events - $ARGS 2>"$tmp.log" \
+		>"$tmp" || echo "dosips-failed"
+	sed -n 's/.*"event":"alert","src":"*\([^",]*\)"*,"kind":"\([^"]*\)".*/\2 \1/p' "$tmp" |
+		sort
 }
 
 # epoch RFC3339: seconds.micros since the epoch, as tcpdump -tt prints.
@@ -54,4 +58,71 @@ expect hping3-udp-flood.pcap "udp_flood 198.18.0.3" 200 "src 198.18.0.3 and udp"
 expect hping3-icmp-flood.pcap "icmp_flood 198.18.0.3" 50 "src 198.18.0.3 and icmp[icmptype] == icmp-echo"
 expect nping-syn-flood-v6.pcap "syn_flood 2001:db8:0:2::/64" 100 \
 	"src net 2001:db8:0:2::/64 and ip6[40+13] & 0x12 == 0x02"
+# field KEY: the value of "KEY" in the first alert of the last run.
+field() {
+	sed -n "1s/.*\"$1\":\"*\([^\",}]*\).*/\1/p" "$tmp"
+}
+
+# technique WANT: the first alert names the scan's technique WANT.
+technique() {
+	got=$(field technique)
+	[ "$got" = "$1" ] && echo "ok   technique $1" ||
+		{ echo "FAIL technique: want $1, got '$got'"; fail=1; }
+}
+
+# Every scan nmap makes: the 20th probe (one a port, or an IP protocol for
+# -sO, as tcpdump counts them from the attacker) is the crossing packet.
+A='src 198.18.0.3'
+FLAGS='tcp[tcpflags] & 0x3f'
+expect nmap-connect-scan.pcap "port_scan 198.18.0.3" 20 "$A and $SYN"; technique syn
+expect nmap-fin-scan.pcap "port_scan 198.18.0.3" 20 "$A and $FLAGS == 0x01"; technique fin
+expect nmap-xmas-scan.pcap "port_scan 198.18.0.3" 20 "$A and $FLAGS == 0x29"; technique xmas
+expect nmap-null-scan.pcap "port_scan 198.18.0.3" 20 "$A and tcp and $FLAGS == 0"; technique null
+expect nmap-ack-scan.pcap "port_scan 198.18.0.3" 20 "$A and $FLAGS == 0x10"; technique ack
+expect nmap-maimon-scan.pcap "port_scan 198.18.0.3" 20 "$A and $FLAGS == 0x11"; technique maimon
+expect nmap-window-scan.pcap "port_scan 198.18.0.3" 20 "$A and $FLAGS == 0x10"; technique ack
+expect nmap-udp-scan.pcap "port_scan 198.18.0.3" 20 "$A and udp"; technique udp
+expect nmap-ipproto-scan.pcap "port_scan 198.18.0.3" 20 "$A and not icmp"; technique ipproto
+
+# Conversations the host answers are never alerted: a UDP stream of 1000
+# datagrams a second for 5 s, echoed; a 50 pps call both ways.
+count() { tcpdump -nr "$CAP/$1" "$2" 2>/dev/null | wc -l; }
+n=$(count udp-answered-stream.pcap "src 198.18.0.2 and udp") a=$(count udp-answered-stream.pcap "src 198.18.0.1 and udp")
+[ "$n" -ge 5000 ] && [ "$a" -ge 4000 ] || { echo "FAIL udp-answered-stream.pcap: $n sent, $a answered"; fail=1; }
+expect udp-answered-stream.pcap ""
+n=$(count udp-call.pcap "src 198.18.0.2 and udp") a=$(count udp-call.pcap "src 198.18.0.1 and udp")
+[ "$n" -ge 480 ] && [ "$a" -ge 480 ] || { echo "FAIL udp-call.pcap: $n and $a datagrams"; fail=1; }
+expect udp-call.pcap ""
+
+# 300 datagrams from 0.0.0.0 and 300 from a multicast source: no alert, and
+# each counted in the report by its reason, as many as tcpdump finds.
+expect bogus-sources.pcap ""
+for r in "src_unspecified:src net 0.0.0.0/8" "src_multicast:src net 224.0.0.0/4"; do
+	want=$(count bogus-sources.pcap "${r#*:}")
+	got=$(grep -o " skipped.${r%%:*}=[0-9]*" "$tmp.log" | cut -d= -f2)
+	[ "$got" = "$want" ] && [ "$want" -gt 0 ] && echo "ok   bogus-sources.pcap: ${r%%:*}=$got" ||
+		{ echo "FAIL bogus-sources.pcap: ${r%%:*}=$got, tcpdump '${r#*:}' counts $want"; fail=1; }
+done
+
+# Packet time stepping back an hour half way: no one is banned.
+expect clock-step.pcap ""
+
+# Answers from port 53 that the victim never asked for, from many
+# reflectors: one reflection alert for the target, at the 20th distinct
+# reflector (bogus sources are never one).
+REFL='udp src port 53 and not src net 0.0.0.0/8 and not src net 127.0.0.0/8 and not src net 224.0.0.0/3'
+[ "$(tcpdump -nr "$CAP/reflection.pcap" "$REFL" 2>/dev/null | head -n 20 | awk '{ print $3 }' |
+	sed 's/\.[0-9]*$//' | sort -u | wc -l)" -eq 20 ] || { echo "FAIL reflection.pcap: repeated reflectors"; fail=1; }
+expect reflection.pcap "reflection null" 20 "$REFL"
+[ "$(field dst)" = 198.18.0.1 ] && [ "$(field port)" = 53 ] && echo "ok   reflection: dst 198.18.0.1, port 53" ||
+	{ echo "FAIL reflection: dst $(field dst), port $(field port)"; fail=1; }
+
+# The victim's own 300 datagrams at 1000 a second: a subject only when
+# nothing says they are its own. --local says it on Ethernet; the packet
+# type of Linux cooked frames says it by itself.
+expect victim-sends.pcap "udp_flood 198.18.0.1"
+ARGS="--local 198.18.0.1,2001:db8:0:1::1"
+expect victim-sends.pcap ""
+ARGS=""
+expect victim-sends-sll2.pcap ""
 exit $fail

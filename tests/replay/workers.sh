@@ -15,8 +15,18 @@ fail=0
 printf 'control_socket =\nworkers = 1\n' >"$tmp/w1.conf"
 printf 'control_socket =\nworkers = 4\n' >"$tmp/w4.conf"
 
+# quiet NAME: a capture of legitimate traffic, which must give no event
+# (tests/replay/realtools.sh says why for each).
+quiet() {
+	case $1 in
+	benign | captures-benign | captures-bogus-sources | captures-clock-step | \
+	captures-udp-answered-stream | captures-udp-call | captures-victim-sends-sll2) return 0 ;;
+	esac
+	return 1
+}
+
 # same NAME PCAP: events of workers 1 and 4 equal, and not empty unless
-# the capture is benign.
+# the capture is quiet.
 same() {
 	for n in 1 4; do
 		if ! "$BIN" -r "$2" --dry-run -c "$tmp/w$n.conf" -w /dev/null \
@@ -30,7 +40,7 @@ same() {
 		echo "FAIL $1: events differ between workers 1 and 4"
 		diff "$tmp/$1.1.jsonl" "$tmp/$1.4.jsonl" | head -n 10
 		fail=1
-	elif [ "$_n" -eq 0 ] && [ "$1" != benign ] && [ "$1" != captures-benign ]; then
+	elif [ "$_n" -eq 0 ] && ! quiet "$1"; then
 		echo "FAIL $1: no event at all: nothing compared"; fail=1
 	else
 		echo "ok   $1: $_n events, identical with 4 workers"

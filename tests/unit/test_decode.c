@@ -984,6 +984,166 @@ static void test_result_names(void **state)
 	assert_string_equal(decode_result_name(-1), "unknown");
 }
 
+/* A frame whose IPv4 source (at f.l3 + 12) or IPv6 source (f.l3 + 8) is
+ * patched to src. */
+static enum decode_result dec_src(int v6, const uint8_t *src, struct pkt *p)
+{
+	struct frame f = { 0 };
+
+	eth(&f, v6 ? 0x86dd : 0x0800);
+	if (v6)
+		ip6(&f, 17);
+	else
+		ip4(&f, 17, 0);
+	udp(&f, 68, 67);
+	fix(&f);
+	memcpy(f.b + f.l3 + (v6 ? 8 : 12), src, v6 ? 16 : 4);
+	return dec(DLT_EN10MB, &f, p);
+}
+
+/* Sources no host can hold are decoded in full but given a reason of
+ * their own; ordinary ones (64:ff9b::/96 included) are not. */
+static void test_bogus_sources(void **state)
+{
+	static const struct { uint8_t a[4]; enum decode_result r; } v4[] = {
+		{ { 0, 0, 0, 0 }, DEC_SRC_UNSPEC },
+		{ { 0, 1, 2, 3 }, DEC_SRC_UNSPEC },
+		{ { 127, 0, 0, 1 }, DEC_SRC_LOOPBACK },
+		{ { 224, 0, 0, 5 }, DEC_SRC_MULTICAST },
+		{ { 239, 255, 255, 250 }, DEC_SRC_MULTICAST },
+		{ { 255, 255, 255, 255 }, DEC_SRC_BROADCAST },
+		{ { 240, 0, 0, 1 }, DEC_SRC_MARTIAN },
+		{ { 1, 2, 3, 4 }, DEC_OK },
+		{ { 223, 255, 255, 254 }, DEC_OK },
+		{ { 126, 0, 0, 1 }, DEC_OK },
+	};
+	static const struct { uint8_t a[16]; enum decode_result r; } v6[] = {
+		{ { 0 }, DEC_SRC_UNSPEC },
+		{ { [15] = 1 }, DEC_SRC_LOOPBACK },
+		{ { 0xff, 0x02, [15] = 1 }, DEC_SRC_MULTICAST },
+		{ { [10] = 0xff, 0xff, 198, 18, 0, 3 }, DEC_SRC_MAPPED },
+		{ { [12] = 198, 18, 0, 3 }, DEC_SRC_MAPPED },
+		{ { 0, 0x64, 0xff, 0x9b, [12] = 198, 18, 0, 3 }, DEC_OK },
+		{ { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, DEC_OK },
+		{ { 0xfe, 0x80, [15] = 1 }, DEC_OK },
+	};
+	struct pkt p;
+
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		assert_int_equal(dec_src(0, v4[i].a, &p), v4[i].r);
+		assert_int_equal(p.proto, 17);	/* decoded in full all the same */
+		assert_int_equal(p.dport, 67);
+	}
+	for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
+		assert_int_equal(dec_src(1, v6[i].a, &p), v6[i].r);
+		assert_int_equal(p.dport, 67);
+	}
+	assert_string_equal(decode_result_name(DEC_SRC_UNSPEC), "src_unspecified");
+	assert_string_equal(decode_result_name(DEC_SRC_MAPPED), "src_v4_in_v6");
+}
+
+/* Linux cooked headers say which way a packet went; Ethernet does not. */
+static void test_direction(void **state)
+{
+	static const struct { uint8_t type; uint8_t dir; } t[] = {
+		{ 0, PKT_DIR_IN }, { 1, PKT_DIR_IN }, { 2, PKT_DIR_IN },
+		{ 3, PKT_DIR_UNKNOWN }, { 4, PKT_DIR_OUT },
+	};
+	struct frame f;
+	struct pkt p;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&f, 0, sizeof(f));
+		sll(&f, 0x0800);
+		f.b[1] = t[i].type;
+		ip4(&f, 17, 0);
+		udp(&f, 3, 4);
+		fix(&f);
+		assert_int_equal(dec(DLT_LINUX_SLL, &f, &p), DEC_OK);
+		assert_int_equal(p.dir, t[i].dir);
+		memset(&f, 0, sizeof(f));
+		sll2(&f, 0x0800);
+		f.b[10] = t[i].type;
+		ip4(&f, 17, 0);
+		udp(&f, 3, 4);
+		fix(&f);
+		assert_int_equal(dec(DLT_LINUX_SLL2, &f, &p), DEC_OK);
+		assert_int_equal(p.dir, t[i].dir);
+	}
+	memset(&f, 0, sizeof(f));
+	eth(&f, 0x0800);
+	ip4(&f, 17, 0);
+	udp(&f, 3, 4);
+	fix(&f);
+	assert_int_equal(dec(DLT_EN10MB, &f, &p), DEC_OK);
+	assert_int_equal(p.dir, PKT_DIR_UNKNOWN);
+	assert_int_equal(p.inner_proto, 0);
+}
+
+/* An echo names its flow by its identifier; an ICMP error by the ports of
+ * the packet it quotes, as its sender sees them. */
+static void test_icmp_flows(void **state)
+{
+	struct frame f = { 0 };
+	struct pkt p;
+
+	eth(&f, 0x0800);
+	ip4(&f, 1, 0);
+	put8(&f, 8);
+	put8(&f, 0);
+	put16(&f, 0);
+	put16(&f, 0x4d2);	/* identifier */
+	put16(&f, 7);		/* sequence */
+	fix(&f);
+	assert_int_equal(dec(DLT_EN10MB, &f, &p), DEC_OK);
+	assert_int_equal(p.sport, 0x4d2);
+	assert_int_equal(p.dport, 0x4d2);
+	assert_int_equal(p.flags, PKT_L4);
+
+	/* Port unreachable quoting UDP 40000 -> 53 (inner header: 20 bytes). */
+	memset(&f, 0, sizeof(f));
+	eth(&f, 0x0800);
+	ip4(&f, 1, 0);
+	put8(&f, 3);
+	put8(&f, 3);
+	putzero(&f, 6);
+	ip4(&f, 17, 0);
+	udp(&f, 40000, 53);
+	f.l3 = 14;
+	fix(&f);
+	assert_int_equal(dec(DLT_EN10MB, &f, &p), DEC_OK);
+	assert_int_equal(p.icmp_type, 3);
+	assert_int_equal(p.flags, PKT_L4 | PKT_ICMP_ERR);
+	assert_int_equal(p.inner_proto, 17);
+	assert_int_equal(p.sport, 53);
+	assert_int_equal(p.dport, 40000);
+
+	/* ICMPv6 time exceeded quoting TCP 1025 -> 443. */
+	memset(&f, 0, sizeof(f));
+	eth(&f, 0x86dd);
+	ip6(&f, 58);
+	put8(&f, 3);
+	put8(&f, 0);
+	putzero(&f, 6);
+	ip6(&f, 6);
+	tcp(&f, 1025, 443, 0x02);
+	f.l3 = 14;
+	f.ipv = 6;
+	fix(&f);
+	assert_int_equal(dec(DLT_EN10MB, &f, &p), DEC_OK);
+	assert_int_equal(p.flags, PKT_L4 | PKT_ICMP_ERR);
+	assert_int_equal(p.inner_proto, 6);
+	assert_int_equal(p.sport, 443);
+	assert_int_equal(p.dport, 1025);
+
+	/* A quote cut short names no flow. */
+	f.n = 14 + 40 + 8 + 40 + 2;
+	fix(&f);
+	assert_int_equal(dec(DLT_EN10MB, &f, &p), DEC_OK);
+	assert_int_equal(p.flags, PKT_L4);
+	assert_int_equal(p.sport, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1005,6 +1165,9 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_truncation_malformed),
 		cmocka_unit_test(test_result_names),
+		cmocka_unit_test(test_bogus_sources),
+		cmocka_unit_test(test_direction),
+		cmocka_unit_test(test_icmp_flows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1075,7 +1075,9 @@ static void test_batch_same_as_packet(void **state)
 	free(b);
 }
 
-/* A stamp earlier than one already seen counts as the latest time. */
+/* A stamp a little earlier than one already seen (reordering, under a
+ * second) counts as the latest time. (It stepped back 5 s here before
+ * detect's clock carried on across steps back: see test_clock_step_back.) */
 static void test_time_backwards(void **state)
 {
 	struct rec *r = rec_new();
@@ -1087,7 +1089,7 @@ static void test_time_backwards(void **state)
 	p = mk_tcp(&s, &t, 1000, 80, F_SYN, T0 + 10000000);
 	feed(d, r, &p);
 	for (uint16_t i = 0; i < 98; i++) {
-		p = mk_tcp(&s, &t, (uint16_t)(1001 + i), 80, F_SYN, T0 + 5000000 - i);
+		p = mk_tcp(&s, &t, (uint16_t)(1001 + i), 80, F_SYN, T0 + 9500000 - i);
 		feed(d, r, &p);
 	}
 	p = mk_tcp(&s, &t, 2000, 80, F_SYN, T0 + 14999999);
@@ -1259,6 +1261,289 @@ static void test_top_sources(void **state)
 	free(r);
 }
 
+/* ---- flows: answers, conversations, scans, forged and reflected ---- */
+
+/* A UDP service that answers: its client's datagrams, 1000 a second for
+ * 5 s, are a conversation, never a udp_flood or a scan, and its answers
+ * never make the service a subject. The same stream unanswered is one. */
+static void test_answered_udp(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr c, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&c, 198, 18, 7, 1);
+	for (unsigned i = 0; i < 5000; i++, ts += 1000) {
+		p = mk(&c, &t, IPPROTO_UDP, 40000, 4433, ts);
+		feed(d, r, &p);
+		p = mk(&t, &c, IPPROTO_UDP, 4433, 40000, ts + 100);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 0);
+	/* Unanswered from another port: the strict bar. */
+	for (unsigned i = 0; i < 200; i++, ts += 1000) {
+		p = mk(&c, &t, IPPROTO_UDP, 40001, 4433, ts);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].kind, KIND_UDP_FLOOD);
+	detect_free(d);
+	free(r);
+}
+
+/* The host's answers to a flood (RSTs to SYNs, port unreachables quoting
+ * datagrams, echo replies) are never counted against the host, even in
+ * numbers past every threshold; the flood is. */
+static void test_host_answers(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr a, b, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	detect_cfg_defaults(&cfg);
+	cfg.det[KIND_RATE_FLOOD].threshold = 500;
+	d = mk_detect(&cfg, r);
+	v4(&a, 198, 18, 8, 1);
+	v4(&b, 198, 18, 8, 2);
+	for (uint16_t i = 0; i < 400; i++, ts += 100) {
+		p = mk_tcp(&a, &t, (uint16_t)(2000 + i), 81, F_SYN, ts);
+		feed(d, r, &p);
+		p = mk_tcp(&t, &a, 81, (uint16_t)(2000 + i), F_RST | F_ACK, ts + 10);
+		feed(d, r, &p);
+		p = mk(&a, &t, IPPROTO_UDP, (uint16_t)(3000 + i), 9, ts + 20);
+		feed(d, r, &p);
+		p = mk_icmp(&t, &a, 3, 3, ts + 30);
+		p.flags |= PKT_ICMP_ERR;
+		p.inner_proto = IPPROTO_UDP;
+		p.sport = 9;
+		p.dport = (uint16_t)(3000 + i);
+		feed(d, r, &p);
+		/* Pings from another source: answered, they would make a
+		 * source of a two-way exchange, whose SYN flood is spoofed. */
+		p = mk_icmp(&b, &t, 8, 0, ts + 40);
+		p.sport = p.dport = i;
+		feed(d, r, &p);
+		p = mk_icmp(&t, &b, 0, 0, ts + 50);
+		p.sport = p.dport = i;
+		feed(d, r, &p);
+	}
+	for (unsigned i = 0; i < r->n; i++)
+		assert_true(addr_eq(&r->v[i].src.addr, &a) || addr_eq(&r->v[i].src.addr, &b));
+	assert_int_equal(r->kind_n[KIND_SYN_FLOOD], 1);
+	assert_int_equal(r->kind_n[KIND_UDP_FLOOD], 1);
+	assert_int_equal(r->kind_n[KIND_ICMP_FLOOD], 1);
+	assert_int_equal(r->kind_n[KIND_RATE_FLOOD], 1);
+	assert_int_equal(r->kind_n[KIND_SPOOFED], 0);
+	detect_free(d);
+	free(r);
+}
+
+/* The first packet of a flow never seen that is not a SYN probes a port:
+ * FIN, Xmas, NULL, ACK and Maimon scans are port scans, named. Packets of
+ * a connection under way are not probes, however many ports. */
+static void test_stealth_scans(void **state)
+{
+	static const struct { uint8_t flags; const char *name; } t[] = {
+		{ 0x01, "fin" }, { 0x29, "xmas" }, { 0x00, "null" }, { F_ACK, "ack" },
+		{ F_ACK | 0x01, "maimon" },
+	};
+	struct ip_addr s, dst = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		struct rec *r = rec_new();
+		struct detect *d = mk_default(r);
+
+		v4(&s, 198, 18, 9, (uint8_t)(1 + k));
+		for (uint16_t port = 1; port <= 20; port++, ts += 1000) {
+			p = mk_tcp(&s, &dst, 45000, port, t[k].flags, ts);
+			feed(d, r, &p);
+		}
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->v[0].kind, KIND_PORT_SCAN);
+		assert_int_equal(r->at[0], 19);
+		assert_string_equal(r->v[0].technique, t[k].name);
+		detect_free(d);
+		free(r);
+	}
+	{
+		struct rec *r = rec_new();
+		struct detect *d = mk_default(r);
+
+		v4(&s, 198, 18, 9, 99);
+		for (uint16_t port = 1; port <= 40; port++, ts += 1000) {
+			p = mk_tcp(&s, &dst, (uint16_t)(50000 + port), port, F_SYN, ts);
+			feed(d, r, &p);
+			p = mk_tcp(&dst, &s, port, (uint16_t)(50000 + port), F_SYN | F_ACK, ts + 1);
+			feed(d, r, &p);
+		}
+		assert_int_equal(r->n, 1);	/* the SYNs: a SYN scan */
+		r->n = 0;
+		for (uint16_t port = 1; port <= 40; port++, ts += 1000) {
+			p = mk_tcp(&s, &dst, (uint16_t)(50000 + port), port, F_ACK, ts);
+			feed(d, r, &p);
+			p = mk_tcp(&s, &dst, (uint16_t)(50000 + port), port, F_ACK | 0x01, ts + 1);
+			feed(d, r, &p);
+		}
+		assert_int_equal(r->n, 0);
+		detect_free(d);
+		free(r);
+	}
+}
+
+/* Packet time stepping back an hour: the windows carry on, so a client
+ * sending 20 datagrams a second (96 in 5 s, under 200) is never a flood
+ * whatever the clock did; the old frozen clock banned it 10 s later. */
+static void test_clock_step_back(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr c, t = target();
+	struct pkt p;
+	uint64_t ts = T0 + 3600 * 1000000ull;
+
+	v4(&c, 198, 18, 10, 1);
+	for (unsigned i = 0; i < 600; i++) {
+		if (i == 300)
+			ts -= 3600 * 1000000ull;	/* an NTP step */
+		p = mk(&c, &t, IPPROTO_UDP, 40010, 9, ts);
+		feed(d, r, &p);
+		ts += 50000;
+	}
+	assert_int_equal(r->n, 0);
+	/* And forward: an hour later, the windows are empty, not frozen. */
+	ts += 3600 * 1000000ull;
+	for (unsigned i = 0; i < 199; i++, ts += 1000) {
+		p = mk(&c, &t, IPPROTO_UDP, 40010, 9, ts);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 0);
+	p = mk(&c, &t, IPPROTO_UDP, 40010, 9, ts);
+	feed(d, r, &p);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].count, 200);
+	detect_free(d);
+	free(r);
+}
+
+/* A SYN flood forged in the name of a source that completed a handshake
+ * with the host is `spoofed`; from a silent source it is a syn_flood. */
+static void test_forged_syn(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr c, idle, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&c, 198, 18, 11, 1);
+	v4(&idle, 198, 18, 11, 2);
+	p = mk_tcp(&c, &t, 40000, 22, F_SYN, ts);
+	feed(d, r, &p);
+	p = mk_tcp(&t, &c, 22, 40000, F_SYN | F_ACK, ts + 10);
+	feed(d, r, &p);
+	p = mk_tcp(&c, &t, 40000, 22, F_ACK, ts + 20);
+	feed(d, r, &p);
+	for (uint16_t i = 0; i < 100; i++, ts += 1000) {
+		p = mk_tcp(&c, &t, (uint16_t)(1024 + i), 80, F_SYN, ts + 1000);
+		feed(d, r, &p);
+		p = mk_tcp(&idle, &t, (uint16_t)(1024 + i), 80, F_SYN, ts + 1000);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->v[0].kind, KIND_SPOOFED);
+	assert_true(addr_eq(&r->v[0].src.addr, &c));
+	assert_int_equal(r->v[1].kind, KIND_SYN_FLOOD);
+	assert_true(addr_eq(&r->v[1].src.addr, &idle));
+	assert_string_equal(detect_kind_name(KIND_SPOOFED), "spoofed");
+	detect_free(d);
+	free(r);
+}
+
+/* Unsolicited answers from DNS servers to one target: one reflection alert
+ * at the 20th distinct reflector, naming the service; one reflector alone,
+ * or answers to the target's own questions, are none. */
+static void test_reflection(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr s, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	v4(&s, 203, 0, 113, 1);
+	for (unsigned i = 0; i < 100; i++, ts += 1000) {
+		p = mk(&s, &t, IPPROTO_UDP, 53, (uint16_t)(30000 + i), ts);
+		feed(d, r, &p);
+	}
+	for (unsigned i = 0; i < 100; i++, ts += 1000) {
+		v4(&s, 203, 0, 114, (uint8_t)i);
+		p = mk(&t, &s, IPPROTO_UDP, (uint16_t)(31000 + i), 53, ts);
+		feed(d, r, &p);
+		p = mk(&s, &t, IPPROTO_UDP, 53, (uint16_t)(31000 + i), ts + 1);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 0);
+	for (unsigned i = 0; i < 30; i++, ts += 1000) {
+		v4(&s, 203, 0, 115, (uint8_t)i);
+		p = mk(&s, &t, IPPROTO_UDP, 53, 33333, ts);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->v[0].kind, KIND_REFLECTION);
+	assert_int_equal(r->v[0].src.len, 0);
+	assert_true(addr_eq(&r->v[0].dst, &t));
+	assert_int_equal(r->v[0].port, 53);
+	assert_int_equal(r->v[0].count, 20);
+	detect_free(d);
+	free(r);
+}
+
+/* Packets from the local prefixes, or marked outgoing, are the host's own. */
+static void test_local_and_direction(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr c, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	detect_cfg_defaults(&cfg);
+	assert_int_equal(prefix_parse("198.18.255.0/24", &cfg.local[0]), 0);
+	cfg.nlocal = 1;
+	d = mk_detect(&cfg, r);
+	v4(&c, 198, 18, 12, 1);
+	for (unsigned i = 0; i < 300; i++, ts += 1000) {
+		p = mk(&t, &c, IPPROTO_UDP, 5353, (uint16_t)(40000 + i), ts);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 0);
+	detect_free(d);
+	d = mk_default(r);
+	for (unsigned i = 0; i < 300; i++, ts += 1000) {
+		p = mk(&t, &c, IPPROTO_UDP, 5353, (uint16_t)(40000 + i), ts);
+		p.dir = PKT_DIR_OUT;
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 0);
+	for (unsigned i = 0; i < 200; i++, ts += 1000) {
+		p = mk(&t, &c, IPPROTO_UDP, 5353, (uint16_t)(41000 + i), ts);
+		feed(d, r, &p);
+	}
+	/* Nothing says these are the host's own. */
+	assert_int_equal(r->kind_n[KIND_UDP_FLOOD], 1);
+	assert_true(addr_eq(&r->v[0].src.addr, &t));
+	detect_free(d);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1284,6 +1569,13 @@ int main(void)
 		cmocka_unit_test(test_ddos_not_one_flooder),
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_time_backwards),
+		cmocka_unit_test(test_answered_udp),
+		cmocka_unit_test(test_host_answers),
+		cmocka_unit_test(test_stealth_scans),
+		cmocka_unit_test(test_clock_step_back),
+		cmocka_unit_test(test_forged_syn),
+		cmocka_unit_test(test_reflection),
+		cmocka_unit_test(test_local_and_direction),
 		cmocka_unit_test(test_stamp_wrap),
 		cmocka_unit_test(test_inline_edge),
 		cmocka_unit_test(test_disabled_and_stats),

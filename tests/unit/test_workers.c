@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
  * from the network header on. */
 struct frame {
 	uint16_t proto;
+	uint8_t pkttype;	/* PACKET_HOST (0) unless set */
 	uint8_t b[64];
 	uint32_t len;
 };
@@ -32,6 +34,10 @@ static bool load32(const struct frame *f, int32_t k, uint32_t *v)
 
 	if (k == SKF_AD_OFF + SKF_AD_PROTOCOL) {
 		*v = f->proto;
+		return true;
+	}
+	if (k == SKF_AD_OFF + SKF_AD_PKTTYPE) {
+		*v = f->pkttype;
 		return true;
 	}
 	off = k >= SKF_NET_OFF && k < SKF_NET_OFF + 0x10000 ? (int64_t)k - SKF_NET_OFF : k;
@@ -156,6 +162,38 @@ static void test_v4_sources(void **state)
 			for (unsigned n = 2; n <= 8; n++)
 				assert_int_equal(h % n, workers_shard(&a, n, 32, 64));
 		}
+	}
+}
+
+/* A packet this host sends goes to the shard of its destination, so that
+ * a flow's two directions meet in one worker. */
+static void test_outgoing_by_destination(void **state)
+{
+	struct sock_filter prog[WORKERS_PROG_MAX];
+	unsigned len = workers_fanout_prog(32, 64, prog);
+
+	srand(5);
+	for (int s = 0; s < 2000; s++) {
+		uint8_t src[16], dst[16];
+		struct ip_addr a, b;
+		struct frame f;
+
+		rnd(src, 16);
+		rnd(dst, 4);
+		addr_from_v4(&b, dst);
+		f = ip4(src, dst, 17);
+		f.pkttype = PACKET_OUTGOING;
+		assert_int_equal(run(prog, len, &f) % 4, workers_shard(&b, 4, 32, 64));
+		f.pkttype = PACKET_HOST;
+		addr_from_v4(&a, src);
+		assert_int_equal(run(prog, len, &f) % 4, workers_shard(&a, 4, 32, 64));
+		f = ip6(src, 17);
+		memcpy(f.b + 24, dst, 16);
+		rnd(dst, 16);
+		memcpy(f.b + 24, dst, 16);
+		addr_from_v6(&b, dst);
+		f.pkttype = PACKET_OUTGOING;
+		assert_int_equal(run(prog, len, &f) % 4, workers_shard(&b, 4, 32, 64));
 	}
 }
 
@@ -285,6 +323,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v4_sources),
+		cmocka_unit_test(test_outgoing_by_destination),
 		cmocka_unit_test(test_v6_prefix),
 		cmocka_unit_test(test_configured_prefix),
 		cmocka_unit_test(test_spread),

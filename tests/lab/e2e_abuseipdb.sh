@@ -22,9 +22,7 @@ case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespace)"; exit 77; }
 command -v python3 >/dev/null || { echo "skipped: python3 is needed"; exit 77; }
 [ -x "$BIN/dosips" ] || { echo "FAIL no $BIN/dosips: build first (make)"; exit 1; }
-FAILED=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; FAILED=1; }
+. "$TOP/tests/common.sh"
 
 lab_init
 NS=$LAB_PFX-abuse
@@ -144,4 +142,4 @@ ev ban 1.2.3.4 2 | grep -q '"duration_s":180' && ev ban 10.1.2.3 2 | grep -q '"d
 	bad "run 2 ban lengths: $(ev ban 1.2.3.4 2)"
 grep -q '^denied' "$D/requests.log" && bad "the stand-in denied a request: wrong or missing Key" ||
 	ok "every request carried the key the stand-in expects"
-[ "$FAILED" -eq 0 ] && echo "PASS abuseipdb" || { echo "FAIL abuseipdb"; exit 1; }
+[ "$T_FAILED" -eq 0 ] && echo "PASS abuseipdb" || { echo "FAIL abuseipdb"; exit 1; }

@@ -29,7 +29,6 @@ SOCK=$T/ctl.sock
 URL=http://198.18.0.2:8080
 pids=""
 DPID=""
-failed=0
 
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
@@ -40,12 +39,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { # DESCRIPTION COMMAND...: passes when the command succeeds
-	d=$1; shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
+. "$TOP/tests/common.sh"
 ctl() { "$BIN/dosipsctl" -s "$SOCK" "$@"; }
 in_v() { ip netns exec "$V" "$@"; }
 # waits up to $2 s (default 10) for a condition (a shell command string)
@@ -240,5 +234,5 @@ stop; st=$?
 check "stops cleanly with a request in flight (status $st)" [ $st -eq 0 ]
 check "  and says what it did not deliver" grep -q 'notify hang: stopping with [0-9]* events* not delivered' "$T/log"
 
-[ $failed -eq 0 ] && echo "all notify checks passed"
-exit $failed
+[ $T_FAILED -eq 0 ] && echo "all notify checks passed"
+exit $T_FAILED

@@ -13,11 +13,8 @@ BIN=${DOSIPS_BUILD:-$TOP/build/release}
 case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
 DPID=""
 NS_PIDS=""
-failed=0
 
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=1; }
-check() { what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$TOP/tests/common.sh"
 # wait_for COMMAND...: up to 5 s for it to succeed
 wait_for() { _i=0; while ! "$@"; do _i=$((_i + 1)); [ $_i -gt 100 ] && return 1; sleep 0.05; done; }
 
@@ -49,6 +46,6 @@ ns_init() {
 
 # ns_done LOG: the verdict, with the daemon's log on failure.
 ns_done() {
-	[ $failed -eq 0 ] || { echo "--- daemon log"; tail -n 20 "$1"; exit 1; }
+	[ $T_FAILED -eq 0 ] || { echo "--- daemon log"; tail -n 20 "$1"; exit 1; }
 	echo "all $NS_NAME checks passed"
 }

@@ -11,10 +11,7 @@ BIN=$TOP/build/release/dosips
 MKPCAP=$TOP/build/release/tools/mkpcap
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
-check() { what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$TOP/tests/common.sh"
 
 "$MKPCAP" -o "$tmp/spoof.pcap" -s spoof -n 30000 --sources 300 >/dev/null 2>&1 ||
 	{ echo "FAIL mkpcap"; exit 1; }
@@ -69,4 +66,4 @@ s0=$(grep -c 'not run for' "$tmp/bfree.log")
 s1=$(grep -c 'not run for' "$tmp/blim.log")
 check "skipped-hook warnings held to log_limit ($s1 of $s0)" [ "$s0" -ge 299 -a "$s1" -le 50 ]
 check "and summed" [ $((s1 + $(logheld blim hooks))) -eq "$s0" ]
-exit $fail
+exit $T_FAILED

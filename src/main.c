@@ -74,7 +74,6 @@ struct daemon {
 	ev_timer drain;             /* a replay's end waits for answers */
 	double drain_until;
 	struct hooks *hooks;
-	struct webclient *wc;       /* HTTP for notifiers (and others) */
 	struct notify *notify;      /* the notifiers, a subscriber */
 	struct ctl *ctl;
 	struct webclient *web;      /* HTTP: feeds, AbuseIPDB, fleet links; NULL if none */
@@ -562,6 +561,13 @@ static int push_allow(struct daemon *d)
 	return r;
 }
 
+/* The one HTTP client (libcurl multi in the loop) that notifiers, feeds,
+ * AbuseIPDB and the fleet links share, made when the first asks. */
+static int web_client(struct daemon *d, char *err, size_t errlen)
+{
+	return d->web ? 0 : webclient_new(d->loop, &d->web, err, errlen);
+}
+
 /* Feeds: their last good copies now, downloads in the loop. Without a web
  * client only file feeds work, which feeds.c reports per feed. */
 static int open_feeds(struct daemon *d)
@@ -569,10 +575,8 @@ static int open_feeds(struct daemon *d)
 	char err[512];
 	int r;
 
-	if ((r = webclient_new(d->loop, &d->web, err, sizeof(err))) < 0) {
+	if (web_client(d, err, sizeof(err)) < 0)
 		log_warn("web client: %s: url feeds cannot refresh", err);
-		d->web = NULL;
-	}
 	if ((r = feeds_new(d->loop, &d->cfg, d->fwf, d->web, d->wl, &d->feeds, err,
 			   sizeof(err))) < 0) {
 		log_err("feeds: %s", *err ? err : strerror(-r));
@@ -633,8 +637,8 @@ static int open_notify(struct daemon *d)
 	char err[CONFIG_PATH_MAX + 128];
 	int r;
 
-	if ((r = webclient_new(d->loop, &d->wc, err, sizeof(err))) < 0 ||
-	    (r = notify_new(d->loop, d->wc, &d->cfg, &d->notify, err, sizeof(err))) < 0)
+	if ((r = web_client(d, err, sizeof(err))) < 0 ||
+	    (r = notify_new(d->loop, d->web, &d->cfg, &d->notify, err, sizeof(err))) < 0)
 		log_err("%s", err);
 	return r;
 }
@@ -717,7 +721,7 @@ static void open_crowdsec(struct daemon *d)
 		log_info("crowdsec: not linked in a %s", d->opts->replay ? "replay" : "dry run");
 		return;
 	}
-	if ((!d->web && webclient_new(d->loop, &d->web, err, sizeof(err)) < 0) ||
+	if (web_client(d, err, sizeof(err)) < 0 ||
 	    crowdsec_new(d->loop, d->web, d->mit, &cc, &d->crowdsec, err, sizeof(err)) < 0) {
 		log_err("%s; running without the fleet link", err);
 		return;
@@ -1112,7 +1116,6 @@ static void daemon_teardown(struct daemon *d)
 	crowdsec_free(d->crowdsec);
 	abuseipdb_free(d->abuse);   /* they cancel their requests: before the client */
 	feeds_free(d->feeds);
-	webclient_free(d->web);
 	capture_close(d->cap);
 	workers_free(d->wk);
 	detect_free(d->det);
@@ -1123,7 +1126,7 @@ static void daemon_teardown(struct daemon *d)
 	events_free(d->ev);
 	hooks_free(d->hooks);
 	notify_free(d->notify);      /* after ctl_close: it cancels its tests */
-	webclient_free(d->wc);
+	webclient_free(d->web);      /* after every user: each cancelled its requests */
 	jsonl_close(d->jsonl);
 	metrics_free(d->metrics);
 	free(d->tuned);

@@ -12,8 +12,9 @@
  * The rate is measured, not guessed from the ban's reason: the capture tap
  * sits before the ingress drop, so detect still counts a banned source's
  * packets in its rate_flood window, and detect_top_sources reads the busiest
- * sources of that window. Once a second (and soon after each ban) the
- * busiest sources above pps that are banned now, and overlap no whitelisted
+ * sources of that window. Once a second, and every 50 ms for 1.5 s after
+ * each ban (while the window fills: a rate is known only once pps packets
+ * have come), the busiest sources above pps that are banned now, and overlap no whitelisted
  * or protected address, are announced, at most `max` at once. Only the
  * 8 busiest sources per measurement are seen; with workers > 1 detect state
  * is per thread and there is no measurement, so nothing is announced.
@@ -38,7 +39,8 @@
 #define BGP_TIMEOUT_MS 5000
 #define BGP_ARGS 24
 #define BGP_ARGBUF 512
-#define BGP_SOON 0.02    /* after a ban: measure again this soon */
+#define BGP_SOON 0.05    /* after a ban: measure this often ... */
+#define BGP_SOON_FOR 1.5 /* ... for this long (a window fills) */
 
 enum slot_state { S_FREE, S_OFF, S_ADDING, S_ON, S_DELETING };
 
@@ -62,6 +64,7 @@ struct bgp {
 	struct slot *slots;
 	struct bgp_stats st;
 	double logged_at;
+	double soon_until;   /* ev_now() until which `soon` repeats */
 };
 
 int bgp_parse_action(const char *s, uint64_t *bps)
@@ -295,14 +298,24 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	measure(w->data);
 }
 
+static void on_soon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct bgp *b = w->data;
+
+	measure(b);
+	if (ev_now(loop) >= b->soon_until)
+		ev_timer_stop(loop, w);
+}
+
 void bgp_on_event(const struct event *e, const char *json, size_t len, void *ctx)
 {
 	struct bgp *b = ctx;
 	struct slot *s;
 
-	if (e->type == EVT_BAN && !ev_is_active(&b->soon)) {
-		ev_timer_set(&b->soon, BGP_SOON, 0.);
-		ev_timer_start(b->loop, &b->soon);
+	if (e->type == EVT_BAN) {
+		b->soon_until = ev_now(b->loop) + BGP_SOON_FOR;
+		if (!ev_is_active(&b->soon))
+			ev_timer_start(b->loop, &b->soon);
 	} else if (e->type == EVT_UNBAN && (s = slot_find(b, &e->src))) {
 		s->want = false;
 		if (s->st == S_ON)
@@ -339,7 +352,7 @@ int bgp_new(struct ev_loop *loop, const struct bgp_cfg *cfg, struct mitigate *m,
 	b->top = top;
 	b->top_ctx = top_ctx;
 	ev_timer_init(&b->tick, on_tick, 1., 1.);
-	ev_timer_init(&b->soon, on_tick, BGP_SOON, 0.);
+	ev_timer_init(&b->soon, on_soon, BGP_SOON, BGP_SOON);
 	b->tick.data = b->soon.data = b;
 	ev_timer_start(loop, &b->tick);
 	*out = b;

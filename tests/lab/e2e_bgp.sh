@@ -59,10 +59,7 @@ ok "BGP session established: $(router neighbor | tail -n 1 | tr -s ' ')"
 # has_route ADDR: the router's ipv4-flowspec table has source ADDR/32.
 has_route() { router global rib -a ipv4-flowspec 2>/dev/null | grep -q "\[source: $1/32\]"; }
 no_route() { ! has_route "$1"; }
-in_set() {
-	lab_exec "$LAB_VICTIM" nft list set inet dosips ban4 2>/dev/null |
-		tr '{},' '\n\n\n' | awk -v e="$1" '$1 == e { f = 1 } END { exit !f }'
-}
+in_set() { ban_has ban4 "$1"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ctl() { "$BIN/dosipsctl" -s "$LAB_DIR/ctl.sock" "$@"; }
 

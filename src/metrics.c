@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "capture.h"
+#include "crowdsec.h"
+#include "feeds.h"
 #include "hooks.h"
 #include "metrics.h"
 #include "mitigate.h"
@@ -217,6 +219,79 @@ static void hooks(struct strbuf *b, const struct ctl_view *v)
 	scalar(b, "dosips_hooks_running", "gauge", "Hooks running now.", hs.running);
 }
 
+/* The feeds, each a label: entries in force, loads, failures, and when
+ * the last good one was (0: never). */
+struct feed_rows {
+	struct strbuf *b;
+	int pass;
+};
+
+static void feed_row(const struct feed_info *fi, void *ctx)
+{
+	struct feed_rows *r = ctx;
+
+	switch (r->pass) {
+	case 0:
+		sb_printf(r->b, "dosips_feed_entries{feed=\"%s\"} %zu\n", fi->name, fi->entries);
+		break;
+	case 1:
+		sb_printf(r->b, "dosips_feed_loads_total{feed=\"%s\"} %" PRIu64 "\n", fi->name,
+			  fi->loads);
+		break;
+	case 2:
+		sb_printf(r->b, "dosips_feed_failures_total{feed=\"%s\"} %" PRIu64 "\n", fi->name,
+			  fi->failures);
+		break;
+	default:
+		sb_printf(r->b, "dosips_feed_last_refresh_timestamp_seconds{feed=\"%s\"} %.3f\n",
+			  fi->name, fi->last_refresh);
+	}
+}
+
+static void feeds(struct strbuf *b, const struct ctl_view *v)
+{
+	static const char *const fams[][3] = {
+		{ "dosips_feed_entries", "gauge", "Entries (addresses or prefixes) of the feed list in force." },
+		{ "dosips_feed_loads_total", "counter", "Good loads of a feed into the kernel." },
+		{ "dosips_feed_failures_total", "counter",
+		  "Refreshes of a feed that failed or were refused (the old list kept)." },
+		{ "dosips_feed_last_refresh_timestamp_seconds", "gauge",
+		  "When a feed last loaded (Unix time; 0 never)." },
+	};
+	struct feed_rows r = { .b = b };
+
+	if (!v->feeds || !v->feeds_foreach)
+		return;
+	for (r.pass = 0; r.pass < 4; r.pass++) {
+		family(b, fams[r.pass][0], fams[r.pass][1], fams[r.pass][2]);
+		v->feeds_foreach(v->feeds, feed_row, &r);
+	}
+}
+
+/* The CrowdSec link, when there is one. */
+static void fleet(struct strbuf *b, const struct ctl_view *v)
+{
+	struct crowdsec_stats cs;
+
+	if (!v->crowdsec)
+		return;
+	crowdsec_get_stats(v->crowdsec, &cs);
+	scalar(b, "dosips_crowdsec_up", "gauge", "1 when the Local API answered last.",
+	       (uint64_t)cs.api_up);
+	scalar(b, "dosips_crowdsec_pushed_total", "counter",
+	       "Bans of this host pushed to the Local API.", cs.pushed);
+	scalar(b, "dosips_crowdsec_push_failures_total", "counter",
+	       "Pushes the Local API did not take (retried).", cs.push_failures);
+	scalar(b, "dosips_crowdsec_queued", "gauge", "Pushes waiting for the Local API.",
+	       cs.queued);
+	scalar(b, "dosips_crowdsec_decisions_applied_total", "counter",
+	       "Decisions of the fleet banned here.", cs.applied);
+	scalar(b, "dosips_crowdsec_decisions_lifted_total", "counter",
+	       "Bans lifted here because their decision was deleted.", cs.lifted);
+	scalar(b, "dosips_crowdsec_decisions_refused_total", "counter",
+	       "Decisions not applied: the whitelist or this host's addresses.", cs.refused);
+}
+
 char *metrics_render(const struct metrics *m, const struct ctl_view *v, size_t *len)
 {
 	struct strbuf b = { 0 };
@@ -231,5 +306,7 @@ char *metrics_render(const struct metrics *m, const struct ctl_view *v, size_t *
 	alerts_bans(&b, m, v);
 	kernel(&b, v);
 	hooks(&b, v);
+	feeds(&b, v);
+	fleet(&b, v);
 	return sb_take(&b, len);
 }

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "capture.h"
+#include "crowdsec.h"
+#include "feeds.h"
 #include "fw.h"
 #include "log.h"
 #include "mitigate.h"
@@ -148,6 +150,43 @@ static void json_tune(struct strbuf *b, const struct config *cfg)
 	sb_printf(b, "}");
 }
 
+static void json_feed(const struct feed_info *fi, void *ctx)
+{
+	struct bans_ctx *c = ctx;
+
+	sb_printf(c->b, "%s{\"name\":", c->n++ ? "," : "");
+	sb_json_str(c->b, fi->name);
+	sb_printf(c->b, ",\"action\":");
+	sb_json_str(c->b, fi->action ? fi->action : "");
+	sb_printf(c->b, ",\"entries\":%zu,\"last_refresh\":%.3f,\"error\":", fi->entries,
+		  fi->last_refresh);
+	sb_json_str(c->b, fi->last_error ? fi->last_error : "");
+	sb_printf(c->b, "}");
+}
+
+/* The feeds and the fleet link, where there are any: what dosipsctl feeds
+ * and dosipsctl peers show. */
+static void json_intel(struct strbuf *b, const struct ctl_view *cv)
+{
+	struct bans_ctx fc = { b, 0 };
+	struct crowdsec_stats cs;
+
+	sb_printf(b, ",\"feeds\":[");
+	if (cv->feeds && cv->feeds_foreach)
+		cv->feeds_foreach(cv->feeds, json_feed, &fc);
+	sb_printf(b, "],\"crowdsec\":");
+	if (!cv->crowdsec) {
+		sb_printf(b, "null");
+		return;
+	}
+	crowdsec_get_stats(cv->crowdsec, &cs);
+	sb_printf(b, "{\"up\":%s,\"pushed\":%" PRIu64 ",\"queued\":%" PRIu64
+		  ",\"applied\":%" PRIu64 ",\"last_pull\":%.3f,\"error\":",
+		  cs.api_up ? "true" : "false", cs.pushed, cs.queued, cs.applied, cs.last_pull);
+	sb_json_str(b, cs.last_error);
+	sb_printf(b, "}");
+}
+
 char *page_state_json(struct page *p, const struct page_caller *who, size_t *len)
 {
 	const struct ctl_view *cv = p->v->ctl;
@@ -169,6 +208,7 @@ char *page_state_json(struct page *p, const struct page_caller *who, size_t *len
 	json_rates(&b, p);
 	sb_printf(&b, ",");
 	json_tune(&b, cv->cfg);
+	json_intel(&b, cv);
 	sb_printf(&b, "}");
 	return sb_take(&b, len);
 }

@@ -104,6 +104,26 @@ function renderTop(top) {
   if (!box.children.length) box.append(el('p', 'no source active in its window', 'muted'));
 }
 
+function ago(t) {
+  return t > 0 ? fmtDur(Math.max(0, Math.round(state.now - t))) + ' ago' : 'never';
+}
+
+function renderIntel(s) {
+  const box = $('intel');
+  box.replaceChildren();
+  for (const f of s.feeds || []) {
+    box.append(el('p', f.name + ' (' + f.action + '): ' + f.entries + ' entries, loaded ' +
+                  ago(f.last_refresh) + (f.error ? ' — ' + f.error : ''), f.error ? 'down' : ''));
+  }
+  const c = s.crowdsec;
+  if (c) {
+    box.append(el('p', 'CrowdSec: ' + (c.up ? 'up' : 'down') + ', ' + c.pushed + ' pushed, ' +
+                  c.queued + ' waiting, ' + c.applied + ' decisions banned here, synced ' +
+                  ago(c.last_pull) + (c.error ? ' — ' + c.error : ''), c.up ? '' : 'down'));
+  }
+  if (!box.children.length) box.append(el('p', 'no feeds, no fleet link', 'muted'));
+}
+
 function renderTune(tune) {
   if (tuneShown) return;
   tuneShown = true;
@@ -127,6 +147,7 @@ async function refresh() {
     drawChart(state.rates);
     renderBans(state);
     renderTop(state.top);
+    renderIntel(state);
     renderTune(state.tune);
   } catch (e) {
     $('status').textContent = 'unreachable'; $('status').className = 'down';

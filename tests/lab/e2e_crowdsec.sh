@@ -136,7 +136,8 @@ T_CONF="crowdsec.url = $LAPI_URL
 crowdsec.credentials = $CS/A.yaml
 crowdsec.api_key_file = $CS/A.key
 crowdsec.poll = $POLL
-crowdsec.queue = $LAB_DIR/A.queue"
+crowdsec.queue = $LAB_DIR/A.queue
+http_listen = 9212"
 dosips_start
 
 # Host B: the client namespace, its own interface, nftables and socket.
@@ -213,6 +214,16 @@ for i in 81 82 83; do
 		bad "198.18.0.$i is in the LAPI $n times"
 	lab_wait 4 in_set "$LAB_CLIENT" "198.18.0.$i" || bad "198.18.0.$i not enforced on B"
 done
+
+# The link in A's metrics: up again, every ban of A's pushed, none waiting.
+scrape=$(lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9212/metrics)
+metric() { printf '%s\n' "$scrape" | sed -n "s/^$1 //p"; }
+lab_wait 5 sh -c "ip netns exec '$LAB_VICTIM' curl -s http://127.0.0.1:9212/metrics | grep -q '^dosips_crowdsec_queued 0'"
+scrape=$(lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9212/metrics)
+[ "$(metric dosips_crowdsec_up)" = 1 ] && [ "$(metric dosips_crowdsec_queued)" = 0 ] &&
+	[ "$(metric dosips_crowdsec_pushed_total)" -ge 4 ] &&
+	ok "metrics: dosips_crowdsec_up 1, pushed $(metric dosips_crowdsec_pushed_total), queued 0" ||
+	bad "metrics: up '$(metric dosips_crowdsec_up)', pushed '$(metric dosips_crowdsec_pushed_total)', queued '$(metric dosips_crowdsec_queued)'"
 
 # 4. Ban on A to enforcement on B, five times.
 times=""

@@ -81,6 +81,7 @@ T_WHITELIST=$LAB_CLIENT4
 # The probe of the swap must not be banned by detection (a ban would hide
 # a window of the feed chain): SYN flood detection is off here.
 T_CONF="state_dir = $LAB_DIR/state
+http_listen = 9211
 syn_flood.enabled = no
 [feed firehol_level1]
 url = https://$SRV:$PORT/firehol.netset
@@ -122,6 +123,22 @@ for f in firehol_level1 spamhaus_drop; do
 			); bound $LOAD_BOUND_MS)" ||
 		bad "$f: load took $wall ms, $cpu ms of CPU: $line"
 done
+# The feeds in the metrics: each one's entries, as the load logged them.
+scrape=$(lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9211/metrics)
+for f in firehol_level1 spamhaus_drop; do
+	want=$(grep "feed $f: .* entries from https" "$LAB_DIR/dosips.log" | head -n 1 |
+		sed -n 's/.*: \([0-9]*\) entries from.*/\1/p')
+	got=$(printf '%s\n' "$scrape" | sed -n "s/^dosips_feed_entries{feed=\"$f\"} //p")
+	[ -n "$want" ] && [ "$got" = "$want" ] && ok "metrics: dosips_feed_entries{feed=\"$f\"} $got" ||
+		bad "metrics: dosips_feed_entries of $f is '$got', the load logged '$want'"
+done
+printf '%s\n' "$scrape" | grep -q '^dosips_feed_last_refresh_timestamp_seconds{feed="firehol_level1"} [1-9]' &&
+	ok "metrics: the last refresh of firehol_level1 is stamped" || bad "metrics: no refresh time"
+if command -v promtool >/dev/null; then
+	printf '%s\n' "$scrape" | promtool check metrics >/dev/null 2>&1 &&
+		ok "promtool accepts the scrape with feed families" ||
+		bad "promtool: $(printf '%s\n' "$scrape" | promtool check metrics 2>&1 | head -n 3)"
+fi
 [ "$(elements feed_firehol_level1_4)" -gt 99000 ] &&
 	ok "feed_firehol_level1_4 holds $(elements feed_firehol_level1_4) elements (nft -j)" ||
 	bad "feed_firehol_level1_4 holds $(elements feed_firehol_level1_4) elements"

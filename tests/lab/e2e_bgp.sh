@@ -11,6 +11,7 @@
 #   - a whitelisted flooder is never announced;
 #   - a flood below upstream.pps is banned but not announced;
 #   - ban to route at the router, five attackers: the median is printed;
+#   - dosipsctl peers and the metrics count the announcements;
 #   - a clean stop withdraws what is left.
 . "$(dirname "$0")/lib.sh"
 
@@ -75,7 +76,8 @@ T_WHITELIST=$WL
 T_CONF="upstream.speaker = $(command -v gobgp)
 upstream.api = $SPEAKER_API
 upstream.pps = $PPS
-upstream.max = 16"
+upstream.max = 16
+http_listen = 9212"
 dosips_start
 
 # flood SRC INTERVAL COUNT: a SYN flood from SRC, bounded in count and time.
@@ -150,6 +152,12 @@ note "ban to FlowSpec route at the router, ms:$times; median $med"
 ctl peers | grep -q "bgp announcements: 5 active, 6 made, 1 withdrawn" &&
 	ok "dosipsctl peers: $(ctl peers | grep 'bgp announcements')" ||
 	bad "dosipsctl peers: $(ctl peers | grep bgp)"
+
+scrape=$(lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9212/metrics)
+metric() { printf '%s\n' "$scrape" | sed -n "s/^$1 //p"; }
+[ "$(metric dosips_bgp_announcements)" = 5 ] && [ "$(metric dosips_bgp_withdrawn_total)" = 1 ] &&
+	ok "metrics: dosips_bgp_announcements 5, withdrawn 1" ||
+	bad "metrics: announcements '$(metric dosips_bgp_announcements)', withdrawn '$(metric dosips_bgp_withdrawn_total)'"
 
 # 6. A clean stop withdraws everything.
 dosips_stop

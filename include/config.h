@@ -78,6 +78,12 @@ struct config {
 	char crowdsec_queue[CONFIG_PATH_MAX];
 	uint32_t crowdsec_poll_ms;
 	uint32_t crowdsec_queue_max;
+	char upstream_speaker[CONFIG_PATH_MAX]; /* gobgp CLI; "" = no FlowSpec */
+	char upstream_api[128];     /* gobgpd's gRPC address host:port */
+	uint32_t upstream_pps;      /* announce banned floods above this */
+	uint32_t upstream_max;      /* announcements at most */
+	char upstream_action[64];   /* "discard" or "rate-limit N" */
+	bool upstream_rtbh;         /* refused: not implemented */
 	struct detect_cfg detect;
 	struct mitigate_cfg mitigate;
 	struct reputation_cfg rep;

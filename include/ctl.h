@@ -44,6 +44,7 @@ struct ctl_view {
 			      void (*cb)(const struct feed_info *, void *), void *ctx);
 	const struct feeds *feeds;
 	struct crowdsec *crowdsec;         /* NULL: no fleet link */
+	struct bgp *bgp;                   /* NULL: no FlowSpec upstream */
 	const struct config *cfg;
 	uint64_t alerts_before[KIND__MAX]; /* of detectors a reload replaced */
 	double started;                    /* ev_time() at start */

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config libpcap-dev libev-dev libmnl-dev libnftnl-dev
 libcap-ng-dev libcmocka-dev libcurl4-openssl-dev libjson-c-dev libsqlite3-dev sqlite3
 libmicrohttpd-dev nftables iproute2 tcpdump hping3 nmap
-netcat-openbsd netsniff-ng valgrind clang libclang-rt-dev mandoc procps curl crowdsec logrotate
+netcat-openbsd netsniff-ng valgrind clang libclang-rt-dev mandoc procps curl crowdsec gobgpd logrotate
 msmtp msmtp-mta python3 python3-aiosmtpd prometheus chromium nodejs"
 # npm: Debian's package, unless a nodejs that bundles it is installed.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bgp.h"
 #include "config.h"
 #include "feeds.h"
 #include "http.h"
@@ -77,6 +78,12 @@ static const struct key config_keys[] = {
 	STR("crowdsec.queue", crowdsec_queue),
 	NUM("crowdsec.poll", K_MS, crowdsec_poll_ms, 100, 3600000),
 	NUM("crowdsec.queue_max", K_U32, crowdsec_queue_max, 1, 1000000),
+	STR("upstream.speaker", upstream_speaker),
+	STR("upstream.api", upstream_api),
+	NUM("upstream.pps", K_U32, upstream_pps, 1, 1000000000),
+	NUM("upstream.max", K_U32, upstream_max, 1, 100000),
+	STR("upstream.action", upstream_action),
+	NUM("upstream.rtbh", K_BOOL, upstream_rtbh, 0, 1),
 	NUM("ban", K_SEC, mitigate.ban_s, 1, 31536000),
 	NUM("ban_max", K_SEC, mitigate.ban_max_s, 1, 31536000),
 	NUM("escalate", K_U32, mitigate.escalate, 1, 1000),
@@ -130,6 +137,10 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->crowdsec_queue, sizeof(cfg->crowdsec_queue), "/var/lib/dosips/crowdsec-queue");
 	cfg->crowdsec_poll_ms = 10000;
 	cfg->crowdsec_queue_max = 10000;
+	snprintf(cfg->upstream_api, sizeof(cfg->upstream_api), "127.0.0.1:50051");
+	cfg->upstream_pps = 100000;
+	cfg->upstream_max = 100;
+	snprintf(cfg->upstream_action, sizeof(cfg->upstream_action), "discard");
 	detect_cfg_defaults(&cfg->detect);
 	mitigate_cfg_defaults(&cfg->mitigate);
 }
@@ -510,6 +521,30 @@ static int config_load_text(struct config *cfg, const char *path, const char *te
 	return r;
 }
 
+/* [upstream]: the action and the address parse; RTBH is refused. */
+static int upstream_check(const struct config *cfg, char *err, size_t errlen)
+{
+	char host[128], port[8];
+	uint64_t bps;
+
+	if (cfg->upstream_rtbh) {
+		snprintf(err, errlen, "upstream.rtbh: announcing the attacked address itself "
+			 "(RTBH) is not implemented; it would complete the attack: set it to no");
+		return -EINVAL;
+	}
+	if (bgp_parse_action(cfg->upstream_action, &bps) < 0) {
+		snprintf(err, errlen, "upstream.action: expected discard or rate-limit BYTES, "
+			 "not \"%s\"", cfg->upstream_action);
+		return -EINVAL;
+	}
+	if (bgp_parse_api(cfg->upstream_api, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errlen, "upstream.api: expected host:port, not \"%s\"",
+			 cfg->upstream_api);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_check(const struct config *cfg, char *err, size_t errlen)
 {
 	const char *why;
@@ -528,7 +563,7 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 			 cfg->mitigate.max_bans, cfg->set_size);
 		return -EINVAL;
 	}
-	if (http_cfg_check(cfg, err, errlen) < 0)
+	if (http_cfg_check(cfg, err, errlen) < 0 || upstream_check(cfg, err, errlen) < 0)
 		return -EINVAL;
 	for (size_t i = 0; named_types[i].type; i++)
 		if (named_types[i].check(cfg, err, errlen) < 0)
@@ -609,7 +644,8 @@ void config_keep_restart(struct config *next, const struct config *cur, char *ch
 		"reputation.abuseipdb_report", "history", "http_listen", "http_tokens",
 		"http_max_clients", "http_timeout", "crowdsec.url",
 		"crowdsec.credentials", "crowdsec.api_key_file", "crowdsec.queue",
-		"crowdsec.poll", "crowdsec.queue_max",
+		"crowdsec.poll", "crowdsec.queue_max", "upstream.speaker", "upstream.api",
+		"upstream.pps", "upstream.max", "upstream.action",
 	};
 	size_t n = 0;
 

@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "feeds.h"
 #include "fw.h"
+#include "bgp.h"
 #include "crowdsec.h"
 #include "hooks.h"
 #include "log.h"
@@ -554,12 +555,30 @@ static void peer_time(struct reply *r, const char *what, double t)
 		say(r, "%s: never\n", what);
 }
 
-/* The fleet links: CrowdSec's Local API (BGP when it exists). */
+/* FlowSpec upstream: the speaker and what the announcements did. */
+static void peers_bgp(const struct ctl_view *v, struct reply *r)
+{
+	struct bgp_stats bs;
+
+	if (!v->bgp) {
+		say(r, "bgp: off\n");
+		return;
+	}
+	bgp_get_stats(v->bgp, &bs);
+	say(r, "bgp: %s at %s\n", bgp_speaker(v->bgp), v->cfg->upstream_api);
+	say(r, "bgp announcements: %" PRIu64 " active, %" PRIu64 " made, %" PRIu64
+	    " withdrawn, %" PRIu64 " failed, %" PRIu64 " left out (max)\n", bs.active, bs.made,
+	    bs.withdrawn, bs.failed, bs.over_max);
+	say(r, "bgp last error: %s\n", *bs.last_error ? bs.last_error : "none");
+}
+
+/* The fleet links: CrowdSec's Local API, FlowSpec upstream. */
 static int cmd_peers(const struct ctl_view *v, int argc, char **argv, struct reply *r,
 		     char *err, size_t errlen)
 {
 	struct crowdsec_stats cs;
 
+	peers_bgp(v, r);
 	if (!v->crowdsec) {
 		say(r, "crowdsec: off\n");
 		return 0;

@@ -14,6 +14,7 @@
 #include "abuseipdb.h"
 #include "capture.h"
 #include "config.h"
+#include "bgp.h"
 #include "crowdsec.h"
 #include "ctl.h"
 #include "detect.h"
@@ -78,6 +79,7 @@ struct daemon {
 	struct ctl *ctl;
 	struct webclient *web;      /* HTTP: feeds, AbuseIPDB, fleet links; NULL if none */
 	struct crowdsec *crowdsec;
+	struct bgp *bgp;            /* FlowSpec upstream, or NULL */
 	struct ctl_view view;
 	struct metrics *metrics;    /* a subscriber, read by /metrics */
 	struct http *http;          /* NULL unless http_listen */
@@ -733,6 +735,46 @@ static void open_crowdsec(struct daemon *d)
 		 *d->cfg.crowdsec_key_file ? "pulling decisions" : "");
 }
 
+/* The measured rates for bgp.c: the single detector's window. */
+static bool bgp_top(struct detect_top top[][8], size_t n, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (!d->det)
+		return false;
+	detect_top_sources(d->det, top, n);
+	return true;
+}
+
+/* FlowSpec upstream, when configured: like the CrowdSec link, never for
+ * replays or dry runs. Its failure to start is logged. */
+static void open_bgp(struct daemon *d)
+{
+	struct bgp_cfg bc = {
+		.speaker = d->cfg.upstream_speaker, .api = d->cfg.upstream_api,
+		.pps = d->cfg.upstream_pps, .max = d->cfg.upstream_max,
+		.window_ms = d->cfg.detect.det[KIND_RATE_FLOOD].window_ms,
+	};
+	char err[CONFIG_PATH_MAX + 128];
+
+	if (!*d->cfg.upstream_speaker)
+		return;
+	if (d->opts->replay || d->opts->dry_run) {
+		log_info("bgp: no announcements in a %s", d->opts->replay ? "replay" : "dry run");
+		return;
+	}
+	if (bgp_parse_action(d->cfg.upstream_action, &bc.rate_bps) < 0 ||
+	    bgp_new(d->loop, &bc, d->mit, &d->wl, bgp_top, d, &d->bgp, err, sizeof(err)) < 0) {
+		log_err("%s; running without FlowSpec", err);
+		return;
+	}
+	if (d->wk)
+		log_warn("bgp: with workers > 1 no rate is measured: nothing is announced");
+	events_subscribe(d->ev, bgp_on_event, d->bgp);
+	log_info("bgp: announcing floods above %u pps through %s at %s", d->cfg.upstream_pps,
+		 d->cfg.upstream_speaker, d->cfg.upstream_api);
+}
+
 /* Everything a reload replaces, built aside first. */
 struct reload {
 	struct config *cfg;
@@ -973,7 +1015,7 @@ static void open_control(struct daemon *d)
 
 	d->view = (struct ctl_view){
 		.cap = d->cap, .det = d->det, .wk = d->wk, .mit = d->mit, .fw = d->fw,
-		.hooks = d->hooks, .notify = d->notify, .crowdsec = d->crowdsec,
+		.hooks = d->hooks, .notify = d->notify, .crowdsec = d->crowdsec, .bgp = d->bgp,
 		.feeds = d->feeds, .feeds_foreach = feeds_foreach,
 		.store = d->store, .bus = d->ev,
 		.cfg = &d->cfg, .started = ev_time(), .source = d->cfg.iface,
@@ -1095,6 +1137,7 @@ static int daemon_setup(struct daemon *d)
 	if ((r = mitigate_adopt(d->mit)) < 0)
 		log_warn("could not read back existing bans: %s", strerror(-r));
 	open_crowdsec(d);
+	open_bgp(d);
 	start_watchers(d);
 	open_control(d);
 	if ((r = open_http(d)) < 0)
@@ -1114,6 +1157,9 @@ static void daemon_teardown(struct daemon *d)
 	if (d->crowdsec)
 		events_unsubscribe(d->ev, crowdsec_on_event, d->crowdsec);
 	crowdsec_free(d->crowdsec);
+	if (d->bgp)
+		events_unsubscribe(d->ev, bgp_on_event, d->bgp);
+	bgp_free(d->bgp);     /* withdraws: before the bans go */
 	abuseipdb_free(d->abuse);   /* they cancel their requests: before the client */
 	feeds_free(d->feeds);
 	capture_close(d->cap);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bgp.h"
 #include "capture.h"
 #include "crowdsec.h"
 #include "feeds.h"
@@ -292,6 +293,23 @@ static void fleet(struct strbuf *b, const struct ctl_view *v)
 	       "Decisions not applied: the whitelist or this host's addresses.", cs.refused);
 }
 
+/* FlowSpec upstream, when announcing. */
+static void upstream(struct strbuf *b, const struct ctl_view *v)
+{
+	struct bgp_stats bs;
+
+	if (!v->bgp)
+		return;
+	bgp_get_stats(v->bgp, &bs);
+	scalar(b, "dosips_bgp_announcements", "gauge",
+	       "FlowSpec rules announced upstream now.", bs.active);
+	scalar(b, "dosips_bgp_announced_total", "counter", "FlowSpec rules announced.", bs.made);
+	scalar(b, "dosips_bgp_withdrawn_total", "counter", "FlowSpec rules withdrawn.",
+	       bs.withdrawn);
+	scalar(b, "dosips_bgp_failures_total", "counter",
+	       "gobgp calls that failed or timed out (retried).", bs.failed);
+}
+
 char *metrics_render(const struct metrics *m, const struct ctl_view *v, size_t *len)
 {
 	struct strbuf b = { 0 };
@@ -308,5 +326,6 @@ char *metrics_render(const struct metrics *m, const struct ctl_view *v, size_t *
 	hooks(&b, v);
 	feeds(&b, v);
 	fleet(&b, v);
+	upstream(&b, v);
 	return sb_take(&b, len);
 }

@@ -7,6 +7,7 @@
  * Alert totals add the counts of detectors a reload replaced. */
 #include <stdio.h>
 
+#include "bgp.h"
 #include "capture.h"
 #include "fw.h"
 #include "hooks.h"
@@ -165,6 +166,22 @@ static void collect_workers(const struct ctl_view *v, stats_fn fn, void *ctx)
 	}
 }
 
+/* FlowSpec upstream (bgp.c): announcements in force, made, withdrawn,
+ * CLI calls that failed, sources left out for upstream.max. */
+static void collect_upstream(const struct ctl_view *v, stats_fn fn, void *ctx)
+{
+	struct bgp_stats bs;
+
+	if (!v->bgp)
+		return;
+	bgp_get_stats(v->bgp, &bs);
+	fn(STATS_UPSTREAM, "bgp_active", bs.active, ctx);
+	fn(STATS_UPSTREAM, "bgp_announced", bs.made, ctx);
+	fn(STATS_UPSTREAM, "bgp_withdrawn", bs.withdrawn, ctx);
+	fn(STATS_UPSTREAM, "bgp_failed", bs.failed, ctx);
+	fn(STATS_UPSTREAM, "bgp_over_max", bs.over_max, ctx);
+}
+
 void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 {
 	struct fw_stats fs;
@@ -187,4 +204,5 @@ void stats_collect(const struct ctl_view *v, stats_fn fn, void *ctx)
 	collect_notify(v, fn, ctx);
 	collect_workers(v, fn, ctx);
 	collect_history(v, fn, ctx);
+	collect_upstream(v, fn, ctx);
 }

@@ -306,6 +306,29 @@ static void test_named_section_unknown_type(void **state)
 	assert_non_null(strstr(err, ":1: unknown section type"));
 }
 
+/* [upstream]: RTBH is refused with its reason, a bad action or address too. */
+static void test_upstream_refusals(void **state)
+{
+	static const struct { const char *text, *why; } bad[] = {
+		{ "[upstream]\nrtbh = yes\n", "upstream.rtbh: announcing the attacked address" },
+		{ "[upstream]\naction = drop\n", "upstream.action: expected discard or rate-limit" },
+		{ "[upstream]\naction = rate-limit 0\n", "upstream.action" },
+		{ "[upstream]\napi = 127.0.0.1\n", "upstream.api: expected host:port" },
+	};
+	struct config cfg;
+	char err[256];
+
+	assert_int_equal(load_text(&cfg, "[upstream]\naction = rate-limit 12500\n"
+				   "api = [::1]:50051\n", err, sizeof(err)), 0);
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load_text(&cfg, bad[i].text, err, sizeof(err)), 0);
+		assert_int_equal(config_check(&cfg, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].why))
+			fail_msg("%s: \"%s\"", bad[i].text, err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_policy_file_matches_defaults),
 		cmocka_unit_test(test_man_page_lists_every_key),
 		cmocka_unit_test_teardown(test_named_section_unknown_type, teardown),
+		cmocka_unit_test_teardown(test_upstream_refusals, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

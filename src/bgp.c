@@ -1,0 +1,394 @@
+/*
+ * bgp.c - floods pushed upstream as BGP FlowSpec rules.
+ *
+ * A ban drops a flood at this host, after it has crossed the link. When the
+ * flood alone is more than the operator wants on the link (upstream.pps), a
+ * FlowSpec rule "source S/32 -> discard" (or rate-limit) announced to the
+ * upstream router drops it there instead. We do not speak BGP: a local
+ * gobgpd holds the session and we drive it with its own CLI, spawned
+ * through child.c (asynchronous, no capabilities, a timeout), one process
+ * per announcement or withdrawal.
+ *
+ * The rate is measured, not guessed from the ban's reason: the capture tap
+ * sits before the ingress drop, so detect still counts a banned source's
+ * packets in its rate_flood window, and detect_top_sources reads the busiest
+ * sources of that window. Once a second, and every 50 ms for 1.5 s after
+ * each ban (while the window fills: a rate is known only once pps packets
+ * have come), the busiest sources above pps that are banned now, and overlap no whitelisted
+ * or protected address, are announced, at most `max` at once. Only the
+ * 8 busiest sources per measurement are seen; with workers > 1 detect state
+ * is per thread and there is no measurement, so nothing is announced.
+ *
+ * An unban withdraws; a clean stop withdraws everything and waits for the
+ * CLI. A failed spawn or a non-zero exit is counted, logged at most every
+ * 10 s, and retried at the next tick. The table is a small array of `max`
+ * slots: announcements are few by construction.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bgp.h"
+#include "child.h"
+#include "log.h"
+#include "mitigate.h"
+#include "whitelist.h"
+
+#define BGP_TIMEOUT_MS 5000
+#define BGP_ARGS 24
+#define BGP_ARGBUF 512
+#define BGP_SOON 0.05    /* after a ban: measure this often ... */
+#define BGP_SOON_FOR 1.5 /* ... for this long (a window fills) */
+
+enum slot_state { S_FREE, S_OFF, S_ADDING, S_ON, S_DELETING };
+
+struct slot {
+	struct ip_prefix src;
+	enum slot_state st;
+	bool want;           /* announced is the goal; false: withdraw */
+	struct child *ch;    /* the CLI in flight */
+	struct bgp *b;
+};
+
+struct bgp {
+	struct ev_loop *loop;
+	struct bgp_cfg cfg;
+	char speaker[256], api[128];
+	struct mitigate *mit;
+	struct whitelist *const *wl;
+	bgp_top_fn top;
+	void *top_ctx;
+	ev_timer tick, soon;
+	struct slot *slots;
+	struct bgp_stats st;
+	double logged_at;
+	double soon_until;   /* ev_now() until which `soon` repeats */
+};
+
+int bgp_parse_action(const char *s, uint64_t *bps)
+{
+	char *end;
+	unsigned long long v;
+
+	if (strcmp(s, "discard") == 0) {
+		*bps = 0;
+		return 0;
+	}
+	if (strncmp(s, "rate-limit ", 11) != 0)
+		return -EINVAL;
+	s += 11;
+	while (*s == ' ')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*bps = v;
+	return 0;
+}
+
+int bgp_parse_api(const char *api, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	const char *colon = strrchr(api, ':'), *h = api;
+	size_t hl;
+
+	if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -EINVAL;
+	hl = (size_t)(colon - api);
+	if (*h == '[') {
+		if (hl < 2 || api[hl - 1] != ']')
+			return -EINVAL;
+		h++;
+		hl -= 2;
+	}
+	if (!hl || hl >= hostlen || strlen(colon + 1) >= portlen || atoi(colon + 1) > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+int bgp_argv(const struct bgp_cfg *cfg, const struct ip_prefix *src, bool add, char *buf,
+	     size_t buflen, char **argv, size_t n)
+{
+	char host[128], port[8], a[ADDR_STRLEN], rate[24];
+	bool v4 = addr_is_v4(&src->addr);
+	const char *words[BGP_ARGS];
+	size_t k = 0, used = 0;
+
+	if (bgp_parse_api(cfg->api, host, sizeof(host), port, sizeof(port)) < 0)
+		return -EINVAL;
+	snprintf(a, sizeof(a), "%s/%u", addr_fmt(&src->addr, (char[ADDR_STRLEN]){ 0 }),
+		 prefix_family_len(src));
+	snprintf(rate, sizeof(rate), "%" PRIu64, cfg->rate_bps);
+	words[k++] = cfg->speaker;
+	words[k++] = "-u"; words[k++] = host;
+	words[k++] = "-p"; words[k++] = port;
+	words[k++] = "global"; words[k++] = "rib";
+	words[k++] = "-a"; words[k++] = v4 ? "ipv4-flowspec" : "ipv6-flowspec";
+	words[k++] = add ? "add" : "del";
+	words[k++] = "match"; words[k++] = "source"; words[k++] = a;
+	words[k++] = "then";
+	if (cfg->rate_bps) {
+		words[k++] = "rate-limit";
+		words[k++] = rate;
+	} else {
+		words[k++] = "discard";
+	}
+	if (k + 1 > n)
+		return -ENOSPC;
+	for (size_t i = 0; i < k; i++) {
+		size_t l = strlen(words[i]) + 1;
+
+		if (used + l > buflen)
+			return -ENOSPC;
+		argv[i] = memcpy(buf + used, words[i], l);
+		used += l;
+	}
+	argv[k] = NULL;
+	return (int)k;
+}
+
+size_t bgp_pick(const struct bgp_cfg *cfg, struct detect_top top[][8], size_t ntop,
+		struct ip_prefix *out, size_t n)
+{
+	uint32_t win = cfg->window_ms ? cfg->window_ms : 1000;
+	size_t k = 0;
+
+	for (size_t i = 0; i < ntop && i < 8 && k < n; i++) {
+		const struct detect_top *t = &top[KIND_RATE_FLOOD][i];
+
+		if (t->count && (uint64_t)t->count * 1000 / win > cfg->pps)
+			out[k++] = t->src;
+	}
+	return k;
+}
+
+static bool same(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->len == b->len && addr_eq(&a->addr, &b->addr);
+}
+
+static struct slot *slot_find(struct bgp *b, const struct ip_prefix *p)
+{
+	for (uint32_t i = 0; i < b->cfg.max; i++)
+		if (b->slots[i].st != S_FREE && same(&b->slots[i].src, p))
+			return &b->slots[i];
+	return NULL;
+}
+
+static void fail(struct bgp *b, const char *what, const struct slot *s, const char *why)
+{
+	char a[ADDR_STRLEN];
+
+	b->st.failed++;
+	snprintf(b->st.last_error, sizeof(b->st.last_error), "%s %s: %s", what,
+		 prefix_fmt(&s->src, a), why);
+	if (ev_now(b->loop) - b->logged_at >= 10.0) {
+		b->logged_at = ev_now(b->loop);
+		log_warn("bgp: %s (retrying every second)", b->st.last_error);
+	}
+}
+
+static void cli_done(struct child *c, int status, bool killed, void *ctx)
+{
+	struct slot *s = ctx;
+	struct bgp *b = s->b;
+	bool add = s->st == S_ADDING;
+	char why[32];
+
+	s->ch = NULL;
+	if (status == 0 && !killed) {
+		if (add) {
+			s->st = S_ON;
+			b->st.made++;
+			b->st.active++;
+		} else {
+			s->st = S_FREE;
+			b->st.withdrawn++;
+			b->st.active--;
+		}
+		return;
+	}
+	snprintf(why, sizeof(why), killed ? "timed out" : "exit status %d", status);
+	s->st = add ? S_OFF : S_ON;
+	fail(b, add ? "announcing" : "withdrawing", s, why);
+}
+
+static void cli_start(struct bgp *b, struct slot *s, bool add)
+{
+	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	char buf[BGP_ARGBUF], *argv[BGP_ARGS];
+	int r;
+
+	if (bgp_argv(&b->cfg, &s->src, add, buf, sizeof(buf), argv, BGP_ARGS) < 0) {
+		fail(b, add ? "announcing" : "withdrawing", s, "bad api address");
+		return;
+	}
+	s->st = add ? S_ADDING : S_DELETING;
+	r = child_start(b->loop, &(struct child_req){
+		.argv = argv, .env = env, .timeout_ms = BGP_TIMEOUT_MS,
+		.done = cli_done, .ctx = s }, &s->ch);
+	if (r < 0) {
+		s->st = add ? S_OFF : S_ON;
+		s->ch = NULL;
+		fail(b, add ? "announcing" : "withdrawing", s, strerror(-r));
+	}
+}
+
+static bool eligible(struct bgp *b, const struct ip_prefix *p)
+{
+	struct ban_info bi;
+
+	return mitigate_find(b->mit, p, &bi) == 0 && !(*b->wl && whitelist_overlaps(*b->wl, p));
+}
+
+static void want(struct bgp *b, const struct ip_prefix *p)
+{
+	struct slot *s = slot_find(b, p);
+
+	if (!s) {
+		for (uint32_t i = 0; i < b->cfg.max && !s; i++)
+			if (b->slots[i].st == S_FREE)
+				s = &b->slots[i];
+		if (!s) {
+			b->st.over_max++;
+			return;
+		}
+		*s = (struct slot){ .src = *p, .st = S_OFF, .b = b };
+	}
+	s->want = true;
+}
+
+/* Sources to announce, then every slot brought towards its goal. */
+static void measure(struct bgp *b)
+{
+	struct detect_top top[KIND__MAX][8];
+	struct ip_prefix pick[8];
+	size_t n = 0;
+
+	if (b->top(top, 8, b->top_ctx))
+		n = bgp_pick(&b->cfg, top, 8, pick, 8);
+	for (size_t i = 0; i < n; i++)
+		if (eligible(b, &pick[i]))
+			want(b, &pick[i]);
+	for (uint32_t i = 0; i < b->cfg.max; i++) {
+		struct slot *s = &b->slots[i];
+
+		if (s->st == S_FREE)
+			continue;
+		if (s->want && !eligible(b, &s->src))
+			s->want = false;     /* an unban we missed, or now whitelisted */
+		if (s->want && s->st == S_OFF)
+			cli_start(b, s, true);
+		else if (!s->want && s->st == S_ON)
+			cli_start(b, s, false);
+		else if (!s->want && s->st == S_OFF)
+			s->st = S_FREE;
+	}
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	measure(w->data);
+}
+
+static void on_soon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct bgp *b = w->data;
+
+	measure(b);
+	if (ev_now(loop) >= b->soon_until)
+		ev_timer_stop(loop, w);
+}
+
+void bgp_on_event(const struct event *e, const char *json, size_t len, void *ctx)
+{
+	struct bgp *b = ctx;
+	struct slot *s;
+
+	if (e->type == EVT_BAN) {
+		b->soon_until = ev_now(b->loop) + BGP_SOON_FOR;
+		if (!ev_is_active(&b->soon))
+			ev_timer_start(b->loop, &b->soon);
+	} else if (e->type == EVT_UNBAN && (s = slot_find(b, &e->src))) {
+		s->want = false;
+		if (s->st == S_ON)
+			cli_start(b, s, false);
+		else if (s->st == S_OFF)
+			s->st = S_FREE;
+	}
+}
+
+int bgp_new(struct ev_loop *loop, const struct bgp_cfg *cfg, struct mitigate *m,
+	    struct whitelist *const *wl, bgp_top_fn top, void *top_ctx, struct bgp **out,
+	    char *err, size_t errlen)
+{
+	char host[128], port[8];
+	struct bgp *b;
+
+	if (bgp_parse_api(cfg->api, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errlen, "upstream.api: expected host:port, not \"%s\"", cfg->api);
+		return -EINVAL;
+	}
+	if (!(b = calloc(1, sizeof(*b))) || !(b->slots = calloc(cfg->max, sizeof(*b->slots)))) {
+		free(b);
+		snprintf(err, errlen, "bgp: out of memory");
+		return -ENOMEM;
+	}
+	b->loop = loop;
+	b->cfg = *cfg;
+	snprintf(b->speaker, sizeof(b->speaker), "%s", cfg->speaker);
+	snprintf(b->api, sizeof(b->api), "%s", cfg->api);
+	b->cfg.speaker = b->speaker;
+	b->cfg.api = b->api;
+	b->mit = m;
+	b->wl = wl;
+	b->top = top;
+	b->top_ctx = top_ctx;
+	ev_timer_init(&b->tick, on_tick, 1., 1.);
+	ev_timer_init(&b->soon, on_soon, BGP_SOON, BGP_SOON);
+	b->tick.data = b->soon.data = b;
+	ev_timer_start(loop, &b->tick);
+	*out = b;
+	return 0;
+}
+
+void bgp_get_stats(const struct bgp *b, struct bgp_stats *st)
+{
+	*st = b->st;
+}
+
+const char *bgp_speaker(const struct bgp *b)
+{
+	return b->speaker;
+}
+
+void bgp_free(struct bgp *b)
+{
+	if (!b)
+		return;
+	ev_timer_stop(b->loop, &b->tick);
+	ev_timer_stop(b->loop, &b->soon);
+	for (uint32_t i = 0; i < b->cfg.max; i++) {
+		struct slot *s = &b->slots[i];
+
+		if (s->ch)
+			child_finish(s->ch);    /* an add may have gone through */
+		s->ch = NULL;
+		if (s->st == S_ADDING || s->st == S_ON || s->st == S_DELETING)
+			cli_start(b, s, false);
+		else
+			s->st = S_FREE;
+	}
+	for (uint32_t i = 0; i < b->cfg.max; i++)
+		if (b->slots[i].ch)
+			child_finish(b->slots[i].ch);
+	free(b->slots);
+	free(b);
+}

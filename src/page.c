@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "bgp.h"
 #include "crowdsec.h"
 #include "feeds.h"
 #include "fw.h"
@@ -170,11 +171,23 @@ static void json_intel(struct strbuf *b, const struct ctl_view *cv)
 {
 	struct bans_ctx fc = { b, 0 };
 	struct crowdsec_stats cs;
+	struct bgp_stats bs;
 
 	sb_printf(b, ",\"feeds\":[");
 	if (cv->feeds && cv->feeds_foreach)
 		cv->feeds_foreach(cv->feeds, json_feed, &fc);
-	sb_printf(b, "],\"crowdsec\":");
+	sb_printf(b, "],\"bgp\":");
+	if (cv->bgp) {
+		bgp_get_stats(cv->bgp, &bs);
+		sb_printf(b, "{\"active\":%" PRIu64 ",\"made\":%" PRIu64 ",\"withdrawn\":%" PRIu64
+			  ",\"failed\":%" PRIu64 ",\"error\":", bs.active, bs.made, bs.withdrawn,
+			  bs.failed);
+		sb_json_str(b, bs.last_error);
+		sb_printf(b, "}");
+	} else {
+		sb_printf(b, "null");
+	}
+	sb_printf(b, ",\"crowdsec\":");
 	if (!cv->crowdsec) {
 		sb_printf(b, "null");
 		return;

@@ -121,6 +121,12 @@ function renderIntel(s) {
                   c.queued + ' waiting, ' + c.applied + ' decisions banned here, synced ' +
                   ago(c.last_pull) + (c.error ? ' — ' + c.error : ''), c.up ? '' : 'down'));
   }
+  const g = s.bgp;
+  if (g) {
+    box.append(el('p', 'FlowSpec upstream: ' + g.active + ' announced now, ' + g.made + ' made, ' +
+                  g.withdrawn + ' withdrawn, ' + g.failed + ' failed' +
+                  (g.error ? ' — ' + g.error : ''), g.error ? 'down' : ''));
+  }
   if (!box.children.length) box.append(el('p', 'no feeds, no fleet link', 'muted'));
 }
 

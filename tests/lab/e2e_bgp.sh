@@ -158,6 +158,9 @@ metric() { printf '%s\n' "$scrape" | sed -n "s/^$1 //p"; }
 [ "$(metric dosips_bgp_announcements)" = 5 ] && [ "$(metric dosips_bgp_withdrawn_total)" = 1 ] &&
 	ok "metrics: dosips_bgp_announcements 5, withdrawn 1" ||
 	bad "metrics: announcements '$(metric dosips_bgp_announcements)', withdrawn '$(metric dosips_bgp_withdrawn_total)'"
+lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9212/api/state |
+	python3 -c 'import json, sys; g = json.load(sys.stdin)["bgp"]; sys.exit(not (g["active"] == 5 and g["withdrawn"] == 1))' &&
+	ok "the page's state: 5 FlowSpec announcements, 1 withdrawn" || bad "the page's state has no or wrong bgp figures"
 
 # 6. A clean stop withdraws everything.
 dosips_stop

@@ -25,7 +25,13 @@ struct bgp_cfg {
 struct bgp_stats {
 	uint64_t active, made, withdrawn, failed, over_max;
 	char last_error[160];
+	char session[160];     /* "PEER STATE, ..." as gobgp neighbor says; "" unknown */
+	int session_up;        /* a neighbor is Established */
 };
+
+/* The sessions in the text of `gobgp neighbor` into out ("198.18.0.2
+ * Establ, ..."); returns how many are Established. */
+int bgp_parse_neighbors(const char *text, char *out, size_t len);
 
 struct bgp;
 

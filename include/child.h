@@ -21,6 +21,8 @@ struct child_req {
 	char *const *argv;
 	char *const *env;            /* the child's whole environment */
 	const struct iovec *in;      /* its stdin, written at once; may be NULL */
+	int out;                     /* its stdout: a descriptor (the caller keeps
+					and closes it), or 0 for our stderr */
 	int nin;
 	uint32_t timeout_ms;         /* then its whole process tree is killed */
 	bool as_user;                /* run as uid:gid (needs CAP_SETUID/SETGID) */

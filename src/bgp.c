@@ -25,10 +25,12 @@
  * slots: announcements are few by construction.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bgp.h"
 #include "child.h"
@@ -41,6 +43,7 @@
 #define BGP_ARGBUF 512
 #define BGP_SOON 0.05    /* after a ban: measure this often ... */
 #define BGP_SOON_FOR 1.5 /* ... for this long (a window fills) */
+#define BGP_SESSION_S 5. /* how often the session's state is asked */
 
 enum slot_state { S_FREE, S_OFF, S_ADDING, S_ON, S_DELETING };
 
@@ -65,6 +68,11 @@ struct bgp {
 	struct bgp_stats st;
 	double logged_at;
 	double soon_until;   /* ev_now() until which `soon` repeats */
+	ev_timer ask;        /* `gobgp neighbor`, every BGP_SESSION_S */
+	ev_io out;           /* its stdout, read as it comes */
+	struct child *asking;
+	char text[4096];
+	size_t ntext;
 };
 
 int bgp_parse_action(const char *s, uint64_t *bps)
@@ -293,6 +301,98 @@ static void measure(struct bgp *b)
 	}
 }
 
+/* ---- the session's state, from `gobgp neighbor` ---- */
+
+int bgp_parse_neighbors(const char *text, char *out, size_t len)
+{
+	char line[256], peer[64], as[16], updown[32], state[32];
+	size_t n = 0;
+	int up = 0;
+
+	*out = '\0';
+	for (const char *p = text; *p; ) {
+		size_t l = strcspn(p, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)(l < sizeof(line) ? l : sizeof(line) - 1), p);
+		p += l + (p[l] == '\n');
+		/* "Peer AS Up/Down State |#Received Accepted": a data line's
+		 * first word is an address, its fourth the state. */
+		if (sscanf(line, "%63s %15s %31s %31s", peer, as, updown, state) != 4 ||
+		    !strpbrk(peer, ".:") || strcmp(peer, "Peer") == 0)
+			continue;
+		up += strcmp(state, "Establ") == 0;
+		if (n < len)
+			n += (size_t)snprintf(out + n, len - n, "%s%s %s", n ? ", " : "", peer, state);
+	}
+	return up;
+}
+
+static void ask_end(struct bgp *b)
+{
+	ev_io_stop(b->loop, &b->out);
+	close(b->out.fd);
+	b->out.fd = -1;
+}
+
+static void on_out(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct bgp *b = w->data;
+	ssize_t n = read(w->fd, b->text + b->ntext, sizeof(b->text) - 1 - b->ntext);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		b->ntext += (size_t)n;
+		if (b->ntext < sizeof(b->text) - 1)
+			return;
+	}
+	b->text[b->ntext] = '\0';
+	b->st.session_up = bgp_parse_neighbors(b->text, b->st.session,
+					      sizeof(b->st.session)) > 0;
+	if (!*b->st.session)
+		snprintf(b->st.session, sizeof(b->st.session), "no neighbor");
+	ask_end(b);
+}
+
+static void asked(struct child *c, int status, bool killed, void *ctx)
+{
+	struct bgp *b = ctx;
+
+	b->asking = NULL;
+	if (status || killed) {
+		snprintf(b->st.session, sizeof(b->st.session), "unknown: gobgp neighbor %s %d",
+			 killed ? "timed out after" : "exited with", killed ? BGP_TIMEOUT_MS : status);
+		b->st.session_up = 0;
+	}
+}
+
+/* Asks the speaker for its sessions; the answer is read in the loop. */
+static void on_ask(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct bgp *b = w->data;
+	char host[128], port[8];
+	char *argv[] = { b->speaker, "-u", host, "-p", port, "neighbor", NULL };
+	int p[2];
+
+	if (b->asking || b->out.fd >= 0 ||
+	    bgp_parse_api(b->api, host, sizeof(host), port, sizeof(port)) < 0 ||
+	    pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return;
+	b->ntext = 0;
+	if (child_start(loop, &(struct child_req){ .argv = argv, .env = env, .out = p[1],
+			.timeout_ms = BGP_TIMEOUT_MS, .done = asked, .ctx = b }, &b->asking) < 0) {
+		close(p[0]);
+		close(p[1]);
+		b->asking = NULL;
+		snprintf(b->st.session, sizeof(b->st.session), "unknown: cannot run %.100s", b->speaker);
+		return;
+	}
+	close(p[1]);
+	ev_io_set(&b->out, p[0], EV_READ);
+	ev_io_start(loop, &b->out);
+}
+
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	measure(w->data);
@@ -353,8 +453,12 @@ int bgp_new(struct ev_loop *loop, const struct bgp_cfg *cfg, struct mitigate *m,
 	b->top_ctx = top_ctx;
 	ev_timer_init(&b->tick, on_tick, 1., 1.);
 	ev_timer_init(&b->soon, on_soon, BGP_SOON, BGP_SOON);
-	b->tick.data = b->soon.data = b;
+	ev_timer_init(&b->ask, on_ask, 0., BGP_SESSION_S);
+	ev_init(&b->out, on_out);
+	b->out.fd = -1;
+	b->tick.data = b->soon.data = b->ask.data = b->out.data = b;
 	ev_timer_start(loop, &b->tick);
+	ev_timer_start(loop, &b->ask);
 	*out = b;
 	return 0;
 }
@@ -375,6 +479,11 @@ void bgp_free(struct bgp *b)
 		return;
 	ev_timer_stop(b->loop, &b->tick);
 	ev_timer_stop(b->loop, &b->soon);
+	ev_timer_stop(b->loop, &b->ask);
+	if (b->asking)
+		child_finish(b->asking);
+	if (b->out.fd >= 0)
+		ask_end(b);
 	for (uint32_t i = 0; i < b->cfg.max; i++) {
 		struct slot *s = &b->slots[i];
 

@@ -86,6 +86,7 @@ struct keeper_req {
 	char *const *argv;
 	char *const *env;
 	int in;             /* the hook's stdin */
+	int out;            /* its stdout, or 0 for our stderr */
 	int err;            /* exec's errno goes here; closed on exec */
 	uint32_t timeout_ms;
 	bool as_user;
@@ -221,7 +222,8 @@ static _Noreturn void keeper(const struct keeper_req *rq)
 	sigaddset(&chld, SIGCHLD);
 	signals_reset(&chld);
 	setpgid(0, 0);
-	if (dup2(rq->in, STDIN_FILENO) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0 ||
+	if (dup2(rq->in, STDIN_FILENO) < 0 ||
+	    dup2(rq->out ? rq->out : STDERR_FILENO, STDOUT_FILENO) < 0 ||
 	    (rq->err != 3 && dup3(rq->err, 3, O_CLOEXEC) < 0))
 		keeper_fail(rq->err, errno);
 	close_range(4, ~0u, 0);     /* none of dosips's sockets stays open here */
@@ -250,7 +252,7 @@ static int spawn(const struct child_req *c, pid_t *pid)
 {
 	struct keeper_req rq = {
 		.argv = c->argv, .env = c->env, .timeout_ms = c->timeout_ms,
-		.as_user = c->as_user, .uid = c->uid, .gid = c->gid,
+		.as_user = c->as_user, .uid = c->uid, .gid = c->gid, .out = c->out,
 	};
 	sigset_t all, old;
 	int ep[2], e = 0, r = 0;

@@ -569,6 +569,7 @@ static void peers_bgp(const struct ctl_view *v, struct reply *r)
 	say(r, "bgp announcements: %" PRIu64 " active, %" PRIu64 " made, %" PRIu64
 	    " withdrawn, %" PRIu64 " failed, %" PRIu64 " left out (max)\n", bs.active, bs.made,
 	    bs.withdrawn, bs.failed, bs.over_max);
+	say(r, "bgp session: %s\n", *bs.session ? bs.session : "not asked yet");
 	say(r, "bgp last error: %s\n", *bs.last_error ? bs.last_error : "none");
 }
 

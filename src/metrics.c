@@ -308,6 +308,8 @@ static void upstream(struct strbuf *b, const struct ctl_view *v)
 	       bs.withdrawn);
 	scalar(b, "dosips_bgp_failures_total", "counter",
 	       "gobgp calls that failed or timed out (retried).", bs.failed);
+	scalar(b, "dosips_bgp_session_up", "gauge",
+	       "1 when the speaker has an Established session.", (uint64_t)bs.session_up);
 }
 
 char *metrics_render(const struct metrics *m, const struct ctl_view *v, size_t *len)

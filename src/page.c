@@ -183,6 +183,8 @@ static void json_intel(struct strbuf *b, const struct ctl_view *cv)
 			  ",\"failed\":%" PRIu64 ",\"error\":", bs.active, bs.made, bs.withdrawn,
 			  bs.failed);
 		sb_json_str(b, bs.last_error);
+		sb_printf(b, ",\"session\":");
+		sb_json_str(b, bs.session);
 		sb_printf(b, "}");
 	} else {
 		sb_printf(b, "null");

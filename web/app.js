@@ -123,7 +123,7 @@ function renderIntel(s) {
   }
   const g = s.bgp;
   if (g) {
-    box.append(el('p', 'FlowSpec upstream: ' + g.active + ' announced now, ' + g.made + ' made, ' +
+    box.append(el('p', 'FlowSpec upstream: session ' + (g.session || 'not asked yet') + '; ' + g.active + ' announced now, ' + g.made + ' made, ' +
                   g.withdrawn + ' withdrawn, ' + g.failed + ' failed' +
                   (g.error ? ' — ' + g.error : ''), g.error ? 'down' : ''));
   }

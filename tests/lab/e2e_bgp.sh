@@ -149,6 +149,8 @@ for i in 31 32 33 34 35; do
 done
 med=$(printf '%s\n' $times | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 note "ban to FlowSpec route at the router, ms:$times; median $med"
+lab_wait 7 sh -c "'$BIN/dosipsctl' -s '$LAB_DIR/ctl.sock' peers | grep -q 'bgp session: $LAB_CLIENT4 Establ'" &&
+	ok "dosipsctl peers: $(ctl peers | grep 'bgp session')" || bad "dosipsctl peers: $(ctl peers | grep 'bgp session')"
 ctl peers | grep -q "bgp announcements: 5 active, 6 made, 1 withdrawn" &&
 	ok "dosipsctl peers: $(ctl peers | grep 'bgp announcements')" ||
 	bad "dosipsctl peers: $(ctl peers | grep bgp)"
@@ -156,6 +158,7 @@ ctl peers | grep -q "bgp announcements: 5 active, 6 made, 1 withdrawn" &&
 scrape=$(lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9212/metrics)
 metric() { printf '%s\n' "$scrape" | sed -n "s/^$1 //p"; }
 [ "$(metric dosips_bgp_announcements)" = 5 ] && [ "$(metric dosips_bgp_withdrawn_total)" = 1 ] &&
+	[ "$(metric dosips_bgp_session_up)" = 1 ] &&
 	ok "metrics: dosips_bgp_announcements 5, withdrawn 1" ||
 	bad "metrics: announcements '$(metric dosips_bgp_announcements)', withdrawn '$(metric dosips_bgp_withdrawn_total)'"
 lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9212/api/state |

@@ -99,7 +99,10 @@ mkfifo "$T/lock.fifo"
 sqlite3 "$T/locked.db" <"$T/lock.fifo" >/dev/null 2>&1 &
 holder=$!
 exec 3>"$T/lock.fifo"
-echo "BEGIN EXCLUSIVE; INSERT INTO events(ts_us, event, json) VALUES (0, 'x', '{}');" >&3
+# The holder waits for the lock (.timeout): without it a probe below that
+# holds the lock for a moment makes its BEGIN fail, and nothing is held.
+printf '%s\n' ".timeout 5000" \
+	"BEGIN EXCLUSIVE; INSERT INTO events(ts_us, event, json) VALUES (0, 'x', '{}');" >&3
 i=0
 while sqlite3 "$T/locked.db" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null; do
 	i=$((i + 1)); [ $i -gt 100 ] && { bad "locked: could not take the lock"; exit 1; }

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "routes.h"
@@ -24,12 +26,18 @@
  * detect's look ahead (see detect_batch) seldom starts over, few enough
  * (56 KiB) to stay in the second-level cache. */
 #define PKT_BATCH 1024
+/* How often a capture whose device went down looks whether it is still
+ * there (see capture_live_cb). */
+#define LINK_CHECK_S 0.25
 
 struct capture {
 	struct ev_loop *loop;
 	pcap_t *p;
 	int dlt;
 	ev_io io;           /* live */
+	ev_timer link_check; /* live, while the device may be down or gone */
+	char iface[IF_NAMESIZE];
+	unsigned ifindex;
 	ev_idle idle;       /* file replay */
 	capture_batch_cb batch_cb;
 	capture_eof_cb eof;
@@ -91,28 +99,80 @@ static void capture_frame(u_char *user, const struct pcap_pkthdr *h, const u_cha
 		capture_flush(c);
 }
 
-static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Live capture ends here: the fd would stay readable and spin the loop.
+ * Stop, and let a supervisor restart us (the bans live on in the kernel
+ * meanwhile). */
+static void capture_fail(struct capture *c, const char *why)
 {
-	struct capture *c = w->data;
+	snprintf(c->error, sizeof(c->error), "capture: %s", why);
+	c->failed = 1;
+	ev_io_stop(c->loop, &c->io);
+	ev_timer_stop(c->loop, &c->link_check);
+	if (c->eof)
+		c->eof(c->ctx);
+}
+
+/* Reads what the ring holds: > 0 packets were read, 0 none, < 0 the
+ * capture failed (and has been stopped). */
+static int capture_drain(struct capture *c)
+{
+	int got = 0;
 
 	for (int i = 0; i < LIVE_ROUNDS; i++) {
 		int n = pcap_dispatch(c->p, -1, capture_frame, (u_char *)c);
 
 		capture_flush(c);
 		if (n == PCAP_ERROR) {
-			/* The device went away or down: its fd would stay readable
-			 * and spin the loop. Stop, and let a supervisor restart us
-			 * (the bans live on in the kernel meanwhile). */
-			snprintf(c->error, sizeof(c->error), "capture: %s", pcap_geterr(c->p));
-			c->failed = 1;
-			ev_io_stop(loop, w);
-			if (c->eof)
-				c->eof(c->ctx);
-			return;
+			capture_fail(c, pcap_geterr(c->p));
+			return -1;
 		}
 		if (n <= 0)
 			break;
+		got += n;
 	}
+	return got;
+}
+
+/* Whether the device we capture on is up (1), down (0) or gone (-1): gone
+ * also when its name now belongs to another device. "any" is always up. */
+static int capture_link_state(const struct capture *c)
+{
+	struct ifreq ifr = { 0 };
+
+	if (!c->ifindex)
+		return 1;
+	if (if_nametoindex(c->iface) != c->ifindex)
+		return -1;
+	memcpy(ifr.ifr_name, c->iface, sizeof(c->iface));
+	if (ioctl(pcap_fileno(c->p), SIOCGIFFLAGS, &ifr) < 0)
+		return errno == ENODEV ? -1 : 1;
+	return (ifr.ifr_flags & IFF_UP) != 0;
+}
+
+/* Watches a device that went down until it is up again or gone. */
+static void capture_link_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct capture *c = w->data;
+	int st;
+
+	if (capture_drain(c) < 0)
+		return;
+	if ((st = capture_link_state(c)) < 0)
+		capture_fail(c, "The interface disappeared");
+	else if (st > 0)
+		ev_timer_stop(loop, w);
+}
+
+static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct capture *c = w->data;
+
+	/* Woken with nothing to read is how the kernel says the device went
+	 * down (libpcap takes the error and returns 0). Its removal may come
+	 * after that and then wakes no one: look for it until the device is
+	 * up again or gone. */
+	if (capture_drain(c) == 0 && !ev_is_active(&c->link_check))
+		ev_timer_start(loop, &c->link_check);
 }
 
 static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -219,6 +279,10 @@ static int capture_live(struct capture *c, const struct capture_cfg *cfg, char *
 				cfg->fanout_id, strerror(-r)), r;
 	ev_io_init(&c->io, capture_live_cb, pcap_get_selectable_fd(c->p), EV_READ);
 	c->io.data = c;
+	snprintf(c->iface, sizeof(c->iface), "%s", cfg->iface);
+	c->ifindex = if_nametoindex(cfg->iface);
+	ev_timer_init(&c->link_check, capture_link_cb, LINK_CHECK_S, LINK_CHECK_S);
+	c->link_check.data = c;
 	ev_io_start(c->loop, &c->io);
 	return 0;
 }
@@ -319,6 +383,8 @@ void capture_close(struct capture *c)
 		return;
 	if (ev_is_active(&c->io))
 		ev_io_stop(c->loop, &c->io);
+	if (ev_is_active(&c->link_check))
+		ev_timer_stop(c->loop, &c->link_check);
 	if (ev_is_active(&c->idle))
 		ev_idle_stop(c->loop, &c->idle);
 	if (c->p)

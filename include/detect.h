@@ -37,12 +37,26 @@ enum detect_kind {
 
 /* Prefixes the `local` setting may list. */
 #define DETECT_LOCAL_MAX 16
+/* Per-service bars ([udp_flood port=53] sections) at most. */
+#define DETECT_MAX_SERVICES 8
 
 /* One detector's knobs. */
 struct detector_cfg {
 	bool enabled;
 	uint32_t threshold;  /* events in the window that raise an alert */
 	uint32_t window_ms;  /* sliding window length */
+};
+
+/* A detector's bar for one service: the packets a source sends to that
+ * destination port (TCP and UDP for rate_flood; port 0: to any port of IP
+ * protocol proto) are counted against this bar instead of the detector's,
+ * in windows of their own. Kinds: syn_flood, udp_flood, rate_flood. */
+struct detect_service {
+	uint8_t kind;          /* enum detect_kind */
+	uint8_t proto;         /* IPPROTO_TCP, IPPROTO_UDP; rate_flood: 0 for
+				  both, or the protocol of a port 0 service */
+	uint16_t port;         /* destination port; 0 = by protocol */
+	struct detector_cfg det; /* disabled: never counted for the kind */
 };
 
 struct detect_cfg {
@@ -60,6 +74,8 @@ struct detect_cfg {
 	uint8_t nlocal;        /* prefixes in local[] */
 	struct ip_prefix local[DETECT_LOCAL_MAX]; /* this host's addresses: their
 				  packets are outbound, never a subject */
+	uint8_t nsvc;          /* services in svc[] */
+	struct detect_service svc[DETECT_MAX_SERVICES];
 };
 
 /* What detect hands on when a threshold is crossed. */
@@ -73,7 +89,9 @@ struct verdict {
 	uint32_t threshold;
 	uint32_t window_ms;
 	uint8_t proto;         /* for ddos: the flood's protocol */
-	uint16_t port;         /* for reflection: the reflected service's port */
+	uint16_t port;         /* for reflection: the reflected service's port;
+				  for a service's bar: its port (0: by proto) */
+	bool service;          /* threshold and window are a service's bar */
 	const char *technique; /* for port_scan: the probe's kind ("syn", "fin",
 				  "xmas", "null", "ack", "maimon", "udp",
 				  "ipproto"); else NULL */

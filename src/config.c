@@ -12,6 +12,7 @@
 #include "http.h"
 #include "notify_cfg.h"
 #include "privs.h"
+#include "services_cfg.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL,
 		K_WORKERS };
@@ -352,6 +353,9 @@ struct named_type {
 static const struct named_type named_types[] = {
 	{ "feed", feeds_cfg_check },
 	{ "notify", notify_cfg_check },
+	{ "syn_flood", services_cfg_check },	/* one check reads all three */
+	{ "udp_flood", services_cfg_check },
+	{ "rate_flood", services_cfg_check },
 	{ NULL, NULL },
 };
 
@@ -598,7 +602,8 @@ int config_build(struct config *cfg, const struct config_source *src, char *err,
 			goto out;
 		}
 	}
-	if ((r = config_check(next, err, errlen)) < 0)
+	if ((r = config_check(next, err, errlen)) < 0 ||
+	    (r = services_cfg_apply(next, err, errlen)) < 0)
 		goto out;
 	memcpy(cfg, next, sizeof(*cfg));
 out:

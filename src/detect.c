@@ -31,6 +31,11 @@
  *    drops what is stale before any stamp can be 2^32 us old. Windows and
  *    the cooldown are capped at an hour (< 2^32 - 2^29 us) for that.
  *
+ * A service may have a bar of its own ([udp_flood port=53]): its packets
+ * go to an instance of this module with that one detector (and to its
+ * flows both ways), and are not counted here for that kind. The packet
+ * path pays one predictable branch when there are none.
+ *
  * Speed: the table spans megabytes, and a lookup that waits for its lines
  * is what bounds the rate, so detect_batch looks at packets ahead of their
  * turn (prep_packet, prep_slot) and asks for the lines they will need while
@@ -200,12 +205,19 @@ struct detect {
 	uint8_t src_ev;		/* bit per source class counted */
 	uint8_t thr_one;	/* bit per source class alerting at its first event */
 	uint8_t dst_ev;		/* bit per destination class counted */
+	uint8_t nsvc;		/* cfg.nsvc, where the packet path looks */
 	struct dst_memo dst_memo[DST_MEMO];
 	detect_dst_cb dst_sink;	/* ddos counted elsewhere: shares go here */
 	void *dst_ctx;
 	struct table src, dst;
 	struct pool pool[NCLS + DCLS];	/* source classes, then destination */
 	struct detect_stats st;
+	/* Per-service bars: service i's packets are counted by svc[i], an
+	 * instance of its own with the one detector (NULL: disabled, never
+	 * counted); a service's instance tells its verdicts to its parent. */
+	struct detect *svc[DETECT_MAX_SERVICES];
+	struct detect *parent;
+	const struct detect_service *svc_of;
 };
 
 /* What one packet counts for. */
@@ -305,6 +317,28 @@ static int check_detector(const struct detector_cfg *dc, const char **why)
 	return 0;
 }
 
+/* Service i of cfg: a kind that has bars per service, a port or protocol
+ * that fits it, a detector's limits, and no other bar of its kind for the
+ * same service. */
+static void check_service(const struct detect_cfg *cfg, unsigned i, const char **why)
+{
+	const struct detect_service *sv = &cfg->svc[i];
+
+	if (sv->kind != KIND_SYN_FLOOD && sv->kind != KIND_UDP_FLOOD &&
+	    sv->kind != KIND_RATE_FLOOD)
+		*why = "per-service bars are for syn_flood, udp_flood and rate_flood";
+	else if ((sv->kind == KIND_SYN_FLOOD && (sv->proto != IPPROTO_TCP || !sv->port)) ||
+		 (sv->kind == KIND_UDP_FLOOD && (sv->proto != IPPROTO_UDP || !sv->port)) ||
+		 (sv->kind == KIND_RATE_FLOOD && !sv->port == !sv->proto))
+		*why = "a service is a port (syn_flood, udp_flood, rate_flood) or a protocol (rate_flood)";
+	else if (check_detector(&sv->det, why) < 0)
+		return;
+	for (unsigned j = 0; !*why && j < i; j++)
+		if (cfg->svc[j].kind == sv->kind && cfg->svc[j].port == sv->port &&
+		    cfg->svc[j].proto == sv->proto)
+			*why = "the same service twice for one detector";
+}
+
 int detect_cfg_check(const struct detect_cfg *cfg, const char **why)
 {
 	*why = NULL;
@@ -335,6 +369,10 @@ int detect_cfg_check(const struct detect_cfg *cfg, const char **why)
 		*why = "at most 16 local prefixes";
 	else if (cfg->det[KIND_SPOOFED].enabled)
 		*why = "spoofed is what a syn_flood becomes, not a detector";
+	else if (cfg->nsvc > DETECT_MAX_SERVICES)
+		*why = "at most 8 per-service sections";
+	for (unsigned i = 0; !*why && i < cfg->nsvc; i++)
+		check_service(cfg, i, why);
 	return *why ? -EINVAL : 0;
 }
 
@@ -1499,6 +1537,49 @@ static inline void flow_adjust(const struct detect *d, const struct pkt *p,
 		pe->dcls = C_REFL;
 }
 
+/* Whether p belongs to service sv by its port (the destination port, or
+ * the source port for the host's answers) or by its protocol. */
+static inline bool svc_match(const struct detect_service *sv, const struct pkt *p,
+			     uint16_t port)
+{
+	if (!sv->port)
+		return p->proto == sv->proto;
+	return (p->flags & PKT_L4) && port == sv->port &&
+	       (sv->proto ? p->proto == sv->proto :
+			    p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP);
+}
+
+/* Hands p to the instances of the services it is to or from, both ways so
+ * that their flows see the host's answers; what p is to a service is not
+ * counted here for that service's kind. */
+static __attribute__((noinline)) void svc_packet(struct detect *d, const struct pkt *p,
+						 struct pkt_ev *pe)
+{
+	for (unsigned i = 0; i < d->nsvc; i++) {
+		const struct detect_service *sv = &d->cfg.svc[i];
+		bool to = svc_match(sv, p, p->dport);
+
+		if (to)
+			pe->ev &= (uint8_t)~(1u << sv->kind);
+		if (d->svc[i] && (to || svc_match(sv, p, p->sport)))
+			detect_packet(d->svc[i], p);
+	}
+}
+
+/* A service instance's verdict, told as its parent's with the service. */
+static void svc_verdict(const struct verdict *v, void *ctx)
+{
+	struct detect *s = ctx, *d = s->parent;
+	struct verdict sv = *v;
+
+	sv.service = true;
+	sv.port = s->svc_of->port;
+	if (!sv.port)
+		sv.proto = s->svc_of->proto;
+	if (d->cb)
+		d->cb(&sv, d->ctx);
+}
+
 /* Counts p, whose first and second looks are in x. The flow decides first
  * whether p is counted at all (see detect_packet). */
 static inline __attribute__((always_inline)) void
@@ -1510,6 +1591,8 @@ run_packet(struct detect *d, const struct pkt *p, struct prep *x, uint64_t t,
 
 	d->now = t;
 	d->st.packets++;
+	if (__builtin_expect(d->nsvc != 0, 0))
+		svc_packet(d, p, &x->pe);
 	if (__builtin_expect(fi.peer_due, 0))
 		peer_touch(d, p, t);
 	if (dir == PKT_DIR_UNKNOWN && d->cfg.nlocal)
@@ -1623,6 +1706,15 @@ void detect_get_stats(const struct detect *d, struct detect_stats *st)
 	st->dst_tracked = d->dst.tracked;
 	st->dst_evictions = d->dst.evictions;
 	flows_counts(d->flows, &st->flows_tracked, &st->flows_evicted);
+	for (unsigned i = 0; i < d->nsvc; i++) {
+		if (!d->svc[i])
+			continue;
+		for (int k = 0; k < KIND__MAX; k++)
+			st->alerts[k] += d->svc[i]->st.alerts[k];
+		st->suppressed += d->svc[i]->st.suppressed;
+		st->ring_reclaims += d->svc[i]->st.ring_reclaims;
+		st->ring_denied += d->svc[i]->st.ring_denied;
+	}
 }
 
 /* ---- a view for people ---- */
@@ -1860,6 +1952,32 @@ static int dst_init(struct detect *d, uint32_t seed)
 	return 0;
 }
 
+/* An instance per enabled service, with its one detector and the rest of
+ * the configuration: the same sources, grouping, flows and cooldown. */
+static int svc_init(struct detect *d)
+{
+	d->nsvc = d->cfg.nsvc;
+	for (unsigned i = 0; i < d->nsvc; i++) {
+		const struct detect_service *sv = &d->cfg.svc[i];
+		struct detect_cfg c = d->cfg;
+		int r;
+
+		if (!sv->det.enabled)
+			continue;
+		for (int k = 0; k < KIND__MAX; k++)
+			c.det[k].enabled = false;
+		c.det[sv->kind] = sv->det;
+		c.nsvc = 0;
+		c.seed = d->cfg.seed ? d->cfg.seed + i + 1 : 0;
+		if ((r = detect_new(&c, svc_verdict, NULL, &d->svc[i])) < 0)
+			return r;
+		d->svc[i]->ctx = d->svc[i];
+		d->svc[i]->parent = d;
+		d->svc[i]->svc_of = sv;
+	}
+	return 0;
+}
+
 int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
 	       struct detect **out)
 {
@@ -1900,6 +2018,8 @@ int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
 		r = src_init(d, seed);
 	if (r == 0 && d->dst_ev)
 		r = dst_init(d, seed * 0x9e3779b1u + 1);
+	if (r == 0)
+		r = svc_init(d);
 	if (r < 0) {
 		detect_free(d);
 		return r;
@@ -1912,6 +2032,8 @@ void detect_free(struct detect *d)
 {
 	if (!d)
 		return;
+	for (unsigned i = 0; i < DETECT_MAX_SERVICES; i++)
+		detect_free(d->svc[i]);
 	for (int i = 0; i < NCLS + DCLS; i++)
 		pool_fini(&d->pool[i]);
 	tab_fini(&d->src);

@@ -133,8 +133,10 @@ static void json_verdict(const struct verdict *v, char *buf, size_t len, size_t 
 		   proto_name(v->proto));
 	if (v->technique)
 		fmt_append(buf, len, n, ",\"technique\":\"%s\"", v->technique);
-	if (v->kind == KIND_REFLECTION)
+	if (v->kind == KIND_REFLECTION || (v->service && v->port))
 		fmt_append(buf, len, n, ",\"port\":%u", v->port);
+	if (v->service)
+		fmt_append(buf, len, n, ",\"service\":true");
 }
 
 void events_json_string(char *buf, size_t len, size_t *n, const char *s)

@@ -9,15 +9,17 @@ set -u
 BIN=$TOP/build/release/dosips
 CAP=$TOP/tests/captures
 tmp=$(mktemp)
-trap 'rm -f "$tmp" "$tmp.log"' EXIT
+trap 'rm -f "$tmp" "$tmp.log" "$tmp.conf"' EXIT
 fail=0
 
 # alerts FILE: "kind src" of every alert and whitelisted event, sorted
-# (src "null" for a per-target alert). $ARGS are more options for dosips.
+# (src "null" for a per-target alert). $ARGS are more options for dosips,
+# $CONF its configuration file.
 ARGS=""
+CONF=/dev/null
 alerts() {
 	# shellcheck disable=SC2086
-	"$BIN" -c /dev/null -w /dev/null -r "$CAP/$1" --dry-run --events - $ARGS 2>"$tmp.log" \
+	"$BIN" -c "$CONF" -w /dev/null -r "$CAP/$1" --dry-run --events - $ARGS 2>"$tmp.log" \
 		>"$tmp" || echo "dosips-failed"
 	sed -n 's/.*"event":"alert","src":"*\([^",]*\)"*,"kind":"\([^"]*\)".*/\2 \1/p' "$tmp" |
 		sort
@@ -69,6 +71,21 @@ technique() {
 	[ "$got" = "$1" ] && echo "ok   technique $1" ||
 		{ echo "FAIL technique: want $1, got '$got'"; fail=1; }
 }
+
+# A bar of its own for the flood's service, DNS ([udp_flood port=53] in
+# dosips.conf(5)): crossed at its 300th datagram, named in the alert; a
+# bar of 1000 is not crossed; a bar for another port changes nothing.
+CONF=$tmp.conf
+printf '[udp_flood port=53]\nthreshold = 300\n' >"$CONF"
+expect hping3-udp-flood.pcap "udp_flood 198.18.0.3" 300 "src 198.18.0.3 and udp"
+[ "$(field port)" = 53 ] && [ "$(field service)" = true ] && [ "$(field threshold)" = 300 ] &&
+	echo "ok   the alert names service port 53 and its bar" ||
+	{ echo "FAIL service alert: port $(field port), service $(field service)"; fail=1; }
+printf '[udp_flood port=53]\nthreshold = 1000\n' >"$CONF"
+expect hping3-udp-flood.pcap ""
+printf '[udp_flood port=5353]\nthreshold = 1000\n[syn_flood port=53]\nthreshold = 5\n' >"$CONF"
+expect hping3-udp-flood.pcap "udp_flood 198.18.0.3" 200 "src 198.18.0.3 and udp"
+CONF=/dev/null
 
 # Every scan nmap makes: the 20th probe (one a port, or an IP protocol for
 # -sO, as tcpdump counts them from the attacker) is the crossing packet.

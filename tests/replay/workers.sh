@@ -59,6 +59,22 @@ for s in synflood udpflood icmpflood portscan v6flood ddos benign mixed; do
 	same "$s" "$tmp/$s.pcap"
 done
 
+# Per-service bars are held by every shard for its sources: the same
+# identity, with alerts crossed at a service's bar among the events.
+for n in 1 4; do
+	printf 'control_socket =\nworkers = %s\n[udp_flood port=53]\nthreshold = 300\n' "$n" \
+		>"$tmp/w$n.conf"
+	printf '[syn_flood port=8080]\nthreshold = 50\n[rate_flood proto=udp]\nthreshold = 900\n' \
+		>>"$tmp/w$n.conf"
+done
+same svc-udp "$TOP/tests/captures/hping3-udp-flood.pcap"
+same svc-syn "$TOP/tests/captures/hping3-syn-flood.pcap"
+same svc-mixed "$tmp/mixed.pcap"
+for c in svc-udp svc-syn; do
+	grep -q '"service":true' "$tmp/$c.1.jsonl" && echo "ok   $c: alerts at a service's bar" ||
+		{ echo "FAIL $c: no alert at a service's bar"; fail=1; }
+done
+
 # Every shard of the mixed capture counted packets.
 _empty=$(grep -c 'report: worker\.[0-9]*\.packets=0 ' "$tmp/mixed.4.err")
 _lines=$(grep -c 'report: worker\.[0-9]*\.packets=' "$tmp/mixed.4.err")

@@ -1,6 +1,7 @@
 /* test_config.c - parsing, error lines, override order, reload safety,
  * and the shipped documentation held to the key table. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,6 +330,78 @@ static void test_upstream_refusals(void **state)
 	}
 }
 
+/* [udp_flood port=53] and kin: each a service's bar in detect.svc, from
+ * its detector's settings (file and command line) and its own lines; a
+ * fault names its file and line (a section's: its first key's). */
+static void test_service_sections(void **state)
+{
+	static const struct { const char *text, *why; } bad[] = {
+		{ "[port_scan port=80]\nthreshold = 5\n", ":1: unknown section type" },
+		{ "[udp_flood port=0]\nthreshold = 5\n", ":2: port must be 1 to 65535" },
+		{ "[udp_flood proto=gre]\nthreshold = 5\n", ":2: a service is port=N" },
+		{ "[rate_flood proto=nosuch]\nthreshold = 5\n", ":2: unknown protocol" },
+		{ "[syn_flood port=443]\nthreshold = 0\n", ":2: " },
+		{ "[syn_flood port=443]\nrings = 5\n", ":2: unknown key" },
+		{ "[udp_flood port=53]\nthreshold = 5\n[udp_flood  port=53 ]\nwindow = 1s\n"
+		  "[syn_flood port=53]\nwindow = 1s\n[udp_flood port=54]\nenabled = maybe\n",
+		  ":8: " },
+	};
+	static struct config cfg;
+	struct config_setting set = { "udp_flood.window", "--x", "3s" };
+	struct config_source src = { .must_exist = true, .set = &set, .nset = 1 };
+	char err[256];
+
+	src.path = write_tmp("udp_flood.threshold = 300\n"
+			     "[udp_flood port=53]\nthreshold = 2000\n"
+			     "[rate_flood proto=gre]\nenabled = no\n"
+			     "[syn_flood port=443]\nwindow = 1s\n"
+			     "[rate_flood port=8443]\nthreshold = 90000\n"
+			     "[rate_flood proto=47]\nthreshold = 5\n"
+			     "[udp_flood port=53]\nwindow = 10s\n");
+	assert_int_equal(config_build(&cfg, &src, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":11: the same service twice for one detector"));
+	teardown(state);
+	src.path = write_tmp("udp_flood.threshold = 300\n"
+			     "[udp_flood port=53]\nthreshold = 2000\n"
+			     "[rate_flood proto=gre]\nenabled = no\n"
+			     "[syn_flood port=443]\nwindow = 1s\n"
+			     "[rate_flood port=8443]\nthreshold = 90000\n"
+			     "[udp_flood port=53]\nwindow = 10s\n");
+	assert_int_equal(config_build(&cfg, &src, err, sizeof(err)), 0);
+	assert_int_equal(cfg.detect.nsvc, 4);
+	assert_int_equal(cfg.detect.svc[0].kind, KIND_UDP_FLOOD);
+	assert_int_equal(cfg.detect.svc[0].proto, IPPROTO_UDP);
+	assert_int_equal(cfg.detect.svc[0].port, 53);
+	assert_true(cfg.detect.svc[0].det.enabled);
+	assert_int_equal(cfg.detect.svc[0].det.threshold, 2000);
+	assert_int_equal(cfg.detect.svc[0].det.window_ms, 10000);	/* its later lines */
+	assert_int_equal(cfg.detect.svc[1].kind, KIND_RATE_FLOOD);
+	assert_int_equal(cfg.detect.svc[1].proto, IPPROTO_GRE);
+	assert_int_equal(cfg.detect.svc[1].port, 0);
+	assert_false(cfg.detect.svc[1].det.enabled);
+	assert_int_equal(cfg.detect.svc[2].proto, IPPROTO_TCP);
+	assert_int_equal(cfg.detect.svc[2].det.threshold, 100);	/* syn_flood's */
+	assert_int_equal(cfg.detect.svc[2].det.window_ms, 1000);
+	assert_int_equal(cfg.detect.svc[3].proto, 0);		/* TCP and UDP */
+	assert_int_equal(cfg.detect.svc[3].port, 8443);
+	assert_int_equal(cfg.detect.svc[3].det.threshold, 90000);
+	assert_int_equal(cfg.detect.svc[3].det.window_ms, 1000);
+	/* The detector's own, as file and command line left them. */
+	assert_int_equal(cfg.detect.det[KIND_UDP_FLOOD].threshold, 300);
+	assert_int_equal(cfg.detect.det[KIND_UDP_FLOOD].window_ms, 3000);
+	teardown(state);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = load_text(&cfg, bad[i].text, err, sizeof(err));
+
+		if (r == 0)
+			r = config_check(&cfg, err, sizeof(err));
+		assert_int_equal(r, -EINVAL);
+		if (!strstr(err, bad[i].why))
+			fail_msg("%s: \"%s\"", bad[i].text, err);
+		teardown(state);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_man_page_lists_every_key),
 		cmocka_unit_test_teardown(test_named_section_unknown_type, teardown),
 		cmocka_unit_test_teardown(test_upstream_refusals, teardown),
+		cmocka_unit_test_teardown(test_service_sections, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

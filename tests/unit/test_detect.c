@@ -1544,6 +1544,144 @@ static void test_local_and_direction(void **state)
 	free(r);
 }
 
+/* Per-service bars: a service's packets are counted against its bar, in
+ * windows of their own, and not against the detector's; its answered
+ * conversations are conversations there too. Expected counts come from
+ * the scenario: each client's datagrams are sent 1 ms apart. */
+static struct detect_cfg svc_cfg(void)
+{
+	struct detect_cfg cfg;
+
+	detect_cfg_defaults(&cfg);
+	cfg.seed = 7;
+	cfg.svc[0] = (struct detect_service){ KIND_UDP_FLOOD, IPPROTO_UDP, 53, { true, 1000, 5000 } };
+	cfg.svc[1] = (struct detect_service){ KIND_UDP_FLOOD, IPPROTO_UDP, 11211, { true, 10, 5000 } };
+	cfg.svc[2] = (struct detect_service){ KIND_RATE_FLOOD, IPPROTO_GRE, 0, { false, 0, 0 } };
+	cfg.nsvc = 3;
+	return cfg;
+}
+
+/* The scenario of test_service_bars, into p (at most 60000 packets). */
+static uint32_t svc_stream(struct pkt *p)
+{
+	struct ip_addr c, t = target();
+	uint64_t ts = T0;
+	uint32_t n = 0;
+
+	v4(&c, 198, 18, 9, 1);		/* 300 to DNS: under its bar of 1000 */
+	for (unsigned i = 0; i < 300; i++, ts += 1000)
+		p[n++] = mk(&c, &t, IPPROTO_UDP, 40000, 53, ts);
+	v4(&c, 198, 18, 9, 2);		/* 1000 to DNS: its bar */
+	for (unsigned i = 0; i < 1000; i++, ts += 1000)
+		p[n++] = mk(&c, &t, IPPROTO_UDP, 40000, 53, ts);
+	v4(&c, 198, 18, 9, 3);		/* 10 to memcached: its bar of 10 */
+	for (unsigned i = 0; i < 10; i++, ts += 1000)
+		p[n++] = mk(&c, &t, IPPROTO_UDP, 40000, 11211, ts);
+	v4(&c, 198, 18, 9, 4);		/* 200 to mDNS: the detector's bar */
+	for (unsigned i = 0; i < 200; i++, ts += 1000)
+		p[n++] = mk(&c, &t, IPPROTO_UDP, 40000, 5353, ts);
+	v4(&c, 198, 18, 9, 5);		/* 2000 answered to memcached: a conversation */
+	for (unsigned i = 0; i < 2000; i++, ts += 1000) {
+		p[n++] = mk(&c, &t, IPPROTO_UDP, 40001, 11211, ts);
+		p[n++] = mk(&t, &c, IPPROTO_UDP, 11211, 40001, ts + 100);
+	}
+	v4(&c, 198, 18, 9, 6);		/* 25000 GRE in 0.5 s: not counted */
+	for (unsigned i = 0; i < 25000; i++, ts += 20)
+		p[n++] = mk(&c, &t, IPPROTO_GRE, 0, 0, ts);
+	v4(&c, 198, 18, 9, 7);		/* 20000 ESP in 0.4 s: the rate bar */
+	for (unsigned i = 0; i < 20000; i++, ts += 20)
+		p[n++] = mk(&c, &t, IPPROTO_ESP, 0, 0, ts);
+	return n;
+}
+
+static void test_service_bars(void **state)
+{
+	struct detect_cfg cfg = svc_cfg();
+	struct pkt *p = calloc(60000, sizeof(*p));
+	struct rec *r = rec_new(), *rb = rec_new();
+	struct detect_stats st;
+	struct detect *d;
+	uint32_t n;
+
+	assert_non_null(p);
+	n = svc_stream(p);
+	d = mk_detect(&cfg, r);
+	for (uint32_t i = 0; i < n; i++)
+		feed(d, r, &p[i]);
+	assert_int_equal(r->n, 4);
+	assert_int_equal(r->v[0].kind, KIND_UDP_FLOOD);		/* DNS at 1000 */
+	assert_true(r->v[0].service);
+	assert_int_equal(r->v[0].port, 53);
+	assert_int_equal(r->v[0].threshold, 1000);
+	assert_int_equal(r->v[0].count, 1000);
+	assert_int_equal(r->at[0], 300 + 999);
+	assert_int_equal(r->v[1].kind, KIND_UDP_FLOOD);		/* memcached at 10 */
+	assert_true(r->v[1].service);
+	assert_int_equal(r->v[1].port, 11211);
+	assert_int_equal(r->v[1].threshold, 10);
+	assert_int_equal(r->at[1], 1300 + 9);
+	assert_int_equal(r->v[2].kind, KIND_UDP_FLOOD);		/* mDNS at 200 */
+	assert_false(r->v[2].service);
+	assert_int_equal(r->v[2].threshold, 200);
+	assert_int_equal(r->at[2], 1310 + 199);
+	assert_int_equal(r->v[3].kind, KIND_RATE_FLOOD);	/* ESP, not GRE */
+	assert_false(r->v[3].service);
+	assert_int_equal(r->at[3], 1510 + 4000 + 25000 + 19999);
+	detect_get_stats(d, &st);
+	assert_int_equal(st.alerts[KIND_UDP_FLOOD], 3);
+	assert_int_equal(st.alerts[KIND_RATE_FLOOD], 1);
+	detect_free(d);
+	/* The batch path decides the same. */
+	d = mk_detect(&cfg, rb);
+	detect_batch(d, p, n);
+	assert_int_equal(rb->n, r->n);
+	for (unsigned i = 0; i < r->n; i++) {
+		assert_int_equal(rb->v[i].kind, r->v[i].kind);
+		assert_int_equal(rb->v[i].ts_us, r->v[i].ts_us);
+		assert_int_equal(rb->v[i].port, r->v[i].port);
+	}
+	detect_free(d);
+	/* Without the bars, the detectors' own: DNS at 200, and GRE too. */
+	cfg.nsvc = 0;
+	memset(r, 0, sizeof(*r));
+	d = mk_detect(&cfg, r);
+	for (uint32_t i = 0; i < n; i++)
+		feed(d, r, &p[i]);
+	assert_int_equal(r->kind_n[KIND_UDP_FLOOD], 3);	/* 9.1, 9.2, 9.4 */
+	assert_int_equal(r->at[0], 199);
+	assert_int_equal(r->kind_n[KIND_RATE_FLOOD], 2);
+	detect_free(d);
+	free(p);
+	free(r);
+	free(rb);
+}
+
+static void test_service_check(void **state)
+{
+	struct detect_cfg cfg = svc_cfg();
+	const char *why;
+
+	assert_int_equal(detect_cfg_check(&cfg, &why), 0);
+	cfg.svc[1].port = 53;		/* DNS twice */
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	assert_string_equal(why, "the same service twice for one detector");
+	cfg = svc_cfg();
+	cfg.svc[0].kind = KIND_PORT_SCAN;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg = svc_cfg();
+	cfg.svc[0].port = 0;		/* udp_flood by protocol: no */
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg = svc_cfg();
+	cfg.svc[2].port = 80;		/* a port and a protocol */
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg = svc_cfg();
+	cfg.svc[0].det.threshold = 0;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+	cfg = svc_cfg();
+	cfg.nsvc = DETECT_MAX_SERVICES + 1;
+	assert_int_equal(detect_cfg_check(&cfg, &why), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1581,6 +1719,8 @@ int main(void)
 		cmocka_unit_test(test_disabled_and_stats),
 		cmocka_unit_test(test_batch_same_as_packet),
 		cmocka_unit_test(test_top_sources),
+		cmocka_unit_test(test_service_bars),
+		cmocka_unit_test(test_service_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

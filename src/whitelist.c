@@ -270,6 +270,26 @@ static int wl_add_addr(struct whitelist *wl, const char *text)
 	return whitelist_add(wl, &p);
 }
 
+/* The broadcast address of i's IPv4 subnet: no host holds it, so a packet
+ * "from" it is forged, and whoever it names is every host of the subnet.
+ * Computed from the netmask: an address added without "brd" has none set. */
+static int wl_add_broadcast(struct whitelist *wl, const struct ifaddrs *i)
+{
+	struct ip_prefix p = { .len = 128 };
+	struct in_addr b;
+	uint32_t a, m;
+
+	if (!i->ifa_netmask || i->ifa_netmask->sa_family != AF_INET)
+		return 0;
+	a = ntohl(((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+	m = ntohl(((const struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+	if (m >= 0xfffffffeu)	/* /31 and /32 have none (RFC 3021) */
+		return 0;
+	b.s_addr = htonl(a | ~m);
+	addr_from_v4(&p.addr, &b);
+	return whitelist_add(wl, &p);
+}
+
 static int wl_add_ifaddrs(struct whitelist *wl)
 {
 	struct ifaddrs *ifa, *i;
@@ -282,13 +302,16 @@ static int wl_add_ifaddrs(struct whitelist *wl)
 
 		if (!i->ifa_addr)
 			continue;
-		if (i->ifa_addr->sa_family == AF_INET)
+		if (i->ifa_addr->sa_family == AF_INET) {
 			addr_from_v4(&p.addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr);
-		else if (i->ifa_addr->sa_family == AF_INET6)
+			r = wl_add_broadcast(wl, i);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
 			addr_from_v6(&p.addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr);
-		else
+		} else {
 			continue;
-		r = whitelist_add(wl, &p);
+		}
+		if (r == 0)
+			r = whitelist_add(wl, &p);
 	}
 	freeifaddrs(ifa);
 	return r;

@@ -4,7 +4,10 @@
 # a new address (as DHCP or SLAAC would add one): both appear in the
 # kernel's allow set at once, a SYN flood from the new gateway and one
 # forged from the new address are reported whitelisted and banned nowhere.
-# When the route goes, so does its protection. And whitelisting is by
+# When the route goes, so does its protection. The broadcast address of
+# the victim's /24 (no host's; set without "brd", so derived from the
+# netmask) is protected, and a flood forged from it is banned nowhere.
+# And whitelisting is by
 # containment, not overlap: a flood from another address of the victim's
 # own IPv6 /64 is banned as that /64, while the victim's own address stays
 # in allow6 and the client still gets in.
@@ -42,6 +45,16 @@ lab_wait 5 whitelisted_seen "$NEW4" &&
 	ok "a flood forged from the new address is reported whitelisted" ||
 	bad "no whitelisted event for $NEW4"
 [ "$(ban_count ban4)" -eq 0 ] && ok "ban4 is empty" || bad "ban4 holds $(ban_count ban4) elements"
+
+# ---- the subnet's broadcast address -----------------------------------------
+BCAST=198.18.0.255
+allow_has allow4 "$BCAST" && ok "the /24's broadcast $BCAST is in allow4" ||
+	bad "$BCAST not in allow4"
+flood4 "$BCAST"
+lab_wait 5 whitelisted_seen "$BCAST" &&
+	ok "a flood forged from $BCAST is reported whitelisted" ||
+	bad "no whitelisted event for $BCAST"
+[ "$(ban_count ban4)" -eq 0 ] && ok "ban4 is still empty" || bad "ban4 holds $(ban_count ban4) elements"
 
 # ---- protection goes with the route -------------------------------------------
 ip -n "$LAB_VICTIM" route del default via "$LAB_ATTACKER4"

@@ -128,15 +128,20 @@ static int svc_section(const struct config *cfg, struct config *scratch, uint32_
 static int svc_parse(const struct config *cfg, struct detect_cfg *dc, uint32_t *line,
 		     const char **why)
 {
-	/* Only its detector settings are used, and svc_line sets them. */
-	struct config *scratch = calloc(1, sizeof(*scratch));
+	struct config *scratch;
+	uint32_t i;
 	int r = 0;
 
-	if (!scratch)
-		return *why = "out of memory", -ENOMEM;
 	dc->nsvc = 0;
 	memset(dc->svc, 0, sizeof(dc->svc));
-	for (uint32_t i = 0; i < cfg->nnamed && r == 0; i++) {
+	for (i = 0; i < cfg->nnamed && !is_service_type(cfg->named[i].type); i++)
+		;
+	if (i == cfg->nnamed)
+		return 0;
+	/* Only its detector settings are used, and svc_line sets them. */
+	if (!(scratch = calloc(1, sizeof(*scratch))))
+		return *why = "out of memory", -ENOMEM;
+	for (; i < cfg->nnamed && r == 0; i++) {
 		const struct config_entry *c = &cfg->named[i];
 		struct detect_service sv;
 

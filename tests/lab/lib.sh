@@ -95,6 +95,10 @@ dosips_start() {
 		printf '%s\n' "${T_CONF:-}"
 	} >"$LAB_DIR/dosips.conf"
 	printf '%s\n' "${T_WHITELIST:-}" >"$LAB_DIR/whitelist"
+	# Emptied here, not by the redirection below, which runs in the
+	# background: a restart must not take the last run's "watching" line
+	# for its own.
+	: >"$LAB_DIR/dosips.log"
 	lab_bg "$LAB_VICTIM" "$DOSIPS" -i "$LAB_IFACE" --ban "${T_BAN:-60}" \
 		-c "$LAB_DIR/dosips.conf" -w "$LAB_DIR/whitelist" \
 		--events "$LAB_DIR/events.json" "$@" >"$LAB_DIR/dosips.log" 2>&1 </dev/null

@@ -96,6 +96,9 @@ struct config {
 const char *config_named_get(const struct config *cfg, const char *type, const char *name,
 			     const char *key);
 
+/* True when cfg->named[i] is the first line of its section [type name]. */
+bool config_named_first(const struct config *cfg, uint32_t i);
+
 /* Fills cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);
 

@@ -353,11 +353,23 @@ struct named_type {
 static const struct named_type named_types[] = {
 	{ "feed", feeds_cfg_check },
 	{ "notify", notify_cfg_check },
-	{ "syn_flood", services_cfg_check },	/* one check reads all three */
+	/* One check reads the per-service sections of all three (and runs
+	 * once: see named_check_seen). */
+	{ "syn_flood", services_cfg_check },
 	{ "udp_flood", services_cfg_check },
 	{ "rate_flood", services_cfg_check },
 	{ NULL, NULL },
 };
+
+/* True when row i's check is an earlier row's too: it reads all its
+ * types at once, so it runs once. */
+static bool named_check_seen(size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (named_types[j].check == named_types[i].check)
+			return true;
+	return false;
+}
 
 static const struct named_type *named_type_find(const char *type)
 {
@@ -380,6 +392,16 @@ const char *config_named_get(const struct config *cfg, const char *type, const c
 			v = c->value;
 	}
 	return v;
+}
+
+bool config_named_first(const struct config *cfg, uint32_t i)
+{
+	const struct config_entry *c = &cfg->named[i];
+
+	for (uint32_t j = 0; j < i; j++)
+		if (!strcmp(cfg->named[j].type, c->type) && !strcmp(cfg->named[j].name, c->name))
+			return false;
+	return true;
 }
 
 /* "[type name]": checks the type and the name's length. */
@@ -570,7 +592,7 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 	if (http_cfg_check(cfg, err, errlen) < 0 || upstream_check(cfg, err, errlen) < 0)
 		return -EINVAL;
 	for (size_t i = 0; named_types[i].type; i++)
-		if (named_types[i].check(cfg, err, errlen) < 0)
+		if (!named_check_seen(i) && named_types[i].check(cfg, err, errlen) < 0)
 			return -EINVAL;
 	return 0;
 }

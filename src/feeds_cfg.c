@@ -120,7 +120,7 @@ int feeds_cfg_check(const struct config *cfg, char *err, size_t errlen)
 
 	for (uint32_t i = 0; i < cfg->nnamed; i++) {
 		const struct config_entry *c = &cfg->named[i];
-		bool first = true;
+		bool first;
 
 		if (strcmp(c->type, "feed"))
 			continue;
@@ -128,8 +128,7 @@ int feeds_cfg_check(const struct config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%u: %s", cfg->file, c->line, why);
 			return -EINVAL;
 		}
-		for (uint32_t j = 0; j < i && first; j++)
-			first = strcmp(cfg->named[j].type, "feed") || strcmp(cfg->named[j].name, c->name);
+		first = config_named_first(cfg, i);
 		if (first && feed_check_section(cfg, c, err, errlen) < 0)
 			return -EINVAL;
 		if (first && ++names > FEEDS_MAX) {

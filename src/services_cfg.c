@@ -91,17 +91,6 @@ static int svc_line(struct config *scratch, struct detect_service *sv,
 	return 0;
 }
 
-/* True when entry i opens its section (no earlier line of the same one). */
-static bool svc_first(const struct config *cfg, uint32_t i)
-{
-	const struct config_entry *c = &cfg->named[i];
-
-	for (uint32_t j = 0; j < i; j++)
-		if (!strcmp(cfg->named[j].type, c->type) && !strcmp(cfg->named[j].name, c->name))
-			return false;
-	return true;
-}
-
 /* The section that entry i opens, into sv; checked as detect would. */
 static int svc_section(const struct config *cfg, struct config *scratch, uint32_t i,
 		       struct detect_service *sv, const char **why)
@@ -145,7 +134,7 @@ static int svc_parse(const struct config *cfg, struct detect_cfg *dc, uint32_t *
 		const struct config_entry *c = &cfg->named[i];
 		struct detect_service sv;
 
-		if (!is_service_type(c->type) || !svc_first(cfg, i))
+		if (!is_service_type(c->type) || !config_named_first(cfg, i))
 			continue;
 		*line = c->line;
 		if (dc->nsvc == DETECT_MAX_SERVICES) {

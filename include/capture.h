@@ -33,6 +33,8 @@ struct capture_stats {
 	uint64_t proto_bytes[5];          /* IP bytes: other, tcp, udp, icmp, icmp6 */
 	uint64_t kernel_recv, kernel_drop, iface_drop;
 	int have_kernel;                  /* pcap_stats answered */
+	uint64_t file_dir;                /* pcapng replay: packets with a recorded direction */
+	int have_file_dir;                /* a pcapng replay */
 };
 
 /* Receives decoded packets n at a time, in capture order: up to a

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "pcapng.h"
 #include "routes.h"
 
 /* A live wake-up drains at most this many dispatch rounds before letting
@@ -48,6 +49,7 @@ struct capture {
 	uint64_t proto_bytes[5];	/* their IP lengths */
 	int failed;         /* live capture broke (see capture_failed) */
 	char error[PCAP_ERRBUF_SIZE];   /* why capture ended early, or "" */
+	struct pcapng_dir *ng;	/* a pcapng replay's recorded directions */
 	unsigned nbatch;
 	struct pkt batch[PKT_BATCH];
 };
@@ -85,6 +87,13 @@ static void capture_frame(u_char *user, const struct pcap_pkthdr *h, const u_cha
 	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
 	enum decode_result r = decode_packet(c->dlt, bytes, h->caplen, h->len, ts, p);
 
+	/* Every frame takes its block's direction, to stay in step; one a
+	 * link header gave (SLL) stands. */
+	if (__builtin_expect(c->ng != NULL, 0)) {
+		uint8_t dir = pcapng_dir_next(c->ng, h->len);
+
+		p->dir = p->dir ? p->dir : dir;
+	}
 	c->st.frames++;
 	c->st.bytes += h->len;
 	c->st.decoded[r]++;
@@ -175,6 +184,19 @@ static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_timer_start(loop, &c->link_check);
 }
 
+/* Says, as a replay's warning, that the pcapng walker lost step. */
+static void capture_ng_lost(struct capture *c)
+{
+	uint64_t n;
+	int lost;
+
+	pcapng_dir_counts(c->ng, &n, &lost);
+	if (lost)
+		snprintf(c->error, sizeof(c->error),
+			 "replay: the pcapng packet flags could not be followed after %" PRIu64
+			 " packets with a direction: the rest replays without one", n);
+}
+
 static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	struct capture *c = w->data;
@@ -186,6 +208,8 @@ static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		 * it is the end of the file like any other. */
 		if (n == PCAP_ERROR)
 			snprintf(c->error, sizeof(c->error), "replay: %s", pcap_geterr(c->p));
+		else
+			capture_ng_lost(c);
 		ev_idle_stop(loop, w);
 		if (c->eof)
 			c->eof(c->ctx);
@@ -296,6 +320,7 @@ static int capture_file(struct capture *c, const struct capture_cfg *cfg, char *
 						       PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p)
 		return snprintf(err, len, "cannot read %s: %s", cfg->file, ebuf), -EINVAL;
+	(void)pcapng_dir_open(cfg->file, &c->ng);
 	ev_idle_init(&c->idle, capture_file_cb);
 	c->idle.data = c;
 	ev_idle_start(c->loop, &c->idle);
@@ -374,6 +399,12 @@ void capture_get_stats(struct capture *c, struct capture_stats *st)
 	c->st.icmp = c->proto[3];
 	c->st.icmp6 = c->proto[4];
 	memcpy(c->st.proto_bytes, c->proto_bytes, sizeof(c->proto_bytes));
+	if (c->ng) {
+		int lost;
+
+		c->st.have_file_dir = 1;
+		pcapng_dir_counts(c->ng, &c->st.file_dir, &lost);
+	}
 	*st = c->st;
 }
 
@@ -389,6 +420,7 @@ void capture_close(struct capture *c)
 		ev_idle_stop(c->loop, &c->idle);
 	if (c->p)
 		pcap_close(c->p);
+	pcapng_dir_close(c->ng);
 	free(c);
 }
 

@@ -49,7 +49,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +66,7 @@
 #define DETECT_INT128 1
 #endif
 
+#include "bigmem.h"
 #include "detect.h"
 #include "flows.h"
 
@@ -1786,22 +1786,6 @@ void detect_top_sources(const struct detect *d, struct detect_top top[][8], size
 
 /* ---- set-up ---- */
 
-/* Large zeroed areas come straight from mmap: page-aligned, and untouched
- * pages cost no memory, so RSS shows what is really used. */
-static void *big_alloc(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void big_free(void *p, size_t n)
-{
-	if (p)
-		munmap(p, n);
-}
-
 static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mode,
 		     uint32_t nrings, uint32_t cap, uint32_t window_ms)
 {
@@ -1816,9 +1800,9 @@ static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mo
 						      sizeof(uint32_t)));
 	pl->nrings = nrings ? nrings : 1;
 	pl->ent_bytes = (size_t)pl->nrings * cap * pl->stride * sizeof(uint32_t);
-	pl->ent = big_alloc(pl->ent_bytes);
-	pl->ring = big_alloc(pl->nrings * sizeof(*pl->ring));
-	pl->free = big_alloc(pl->nrings * sizeof(*pl->free));
+	pl->ent = bigmem_alloc(pl->ent_bytes, BIGMEM_SPARSE);
+	pl->ring = bigmem_alloc(pl->nrings * sizeof(*pl->ring), BIGMEM_SPARSE);
+	pl->free = bigmem_alloc(pl->nrings * sizeof(*pl->free), BIGMEM_SPARSE);
 	if (!pl->ent || !pl->ring || !pl->free)
 		return -ENOMEM;
 	tb->pool[cls] = pl;
@@ -1827,9 +1811,9 @@ static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mo
 
 static void pool_fini(struct pool *pl)
 {
-	big_free(pl->ent, pl->ent_bytes);
-	big_free(pl->ring, pl->nrings * sizeof(*pl->ring));
-	big_free(pl->free, pl->nrings * sizeof(*pl->free));
+	bigmem_free(pl->ent, pl->ent_bytes, BIGMEM_SPARSE);
+	bigmem_free(pl->ring, pl->nrings * sizeof(*pl->ring), BIGMEM_SPARSE);
+	bigmem_free(pl->free, pl->nrings * sizeof(*pl->free), BIGMEM_SPARSE);
 }
 
 static int tab_init(struct table *tb, uint32_t capacity, uint32_t seed,
@@ -1845,17 +1829,19 @@ static int tab_init(struct table *tb, uint32_t capacity, uint32_t seed,
 	tb->horizon_ticks = (uint32_t)(tb->horizon_us >> TICK_SHIFT) + 2;
 	tb->slot_bytes = (size_t)tb->nbuckets * WAYS * sizeof(struct slot);
 	tb->bk_bytes = (size_t)tb->nbuckets * sizeof(struct bucket);
-	tb->slot = big_alloc(tb->slot_bytes);
-	tb->bk = big_alloc(tb->bk_bytes);
-	tb->cool = big_alloc((size_t)tb->nbuckets * WAYS * ncool * sizeof(uint32_t));
+	tb->slot = bigmem_alloc(tb->slot_bytes, BIGMEM_HOT);
+	tb->bk = bigmem_alloc(tb->bk_bytes, BIGMEM_HOT);
+	tb->cool = bigmem_alloc((size_t)tb->nbuckets * WAYS * ncool * sizeof(uint32_t),
+				BIGMEM_SPARSE);
 	return tb->slot && tb->bk && tb->cool ? 0 : -ENOMEM;
 }
 
 static void tab_fini(struct table *tb)
 {
-	big_free(tb->slot, tb->slot_bytes);
-	big_free(tb->bk, tb->bk_bytes);
-	big_free(tb->cool, (size_t)tb->nbuckets * WAYS * tb->ncool * sizeof(uint32_t));
+	bigmem_free(tb->slot, tb->slot_bytes, BIGMEM_HOT);
+	bigmem_free(tb->bk, tb->bk_bytes, BIGMEM_HOT);
+	bigmem_free(tb->cool, (size_t)tb->nbuckets * WAYS * tb->ncool * sizeof(uint32_t),
+		    BIGMEM_SPARSE);
 }
 
 static uint32_t pick_seed(uint32_t fixed)

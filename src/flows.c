@@ -35,7 +35,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 /* DETECT_PORTABLE builds the fallbacks of the SSE2 and 128-bit paths, as
  * in detect.c, for the portable unit tests. */
 #if defined(__SSE2__) && !defined(DETECT_PORTABLE)
@@ -46,6 +45,7 @@
 #define FLOWS_INT128 1
 #endif
 
+#include "bigmem.h"
 #include "flows.h"
 
 #define FWAYS		4
@@ -87,13 +87,6 @@ struct flows {
 	uint64_t tracked, evicted;
 };
 
-static void *flows_alloc(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 int flows_new(uint32_t capacity, uint32_t timeout_ms, uint32_t seed, struct flows **out)
 {
 	struct flows *f = calloc(1, sizeof(*f));
@@ -111,8 +104,8 @@ int flows_new(uint32_t capacity, uint32_t timeout_ms, uint32_t seed, struct flow
 	f->secret[3] = mix64(f->secret[2] ^ 0x082efa98ec4e6c89ull) | 1;
 	f->fl_bytes = (size_t)f->nb * sizeof(struct fbucket);
 	f->pe_bytes = (size_t)f->npb * FWAYS * sizeof(struct peer);
-	f->fl = flows_alloc(f->fl_bytes);
-	f->pe = flows_alloc(f->pe_bytes);
+	f->fl = bigmem_alloc(f->fl_bytes, BIGMEM_HOT);
+	f->pe = bigmem_alloc(f->pe_bytes, BIGMEM_SPARSE);
 	if (!f->fl || !f->pe) {
 		flows_free(f);
 		return -ENOMEM;
@@ -125,10 +118,8 @@ void flows_free(struct flows *f)
 {
 	if (!f)
 		return;
-	if (f->fl)
-		munmap(f->fl, f->fl_bytes);
-	if (f->pe)
-		munmap(f->pe, f->pe_bytes);
+	bigmem_free(f->fl, f->fl_bytes, BIGMEM_HOT);
+	bigmem_free(f->pe, f->pe_bytes, BIGMEM_SPARSE);
 	free(f);
 }
 

@@ -45,6 +45,8 @@ static void collect_capture(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_CAPTURE, "ipv4", cs.ipv4, ctx);
 	fn(STATS_CAPTURE, "ipv6", cs.ipv6, ctx);
 	fn(STATS_CAPTURE, "fragments", cs.frags, ctx);
+	if (cs.have_file_dir)
+		fn(STATS_CAPTURE, "file_directions", cs.file_dir, ctx);
 	fn(STATS_PROTOCOLS, "tcp", cs.tcp, ctx);
 	fn(STATS_PROTOCOLS, "udp", cs.udp, ctx);
 	fn(STATS_PROTOCOLS, "icmp", cs.icmp, ctx);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "flows.h"
+#include "thp.h"
 
 #define T0 1700000000000000ull
 #define SEC 1000000ull
@@ -203,6 +204,34 @@ static void test_flood_keeps_conversations(void **state)
 	flows_free(f);
 }
 
+/* The table, looked up at random by every packet, is in huge pages where
+ * the kernel has them: a few TLB entries instead of a thousand. */
+static void test_table_in_huge_pages(void **state)
+{
+	struct flows *f;
+	long before, after;
+
+	if (!thp_on()) {
+		print_message("transparent huge pages off here: not checked\n");
+		skip();
+	}
+	before = thp_process_kb();
+	assert_int_equal(flows_new(262144, 120000, 1, &f), 0);
+	for (uint32_t i = 0; i < 20000; i++) {
+		const uint8_t a[4] = { 198, 19, (uint8_t)(i >> 8), (uint8_t)i };
+		struct ip_addr x;
+		struct pkt s;
+
+		addr_from_v4(&x, a);
+		s = mk(&x, &B, IPPROTO_TCP, 40000, 80, 0x02);
+		one(f, &s, T0 + i);
+	}
+	after = thp_process_kb();
+	print_message("flow table of 4 MiB: %ld kB more in huge pages\n", after - before);
+	assert_true(after - before >= 2048);
+	flows_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_two_way_tcp),
 		cmocka_unit_test(test_flood_keeps_conversations),
+		cmocka_unit_test(test_table_in_huge_pages),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

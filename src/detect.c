@@ -1170,8 +1170,11 @@ static void detect_fire(struct detect *d, struct table *tb, uint32_t si,
 		v.src.len = addr_is_v4(&s->key) ? d->len4 : d->len6;
 	}
 	/* Half-open SYNs alone are no evidence against a source that holds a
-	 * two-way exchange with the host: anyone may forge its address. */
-	if (k == KIND_SYN_FLOOD && flows_peer(d->flows, &s->key, d->now))
+	 * two-way exchange with the host: anyone may forge its address. A
+	 * service's instance asks its parent, whose flows see every service:
+	 * an SSH session proves its client's address as well for port 443. */
+	if (k == KIND_SYN_FLOOD &&
+	    flows_peer(d->parent ? d->parent->flows : d->flows, &s->key, d->now))
 		v.kind = KIND_SPOOFED;
 	if (k == KIND_PORT_SCAN)
 		v.technique = scan_technique(p);

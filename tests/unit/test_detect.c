@@ -1466,6 +1466,49 @@ static void test_forged_syn(void **state)
 	free(r);
 }
 
+/* The same with a bar for port 443: the client's two-way exchange is on
+ * port 22, which the service's instance never sees, and still makes the
+ * flood forged in its name `spoofed`. */
+static void test_forged_syn_service(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr c, idle, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	detect_cfg_defaults(&cfg);
+	cfg.seed = 7;
+	cfg.svc[0] = (struct detect_service){ KIND_SYN_FLOOD, IPPROTO_TCP, 443, { true, 50, 5000 } };
+	cfg.nsvc = 1;
+	d = mk_detect(&cfg, r);
+	v4(&c, 198, 18, 11, 1);
+	v4(&idle, 198, 18, 11, 2);
+	p = mk_tcp(&c, &t, 40000, 22, F_SYN, ts);
+	feed(d, r, &p);
+	p = mk_tcp(&t, &c, 22, 40000, F_SYN | F_ACK, ts + 10);
+	feed(d, r, &p);
+	p = mk_tcp(&c, &t, 40000, 22, F_ACK, ts + 20);
+	feed(d, r, &p);
+	for (uint16_t i = 0; i < 60; i++, ts += 1000) {
+		p = mk_tcp(&c, &t, (uint16_t)(1024 + i), 443, F_SYN, ts + 1000);
+		feed(d, r, &p);
+		p = mk_tcp(&idle, &t, (uint16_t)(1024 + i), 443, F_SYN, ts + 1000);
+		feed(d, r, &p);
+	}
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->v[0].kind, KIND_SPOOFED);
+	assert_true(r->v[0].service);
+	assert_int_equal(r->v[0].port, 443);
+	assert_true(addr_eq(&r->v[0].src.addr, &c));
+	assert_int_equal(r->v[1].kind, KIND_SYN_FLOOD);
+	assert_true(r->v[1].service);
+	assert_true(addr_eq(&r->v[1].src.addr, &idle));
+	detect_free(d);
+	free(r);
+}
+
 /* Unsolicited answers from DNS servers to one target: one reflection alert
  * at the 20th distinct reflector, naming the service; one reflector alone,
  * or answers to the target's own questions, are none. */
@@ -1712,6 +1755,7 @@ int main(void)
 		cmocka_unit_test(test_stealth_scans),
 		cmocka_unit_test(test_clock_step_back),
 		cmocka_unit_test(test_forged_syn),
+		cmocka_unit_test(test_forged_syn_service),
 		cmocka_unit_test(test_reflection),
 		cmocka_unit_test(test_local_and_direction),
 		cmocka_unit_test(test_stamp_wrap),

@@ -16,9 +16,11 @@ int pcapng_dir_open(const char *path, struct pcapng_dir **out);
  * and from the first packet that does not match onwards. */
 uint8_t pcapng_dir_next(struct pcapng_dir *d, uint32_t wirelen);
 
-/* Packets whose direction the file recorded, and whether it lost step with
- * libpcap (then no direction was taken from there on). */
-void pcapng_dir_counts(const struct pcapng_dir *d, uint64_t *flagged, int *lost);
+/* Packets so far whose direction the file recorded. */
+uint64_t pcapng_dir_flagged(const struct pcapng_dir *d);
+
+/* Whether d lost step with libpcap (no direction was taken from there on). */
+int pcapng_dir_lost(const struct pcapng_dir *d);
 
 /* Closes d (NULL is ignored). */
 void pcapng_dir_close(struct pcapng_dir *d);

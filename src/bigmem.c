@@ -49,12 +49,11 @@ void *bigmem_alloc(size_t n, enum bigmem_use use)
 	if (!extra)
 		return p;
 	/* Only whole aligned huge pages can be huge: trim to the first
-	 * boundary and give back the rest. */
+	 * boundary and give back the rest (a - p < extra: there is a tail). */
 	a = (uint8_t *)(((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
 	if (a > p)
 		munmap(p, (size_t)(a - p));
-	if (a + len < p + len + extra)
-		munmap(a + len, (size_t)(p + len + extra - (a + len)));
+	munmap(a + len, extra - (size_t)(a - p));
 	(void)madvise(a, len, MADV_HUGEPAGE);
 	return a;
 }

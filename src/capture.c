@@ -187,14 +187,11 @@ static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* Says, as a replay's warning, that the pcapng walker lost step. */
 static void capture_ng_lost(struct capture *c)
 {
-	uint64_t n;
-	int lost;
-
-	pcapng_dir_counts(c->ng, &n, &lost);
-	if (lost)
+	if (c->ng && pcapng_dir_lost(c->ng))
 		snprintf(c->error, sizeof(c->error),
 			 "replay: the pcapng packet flags could not be followed after %" PRIu64
-			 " packets with a direction: the rest replays without one", n);
+			 " packets with a direction: the rest replays without one",
+			 pcapng_dir_flagged(c->ng));
 }
 
 static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -400,10 +397,8 @@ void capture_get_stats(struct capture *c, struct capture_stats *st)
 	c->st.icmp6 = c->proto[4];
 	memcpy(c->st.proto_bytes, c->proto_bytes, sizeof(c->proto_bytes));
 	if (c->ng) {
-		int lost;
-
 		c->st.have_file_dir = 1;
-		pcapng_dir_counts(c->ng, &c->st.file_dir, &lost);
+		c->st.file_dir = pcapng_dir_flagged(c->ng);
 	}
 	*st = c->st;
 }

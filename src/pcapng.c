@@ -17,7 +17,6 @@
  * packet is, so a malformed file can cost a replay its directions, never
  * its packets.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +58,7 @@ static uint16_t ng16(const struct pcapng_dir *d, const uint8_t *b)
 
 int pcapng_dir_open(const char *path, struct pcapng_dir **out)
 {
-	uint8_t head[4];
-	uint32_t type;
+	uint32_t type;	/* the SHB's reads the same in either byte order */
 	struct pcapng_dir *d;
 	struct stat st;
 	FILE *f;
@@ -69,8 +67,8 @@ int pcapng_dir_open(const char *path, struct pcapng_dir **out)
 	/* A second reader of a pipe or FIFO would take libpcap's bytes. */
 	if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fopen(path, "rb")))
 		return 0;
-	if (fread(head, 1, 4, f) != 4 || (memcpy(&type, head, 4), type != SHB) ||
-	    fseek(f, 0, SEEK_SET) < 0 || !(d = calloc(1, sizeof(*d)))) {
+	if (fread(&type, 4, 1, f) != 1 || type != SHB || fseek(f, 0, SEEK_SET) < 0 ||
+	    !(d = calloc(1, sizeof(*d)))) {
 		fclose(f);
 		return 0;
 	}
@@ -194,10 +192,14 @@ uint8_t pcapng_dir_next(struct pcapng_dir *d, uint32_t wirelen)
 	return dir;
 }
 
-void pcapng_dir_counts(const struct pcapng_dir *d, uint64_t *flagged, int *lost)
+uint64_t pcapng_dir_flagged(const struct pcapng_dir *d)
 {
-	*flagged = d ? d->flagged : 0;
-	*lost = d ? d->lost : 0;
+	return d->flagged;
+}
+
+int pcapng_dir_lost(const struct pcapng_dir *d)
+{
+	return d->lost;
 }
 
 void pcapng_dir_close(struct pcapng_dir *d)

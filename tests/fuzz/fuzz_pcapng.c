@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t len[FUZZ_PACKETS];
 	struct pcapng_dir *d;
 	char path[64];
-	uint64_t given = 0, n;
-	int fd, lost, was_lost = 0;
+	uint64_t given = 0;
+	int fd, was_lost = 0;
 
 	if (size < sizeof(len))
 		return 0;
@@ -48,11 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (dir > PKT_DIR_OUT || (was_lost && dir != PKT_DIR_UNKNOWN))
 				__builtin_trap();
 			given += dir != PKT_DIR_UNKNOWN;
-			pcapng_dir_counts(d, &n, &lost);
-			was_lost = lost;
+			was_lost = pcapng_dir_lost(d);
 		}
-		pcapng_dir_counts(d, &n, &lost);
-		if (n != given)
+		if (pcapng_dir_flagged(d) != given)
 			__builtin_trap();
 		pcapng_dir_close(d);
 	}

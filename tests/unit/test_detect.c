@@ -1432,12 +1432,11 @@ static void test_clock_step_back(void **state)
 	free(r);
 }
 
-/* A SYN flood forged in the name of a source that completed a handshake
- * with the host is `spoofed`; from a silent source it is a syn_flood. */
-static void test_forged_syn(void **state)
+/* The forged-SYN scenario: client 198.18.11.1 completes a handshake to
+ * port 22, then it and the idle 198.18.11.2 each send n SYNs to dport,
+ * alternately, 1 ms apart. The verdicts go to r. */
+static void forged_syn_run(struct detect *d, struct rec *r, uint16_t dport, uint16_t n)
 {
-	struct rec *r = rec_new();
-	struct detect *d = mk_default(r);
 	struct ip_addr c, idle, t = target();
 	struct pkt p;
 	uint64_t ts = T0;
@@ -1450,12 +1449,25 @@ static void test_forged_syn(void **state)
 	feed(d, r, &p);
 	p = mk_tcp(&c, &t, 40000, 22, F_ACK, ts + 20);
 	feed(d, r, &p);
-	for (uint16_t i = 0; i < 100; i++, ts += 1000) {
-		p = mk_tcp(&c, &t, (uint16_t)(1024 + i), 80, F_SYN, ts + 1000);
+	for (uint16_t i = 0; i < n; i++, ts += 1000) {
+		p = mk_tcp(&c, &t, (uint16_t)(1024 + i), dport, F_SYN, ts + 1000);
 		feed(d, r, &p);
-		p = mk_tcp(&idle, &t, (uint16_t)(1024 + i), 80, F_SYN, ts + 1000);
+		p = mk_tcp(&idle, &t, (uint16_t)(1024 + i), dport, F_SYN, ts + 1000);
 		feed(d, r, &p);
 	}
+}
+
+/* A SYN flood forged in the name of a source that completed a handshake
+ * with the host is `spoofed`; from a silent source it is a syn_flood. */
+static void test_forged_syn(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect *d = mk_default(r);
+	struct ip_addr c, idle;
+
+	v4(&c, 198, 18, 11, 1);
+	v4(&idle, 198, 18, 11, 2);
+	forged_syn_run(d, r, 80, 100);
 	assert_int_equal(r->n, 2);
 	assert_int_equal(r->v[0].kind, KIND_SPOOFED);
 	assert_true(addr_eq(&r->v[0].src.addr, &c));
@@ -1474,9 +1486,7 @@ static void test_forged_syn_service(void **state)
 	struct rec *r = rec_new();
 	struct detect_cfg cfg;
 	struct detect *d;
-	struct ip_addr c, idle, t = target();
-	struct pkt p;
-	uint64_t ts = T0;
+	struct ip_addr c, idle;
 
 	detect_cfg_defaults(&cfg);
 	cfg.seed = 7;
@@ -1485,18 +1495,7 @@ static void test_forged_syn_service(void **state)
 	d = mk_detect(&cfg, r);
 	v4(&c, 198, 18, 11, 1);
 	v4(&idle, 198, 18, 11, 2);
-	p = mk_tcp(&c, &t, 40000, 22, F_SYN, ts);
-	feed(d, r, &p);
-	p = mk_tcp(&t, &c, 22, 40000, F_SYN | F_ACK, ts + 10);
-	feed(d, r, &p);
-	p = mk_tcp(&c, &t, 40000, 22, F_ACK, ts + 20);
-	feed(d, r, &p);
-	for (uint16_t i = 0; i < 60; i++, ts += 1000) {
-		p = mk_tcp(&c, &t, (uint16_t)(1024 + i), 443, F_SYN, ts + 1000);
-		feed(d, r, &p);
-		p = mk_tcp(&idle, &t, (uint16_t)(1024 + i), 443, F_SYN, ts + 1000);
-		feed(d, r, &p);
-	}
+	forged_syn_run(d, r, 443, 60);
 	assert_int_equal(r->n, 2);
 	assert_int_equal(r->v[0].kind, KIND_SPOOFED);
 	assert_true(r->v[0].service);

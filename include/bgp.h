@@ -24,6 +24,7 @@ struct bgp_cfg {
 /* For dosipsctl peers and the stats. */
 struct bgp_stats {
 	uint64_t active, made, withdrawn, failed, over_max;
+	uint64_t adopted;      /* routes of ours found in the speaker at start */
 	char last_error[160];
 	char session[160];     /* "PEER STATE, ..." as gobgp neighbor says; "" unknown */
 	int session_up;        /* a neighbor is Established */
@@ -32,6 +33,11 @@ struct bgp_stats {
 /* The sessions in the text of `gobgp neighbor` into out ("198.18.0.2
  * Establ, ..."); returns how many are Established. */
 int bgp_parse_neighbors(const char *text, char *out, size_t len);
+
+/* The routes of our shape (a match on the source alone, cfg's action) in
+ * `gobgp -j global rib -a ipv4-flowspec` (or ipv6) output json: their
+ * count, the first n of them in out; -EINVAL when json is no such table. */
+int bgp_parse_rib(const struct bgp_cfg *cfg, const char *json, struct ip_prefix *out, size_t n);
 
 struct bgp;
 

@@ -23,10 +23,22 @@
  * CLI. A failed spawn or a non-zero exit is counted, logged at most every
  * 10 s, and retried at the next tick. The table is a small array of `max`
  * slots: announcements are few by construction.
+ *
+ * What a kill -9, a crash or a power cut left in the speaker is taken back
+ * at start: the speaker's FlowSpec tables are listed (`gobgp -j global rib`,
+ * both families, retried every 5 s until each has answered) and every route
+ * of our shape, a source-only match with our action, becomes a slot as if
+ * we had announced it: kept while its source is banned (bans survive a
+ * restart in the kernel), withdrawn at the next tick otherwise. Without
+ * this, the rule of a ban that ended while we were down would drop an
+ * address at the router for good. Routes of any other shape are the
+ * operator's and left alone.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +56,7 @@
 #define BGP_SOON 0.05    /* after a ban: measure this often ... */
 #define BGP_SOON_FOR 1.5 /* ... for this long (a window fills) */
 #define BGP_SESSION_S 5. /* how often the session's state is asked */
+#define BGP_RIB_MAX (4u << 20) /* a listing longer than this is given up */
 
 enum slot_state { S_FREE, S_OFF, S_ADDING, S_ON, S_DELETING };
 
@@ -73,6 +86,14 @@ struct bgp {
 	struct child *asking;
 	char text[4096];
 	size_t ntext;
+	/* The start-up listing of our routes left in the speaker. */
+	ev_timer list;       /* until both families answered */
+	ev_io lout;
+	struct child *listing;
+	char *rib;
+	size_t nrib, rib_cap;
+	unsigned family;     /* 0: ipv4-flowspec, 1: ipv6-flowspec, 2: done */
+	bool list_eof, list_exited, list_ok, list_overflow;
 };
 
 int bgp_parse_action(const char *s, uint64_t *bps)
@@ -327,6 +348,92 @@ int bgp_parse_neighbors(const char *text, char *out, size_t len)
 	return up;
 }
 
+/* ---- our routes left in the speaker, listed at start ---- */
+
+/* The one component of nlri, if it is a source prefix with no offset. */
+static bool rib_source(json_object *path, struct ip_prefix *p)
+{
+	json_object *nlri, *val, *c, *v, *pre, *off;
+
+	if (!json_object_object_get_ex(path, "nlri", &nlri) ||
+	    !json_object_object_get_ex(nlri, "value", &val) ||
+	    !json_object_is_type(val, json_type_array) || json_object_array_length(val) != 1)
+		return false;
+	c = json_object_array_get_idx(val, 0);
+	if (!json_object_object_get_ex(c, "type", &v) || json_object_get_int(v) != 2 ||
+	    !json_object_object_get_ex(c, "value", &v) ||
+	    !json_object_object_get_ex(v, "prefix", &pre) ||
+	    !json_object_is_type(pre, json_type_string) ||
+	    (json_object_object_get_ex(v, "offset", &off) && json_object_get_int(off) != 0) ||
+	    prefix_parse(json_object_get_string(pre), p) < 0)
+		return false;
+	addr_mask(&p->addr, p->len);
+	return true;
+}
+
+/* Whether the path's extended communities are our action alone: a traffic
+ * rate (type 0x80, subtype 6) of 0 (discard) or of cfg's bytes a second,
+ * which gobgp keeps as a float. */
+static bool rib_action(const struct bgp_cfg *cfg, json_object *path)
+{
+	json_object *attrs, *a, *v, *x;
+	size_t n;
+
+	if (!json_object_object_get_ex(path, "attrs", &attrs) ||
+	    !json_object_is_type(attrs, json_type_array))
+		return false;
+	n = json_object_array_length(attrs);
+	for (size_t i = 0; i < n; i++) {
+		double rate, want = (double)cfg->rate_bps;
+
+		a = json_object_array_get_idx(attrs, i);
+		if (!json_object_object_get_ex(a, "type", &v) || json_object_get_int(v) != 16)
+			continue;
+		if (!json_object_object_get_ex(a, "value", &v) ||
+		    !json_object_is_type(v, json_type_array) || json_object_array_length(v) != 1)
+			return false;
+		x = json_object_array_get_idx(v, 0);
+		if (!json_object_object_get_ex(x, "type", &v) || json_object_get_int(v) != 128 ||
+		    !json_object_object_get_ex(x, "subtype", &v) || json_object_get_int(v) != 6 ||
+		    !json_object_object_get_ex(x, "rate", &v))
+			return false;
+		rate = json_object_get_double(v);
+		return fabs(rate - want) <= (want > 1e6 ? want * 1e-6 : 0.5);
+	}
+	return false;
+}
+
+int bgp_parse_rib(const struct bgp_cfg *cfg, const char *json, struct ip_prefix *out, size_t n)
+{
+	json_object *root = json_tokener_parse(json);
+	size_t k = 0;
+
+	if (!root || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return -EINVAL;
+	}
+	json_object_object_foreach(root, key, paths) {
+		size_t np;
+
+		(void)key;
+		if (!json_object_is_type(paths, json_type_array))
+			continue;
+		np = json_object_array_length(paths);
+		for (size_t i = 0; i < np; i++) {
+			json_object *path = json_object_array_get_idx(paths, i);
+			struct ip_prefix p;
+
+			if (!rib_source(path, &p) || !rib_action(cfg, path))
+				continue;
+			if (k < n)
+				out[k] = p;
+			k++;
+		}
+	}
+	json_object_put(root);
+	return (int)k;
+}
+
 static void ask_end(struct bgp *b)
 {
 	ev_io_stop(b->loop, &b->out);
@@ -393,6 +500,141 @@ static void on_ask(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_io_start(loop, &b->out);
 }
 
+/* A route of ours found in the speaker: managed as if announced here, so
+ * kept while its source is banned and withdrawn otherwise (see measure). */
+static void adopt(struct bgp *b, const struct ip_prefix *p)
+{
+	struct slot *s = slot_find(b, p);
+
+	if (s)
+		return;         /* announced again already, or listed twice */
+	for (uint32_t i = 0; i < b->cfg.max && !s; i++)
+		if (b->slots[i].st == S_FREE)
+			s = &b->slots[i];
+	if (!s) {
+		b->list_overflow = true;  /* listed again once some are gone */
+		return;
+	}
+	*s = (struct slot){ .src = *p, .st = S_ON, .want = eligible(b, p), .b = b };
+	b->st.active++;
+	b->st.adopted++;
+}
+
+static void list_start(struct bgp *b);
+
+/* One family listed: its routes adopted, then the next family. */
+static void list_done(struct bgp *b)
+{
+	struct ip_prefix found[64];
+	const char *fam = b->family ? "ipv6-flowspec" : "ipv4-flowspec";
+	int n;
+
+	ev_io_stop(b->loop, &b->lout);
+	close(b->lout.fd);
+	b->lout.fd = -1;
+	if (!b->list_ok) {
+		log_warn("bgp: cannot list the speaker's %s table (retrying in %.0f s)", fam,
+			 BGP_SESSION_S);
+		return;
+	}
+	b->rib[b->nrib] = '\0';
+	if ((n = bgp_parse_rib(&b->cfg, b->rib, found, 64)) < 0) {
+		log_warn("bgp: the speaker's %s table is not the JSON expected", fam);
+		return;
+	}
+	for (int i = 0; i < n && i < 64; i++)
+		adopt(b, &found[i]);
+	if (n > 64)
+		b->list_overflow = true;
+	if (n > 0)
+		log_info("bgp: %d %s route%s of ours found in the speaker: kept while banned, "
+			 "else withdrawn", n, fam, n == 1 ? "" : "s");
+	if (b->list_overflow) {
+		b->list_overflow = false;
+		return;             /* this family again at the next try */
+	}
+	if (++b->family < 2)
+		list_start(b);
+	else
+		ev_timer_stop(b->loop, &b->list);
+}
+
+static void list_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct bgp *b = w->data;
+	ssize_t n;
+
+	if (b->rib_cap - b->nrib < 4096 && b->rib_cap < BGP_RIB_MAX) {
+		char *r = realloc(b->rib, b->rib_cap * 2);
+
+		if (r) {
+			b->rib = r;
+			b->rib_cap *= 2;
+		}
+	}
+	if (b->nrib + 1 >= b->rib_cap) {
+		b->list_ok = false;   /* longer than BGP_RIB_MAX: given up */
+		n = 0;
+	} else {
+		n = read(w->fd, b->rib + b->nrib, b->rib_cap - 1 - b->nrib);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n > 0) {
+			b->nrib += (size_t)n;
+			return;
+		}
+	}
+	b->list_eof = true;
+	if (b->list_exited)
+		list_done(b);
+	else
+		ev_io_stop(loop, w);
+}
+
+static void listed(struct child *c, int status, bool killed, void *ctx)
+{
+	struct bgp *b = ctx;
+
+	b->listing = NULL;
+	b->list_exited = true;
+	b->list_ok = b->list_ok && status == 0 && !killed;
+	if (b->list_eof)
+		list_done(b);
+}
+
+/* Lists the current family's FlowSpec table; read in the loop. */
+static void list_start(struct bgp *b)
+{
+	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	char host[128], port[8], fam[16];
+	char *argv[] = { b->speaker, "-u", host, "-p", port, "-j", "global", "rib", "-a", fam, NULL };
+	int p[2];
+
+	if (b->listing || b->lout.fd >= 0 || b->family >= 2 ||
+	    bgp_parse_api(b->api, host, sizeof(host), port, sizeof(port)) < 0 ||
+	    pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return;
+	snprintf(fam, sizeof(fam), "%s", b->family ? "ipv6-flowspec" : "ipv4-flowspec");
+	b->nrib = 0;
+	b->list_eof = b->list_exited = false;
+	b->list_ok = true;
+	if (child_start(b->loop, &(struct child_req){ .argv = argv, .env = env, .out = p[1],
+			.timeout_ms = BGP_TIMEOUT_MS, .done = listed, .ctx = b }, &b->listing) < 0) {
+		close(p[0]);
+		close(p[1]);
+		b->listing = NULL;
+		return;
+	}
+	close(p[1]);
+	ev_io_set(&b->lout, p[0], EV_READ);
+	ev_io_start(b->loop, &b->lout);
+}
+
+static void on_list(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	list_start(w->data);
+}
+
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	measure(w->data);
@@ -436,7 +678,10 @@ int bgp_new(struct ev_loop *loop, const struct bgp_cfg *cfg, struct mitigate *m,
 		snprintf(err, errlen, "upstream.api: expected host:port, not \"%s\"", cfg->api);
 		return -EINVAL;
 	}
-	if (!(b = calloc(1, sizeof(*b))) || !(b->slots = calloc(cfg->max, sizeof(*b->slots)))) {
+	if (!(b = calloc(1, sizeof(*b))) || !(b->slots = calloc(cfg->max, sizeof(*b->slots))) ||
+	    !(b->rib = malloc(b->rib_cap = 16384))) {
+		if (b)
+			free(b->slots);
 		free(b);
 		snprintf(err, errlen, "bgp: out of memory");
 		return -ENOMEM;
@@ -456,9 +701,14 @@ int bgp_new(struct ev_loop *loop, const struct bgp_cfg *cfg, struct mitigate *m,
 	ev_timer_init(&b->ask, on_ask, 0., BGP_SESSION_S);
 	ev_init(&b->out, on_out);
 	b->out.fd = -1;
+	ev_timer_init(&b->list, on_list, 0., BGP_SESSION_S);
+	ev_init(&b->lout, list_read);
+	b->lout.fd = -1;
 	b->tick.data = b->soon.data = b->ask.data = b->out.data = b;
+	b->list.data = b->lout.data = b;
 	ev_timer_start(loop, &b->tick);
 	ev_timer_start(loop, &b->ask);
+	ev_timer_start(loop, &b->list);
 	*out = b;
 	return 0;
 }
@@ -484,6 +734,13 @@ void bgp_free(struct bgp *b)
 		child_finish(b->asking);
 	if (b->out.fd >= 0)
 		ask_end(b);
+	ev_timer_stop(b->loop, &b->list);
+	if (b->lout.fd >= 0) {          /* first: a listing writing to it ends */
+		ev_io_stop(b->loop, &b->lout);
+		close(b->lout.fd);
+	}
+	if (b->listing)
+		child_finish(b->listing);
 	for (uint32_t i = 0; i < b->cfg.max; i++) {
 		struct slot *s = &b->slots[i];
 
@@ -499,5 +756,6 @@ void bgp_free(struct bgp *b)
 		if (b->slots[i].ch)
 			child_finish(b->slots[i].ch);
 	free(b->slots);
+	free(b->rib);
 	free(b);
 }

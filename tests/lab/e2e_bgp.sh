@@ -12,7 +12,10 @@
 #   - a flood below upstream.pps is banned but not announced;
 #   - ban to route at the router, five attackers: the median is printed;
 #   - dosipsctl peers and the metrics count the announcements;
-#   - a clean stop withdraws what is left.
+#   - a clean stop withdraws what is left;
+#   - what a crash left in the speaker is taken back at the next start:
+#     our route of a source still banned stays (and goes at the stop), ours
+#     of sources no longer banned go at once, the operator's own stay.
 . "$(dirname "$0")/lib.sh"
 
 PPS=1000
@@ -170,4 +173,37 @@ dosips_stop
 routes=$(router global rib -a ipv4-flowspec 2>/dev/null | grep -c 'source:')
 [ "$routes" -eq 0 ] && ok "stopped: every route withdrawn" ||
 	bad "after the stop the router still has $routes FlowSpec routes"
+
+# 7. A crash's leftovers, made by hand in the speaker while dosips is down:
+#    ours for 198.18.0.35 (banned last, its ban still in the kernel), ours
+#    for two sources no ban covers (one IPv6), and two of the operator's
+#    (another match, another action).
+speaker() { lab_exec "$LAB_VICTIM" gobgp -p "${SPEAKER_API#*:}" global rib "$@" >/dev/null; }
+has_route6() { router global rib -a ipv6-flowspec 2>/dev/null | grep -q "\[source: $1"; }
+in_set 198.18.0.35 || bad "the ban of 198.18.0.35 did not outlive the stop"
+speaker -a ipv4-flowspec add match source 198.18.0.35/32 then discard &&
+	speaker -a ipv4-flowspec add match source 198.18.0.99/32 then discard &&
+	speaker -a ipv6-flowspec add match source 2001:db8:99::/64 then discard &&
+	speaker -a ipv4-flowspec add match source 198.18.0.98/32 destination "$LAB_VICTIM4/32" \
+		then discard &&
+	speaker -a ipv4-flowspec add match source 198.18.0.97/32 then rate-limit 1000 ||
+	fail "cannot add routes to the speaker"
+lab_wait 5 has_route 198.18.0.99 && lab_wait 5 has_route6 2001:db8:99:: ||
+	fail "the router did not get the leftovers: $(router global rib -a ipv4-flowspec)"
+dosips_start
+lab_wait 5 no_route 198.18.0.99 && ! has_route6 2001:db8:99:: &&
+	ok "restart: the leftovers of bans no longer in force are withdrawn (IPv4 and IPv6)" ||
+	bad "restart: leftovers still at the router: $(router global rib -a ipv4-flowspec; router global rib -a ipv6-flowspec)"
+has_route 198.18.0.35 && ok "restart: the route of 198.18.0.35, still banned, is kept" ||
+	bad "restart: the route of the banned 198.18.0.35 was withdrawn"
+has_route 198.18.0.98 && has_route 198.18.0.97 &&
+	ok "restart: the operator's routes (another match, another action) are left alone" ||
+	bad "restart: an operator's route was withdrawn"
+ctl peers | grep -q "3 found in the speaker at start" &&
+	ok "dosipsctl peers: $(ctl peers | grep 'bgp announcements')" ||
+	bad "dosipsctl peers: $(ctl peers | grep 'bgp announcements')"
+dosips_stop
+no_route 198.18.0.35 && has_route 198.18.0.98 &&
+	ok "stopped: the kept route is withdrawn, the operator's stays" ||
+	bad "after the stop: $(router global rib -a ipv4-flowspec)"
 t_done

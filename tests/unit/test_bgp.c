@@ -151,7 +151,11 @@ static int setup(void **state)
 	snprintf(t->cli, sizeof(t->cli), "%s/gobgp", t->dir);
 	snprintf(t->log, sizeof(t->log), "%s/calls", t->dir);
 	assert_non_null(f = fopen(t->cli, "w"));
-	fprintf(f, "#!/bin/sh\necho \"$*\" >>%s\n", t->log);
+	/* Its tables: rib4 and rib6 in dir when a test wrote them, else empty. */
+	fprintf(f, "#!/bin/sh\necho \"$*\" >>%s\ncase \"$*\" in\n"
+		"*' -j global rib -a ipv4-flowspec') cat %s/rib4 2>/dev/null || echo '{}' ;;\n"
+		"*' -j global rib -a ipv6-flowspec') cat %s/rib6 2>/dev/null || echo '{}' ;;\n"
+		"esac\n", t->log, t->dir, t->dir);
 	fclose(f);
 	assert_int_equal(chmod(t->cli, 0755), 0);
 	assert_int_equal(fw_open_null(&t->fw), 0);
@@ -182,7 +186,8 @@ static int teardown(void **state)
 }
 
 /* The lines the stand-in wrote, as "add SRC" / "del SRC" (the session
- * queries, "... neighbor", are not announcements). */
+ * queries, "... neighbor", and the listings, "... -j global rib ...", are
+ * not announcements). */
 static int calls(struct env *t, char out[][64], int max)
 {
 	char line[512], *w;
@@ -192,7 +197,7 @@ static int calls(struct env *t, char out[][64], int max)
 	if (!f)
 		return 0;
 	while (n < max && fgets(line, sizeof(line), f)) {
-		if (strstr(line, " neighbor\n"))
+		if (strstr(line, " neighbor\n") || strstr(line, " -j global rib "))
 			continue;
 		w = strstr(line, "flowspec ");
 		assert_non_null(w);
@@ -258,6 +263,105 @@ static void test_announce_bounded_withdrawn(void **state)
 		    (strcmp(got[5], "del 198.18.0.3") == 0 && strcmp(got[4], "del 198.18.0.4") == 0));
 }
 
+/* What `gobgp -j global rib -a ipv4-flowspec` (gobgp 3.10) printed in the
+ * lab for: source 198.18.0.3/32 then discard; source 198.18.0.9/32 then
+ * discard; destination 198.18.0.1/32 source 198.18.0.7/32 then discard;
+ * source 198.18.0.6/32 then rate-limit 1000; source 198.18.0.8/32 then
+ * rate-limit 123456789 (kept as a float: 123456790). */
+#define A_ORIGIN "{\"type\":1,\"value\":2}"
+#define A_RATE(r) "{\"type\":16,\"value\":[{\"type\":128,\"subtype\":6,\"as\":0,\"rate\":" r "}]}"
+#define A_MP(v) "{\"type\":14,\"nexthop\":\"0.0.0.0\",\"afi\":1,\"safi\":133,\"value\":[{\"value\":" v "}]}"
+#define SRC4(a) "[{\"type\":2,\"value\":{\"prefix\":\"" a "\"}}]"
+#define PATH4(key, nlri, rate) "\"" key "\":[{\"nlri\":{\"value\":" nlri "},\"age\":1796288333," \
+	"\"best\":true,\"attrs\":[" A_ORIGIN "," A_RATE(rate) "," A_MP(nlri) "],\"stale\":false}]"
+static const char rib4[] = "{"
+	PATH4("[source: 198.18.0.3/32]", SRC4("198.18.0.3/32"), "0") ","
+	PATH4("[source: 198.18.0.9/32]", SRC4("198.18.0.9/32"), "0") ","
+	PATH4("[destination: 198.18.0.1/32][source: 198.18.0.7/32]",
+	      "[{\"type\":1,\"value\":{\"prefix\":\"198.18.0.1/32\"}},"
+	      "{\"type\":2,\"value\":{\"prefix\":\"198.18.0.7/32\"}}]", "0") ","
+	PATH4("[source: 198.18.0.6/32]", SRC4("198.18.0.6/32"), "1000") ","
+	PATH4("[source: 198.18.0.8/32]", SRC4("198.18.0.8/32"), "123456790") "}";
+/* ... and -a ipv6-flowspec for source 2001:db8:9::/64 then discard. */
+static const char rib6[] = "{\"[source: 2001:db8:9::/64/0]\":[{\"nlri\":{\"value\":"
+	"[{\"type\":2,\"value\":{\"prefix\":\"2001:db8:9::/64\"},\"offset\":0}]},"
+	"\"age\":1796288333,\"best\":true,\"attrs\":[" A_ORIGIN "," A_RATE("0") ","
+	"{\"type\":14,\"nexthop\":\"::\",\"afi\":2,\"safi\":133,\"value\":[{\"value\":"
+	"[{\"type\":2,\"value\":{\"prefix\":\"2001:db8:9::/64\"},\"offset\":0}]}]}],"
+	"\"stale\":false}]}";
+
+/* Ours are the routes on the source alone with our action. */
+static void test_rib(void **state)
+{
+	struct bgp_cfg c = { 0 };
+	struct ip_prefix out[8];
+	char a[ADDR_STRLEN];
+
+	assert_int_equal(bgp_parse_rib(&c, rib4, out, 8), 2);       /* discard */
+	assert_string_equal(prefix_fmt(&out[0], a), "198.18.0.3");
+	assert_string_equal(prefix_fmt(&out[1], a), "198.18.0.9");
+	assert_int_equal(bgp_parse_rib(&c, rib4, out, 1), 2);       /* counted past n */
+	c.rate_bps = 1000;
+	assert_int_equal(bgp_parse_rib(&c, rib4, out, 8), 1);
+	assert_string_equal(prefix_fmt(&out[0], a), "198.18.0.6");
+	c.rate_bps = 123456789;                                     /* float's rounding */
+	assert_int_equal(bgp_parse_rib(&c, rib4, out, 8), 1);
+	assert_string_equal(prefix_fmt(&out[0], a), "198.18.0.8");
+	c.rate_bps = 999;
+	assert_int_equal(bgp_parse_rib(&c, rib4, out, 8), 0);
+	c.rate_bps = 0;
+	assert_int_equal(bgp_parse_rib(&c, rib6, out, 8), 1);
+	assert_string_equal(prefix_fmt(&out[0], a), "2001:db8:9::/64");
+	assert_int_equal(bgp_parse_rib(&c, "{}", out, 8), 0);       /* an empty table */
+	assert_int_equal(bgp_parse_rib(&c, "", out, 8), -EINVAL);
+	assert_int_equal(bgp_parse_rib(&c, "{\"error\":\"context deadline exceeded\"}", out, 8), 0);
+	assert_int_equal(bgp_parse_rib(&c, "[1,2]", out, 8), -EINVAL);
+	assert_int_equal(bgp_parse_rib(&c, "{\"x\":[{\"nlri\":3}]}", out, 8), 0);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* What a kill -9 left in the speaker: our route of a source still banned
+ * is kept (and withdrawn at free), ours of sources no longer banned are
+ * withdrawn at once, the operator's are left alone. */
+static void test_adopt_at_start(void **state)
+{
+	struct env *t = *state;
+	struct bgp_cfg c = { .speaker = t->cli, .api = "127.0.0.1:50051", .pps = 1000,
+			     .max = 4, .window_ms = 1000 };
+	struct ip_prefix p = pfx("198.18.0.3");
+	struct bgp_stats st;
+	struct bgp *b;
+	char err[128], got[16][64];
+
+	memset(t->top, 0, sizeof(t->top));     /* nothing measured */
+	write_file(t->dir, "rib4", rib4);
+	write_file(t->dir, "rib6", rib6);
+	assert_int_equal(mitigate_ban(t->m, &p, 60), 0);
+	assert_int_equal(bgp_new(t->loop, &c, t->m, &t->wl, env_top, t, &b, err, sizeof(err)), 0);
+	run_for(t, 1.5);
+	bgp_get_stats(b, &st);
+	assert_int_equal(st.adopted, 3);
+	assert_int_equal(st.withdrawn, 2);
+	assert_int_equal(st.active, 1);
+	assert_int_equal(st.made, 0);
+	assert_int_equal(calls(t, got, 16), 2);
+	assert_true((!strcmp(got[0], "del 198.18.0.9") && !strcmp(got[1], "del 2001:db8:9::")) ||
+		    (!strcmp(got[1], "del 198.18.0.9") && !strcmp(got[0], "del 2001:db8:9::")));
+	bgp_free(b);
+	assert_int_equal(calls(t, got, 16), 3);
+	assert_string_equal(got[2], "del 198.18.0.3");
+}
+
 /* The sessions as gobgp neighbor prints them: address and state. */
 static void test_neighbors(void **state)
 {
@@ -285,6 +389,8 @@ int main(void)
 		cmocka_unit_test(test_parsing),
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_neighbors),
+		cmocka_unit_test(test_rib),
+		cmocka_unit_test_setup_teardown(test_adopt_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_announce_bounded_withdrawn, setup, teardown),
 	};
 

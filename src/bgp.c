@@ -94,6 +94,8 @@ struct bgp {
 	size_t nrib, rib_cap;
 	unsigned family;     /* 0: ipv4-flowspec, 1: ipv6-flowspec, 2: done */
 	bool list_eof, list_exited, list_ok, list_overflow;
+	bool list_huge;      /* longer than BGP_RIB_MAX: not listed again */
+	unsigned list_fails; /* failed listings in a row (the first is logged) */
 };
 
 int bgp_parse_action(const char *s, uint64_t *bps)
@@ -434,6 +436,29 @@ int bgp_parse_rib(const struct bgp_cfg *cfg, const char *json, struct ip_prefix 
 	return (int)k;
 }
 
+/* Runs the CLI with argv, its stdout a pipe read by io in the loop; done
+ * is told its exit. 0, or -errno (nothing started). */
+static int cli_reading(struct bgp *b, char **argv, child_done_fn done, ev_io *io,
+		       struct child **ch)
+{
+	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	int p[2], r;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	r = child_start(b->loop, &(struct child_req){ .argv = argv, .env = env, .out = p[1],
+			.timeout_ms = BGP_TIMEOUT_MS, .done = done, .ctx = b }, ch);
+	close(p[1]);
+	if (r < 0) {
+		close(p[0]);
+		*ch = NULL;
+		return r;
+	}
+	ev_io_set(io, p[0], EV_READ);
+	ev_io_start(b->loop, io);
+	return 0;
+}
+
 static void ask_end(struct bgp *b)
 {
 	ev_io_stop(b->loop, &b->out);
@@ -476,28 +501,16 @@ static void asked(struct child *c, int status, bool killed, void *ctx)
 /* Asks the speaker for its sessions; the answer is read in the loop. */
 static void on_ask(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	struct bgp *b = w->data;
 	char host[128], port[8];
 	char *argv[] = { b->speaker, "-u", host, "-p", port, "neighbor", NULL };
-	int p[2];
 
 	if (b->asking || b->out.fd >= 0 ||
-	    bgp_parse_api(b->api, host, sizeof(host), port, sizeof(port)) < 0 ||
-	    pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+	    bgp_parse_api(b->api, host, sizeof(host), port, sizeof(port)) < 0)
 		return;
 	b->ntext = 0;
-	if (child_start(loop, &(struct child_req){ .argv = argv, .env = env, .out = p[1],
-			.timeout_ms = BGP_TIMEOUT_MS, .done = asked, .ctx = b }, &b->asking) < 0) {
-		close(p[0]);
-		close(p[1]);
-		b->asking = NULL;
+	if (cli_reading(b, argv, asked, &b->out, &b->asking) < 0)
 		snprintf(b->st.session, sizeof(b->st.session), "unknown: cannot run %.100s", b->speaker);
-		return;
-	}
-	close(p[1]);
-	ev_io_set(&b->out, p[0], EV_READ);
-	ev_io_start(loop, &b->out);
 }
 
 /* A route of ours found in the speaker: managed as if announced here, so
@@ -532,16 +545,25 @@ static void list_done(struct bgp *b)
 	ev_io_stop(b->loop, &b->lout);
 	close(b->lout.fd);
 	b->lout.fd = -1;
-	if (!b->list_ok) {
-		log_warn("bgp: cannot list the speaker's %s table (retrying in %.0f s)", fam,
-			 BGP_SESSION_S);
+	if (b->list_huge) {
+		log_warn("bgp: the speaker's %s table is over %u MiB: what a crash left in it "
+			 "is not taken back", fam, BGP_RIB_MAX >> 20);
+		b->family = 2;
+		ev_timer_stop(b->loop, &b->list);
 		return;
 	}
 	b->rib[b->nrib] = '\0';
-	if ((n = bgp_parse_rib(&b->cfg, b->rib, found, 64)) < 0) {
-		log_warn("bgp: the speaker's %s table is not the JSON expected", fam);
+	if (!b->list_ok || (n = bgp_parse_rib(&b->cfg, b->rib, found, 64)) < 0) {
+		if (!b->list_fails++)
+			log_warn("bgp: cannot list the speaker's %s table (%s); retrying every %.0f s",
+				 fam, b->list_ok ? "not the JSON expected" : "gobgp failed",
+				 BGP_SESSION_S);
 		return;
 	}
+	if (b->list_fails)
+		log_info("bgp: the speaker's %s table listed after %u failed tries", fam,
+			 b->list_fails);
+	b->list_fails = 0;
 	for (int i = 0; i < n && i < 64; i++)
 		adopt(b, &found[i]);
 	if (n > 64)
@@ -573,7 +595,7 @@ static void list_read(struct ev_loop *loop, ev_io *w, int revents)
 		}
 	}
 	if (b->nrib + 1 >= b->rib_cap) {
-		b->list_ok = false;   /* longer than BGP_RIB_MAX: given up */
+		b->list_huge = true;
 		n = 0;
 	} else {
 		n = read(w->fd, b->rib + b->nrib, b->rib_cap - 1 - b->nrib);
@@ -605,29 +627,19 @@ static void listed(struct child *c, int status, bool killed, void *ctx)
 /* Lists the current family's FlowSpec table; read in the loop. */
 static void list_start(struct bgp *b)
 {
-	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char host[128], port[8], fam[16];
 	char *argv[] = { b->speaker, "-u", host, "-p", port, "-j", "global", "rib", "-a", fam, NULL };
-	int p[2];
 
 	if (b->listing || b->lout.fd >= 0 || b->family >= 2 ||
-	    bgp_parse_api(b->api, host, sizeof(host), port, sizeof(port)) < 0 ||
-	    pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+	    bgp_parse_api(b->api, host, sizeof(host), port, sizeof(port)) < 0)
 		return;
 	snprintf(fam, sizeof(fam), "%s", b->family ? "ipv6-flowspec" : "ipv4-flowspec");
 	b->nrib = 0;
 	b->list_eof = b->list_exited = false;
 	b->list_ok = true;
-	if (child_start(b->loop, &(struct child_req){ .argv = argv, .env = env, .out = p[1],
-			.timeout_ms = BGP_TIMEOUT_MS, .done = listed, .ctx = b }, &b->listing) < 0) {
-		close(p[0]);
-		close(p[1]);
-		b->listing = NULL;
-		return;
-	}
-	close(p[1]);
-	ev_io_set(&b->lout, p[0], EV_READ);
-	ev_io_start(b->loop, &b->lout);
+	if (cli_reading(b, argv, listed, &b->lout, &b->listing) < 0 && !b->list_fails++)
+		log_warn("bgp: cannot run %s to list the speaker's tables; retrying every %.0f s",
+			 b->speaker, BGP_SESSION_S);
 }
 
 static void on_list(struct ev_loop *loop, ev_timer *w, int revents)

@@ -19,12 +19,14 @@ struct bgp_cfg {
 	uint32_t max;               /* announcements at most */
 	uint64_t rate_bps;          /* 0: discard, else rate-limit to this */
 	uint32_t window_ms;         /* rate_flood's window (counts -> pps) */
+	uint32_t audit_ms;          /* the speaker's table listed this often; 0: 30 s */
 };
 
 /* For dosipsctl peers and the stats. */
 struct bgp_stats {
 	uint64_t active, made, withdrawn, failed, over_max;
-	uint64_t adopted;      /* routes of ours found in the speaker at start */
+	uint64_t adopted;      /* routes of ours in the speaker no slot held */
+	uint64_t lost;         /* announcements the speaker lost (announced again) */
 	char last_error[160];
 	char session[160];     /* "PEER STATE, ..." as gobgp neighbor says; "" unknown */
 	int session_up;        /* a neighbor is Established */

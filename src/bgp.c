@@ -24,15 +24,17 @@
  * 10 s, and retried at the next tick. The table is a small array of `max`
  * slots: announcements are few by construction.
  *
- * What a kill -9, a crash or a power cut left in the speaker is taken back
- * at start: the speaker's FlowSpec tables are listed (`gobgp -j global rib`,
- * both families, retried every 5 s until each has answered) and every route
- * of our shape, a source-only match with our action, becomes a slot as if
- * we had announced it: kept while its source is banned (bans survive a
- * restart in the kernel), withdrawn at the next tick otherwise. Without
- * this, the rule of a ban that ended while we were down would drop an
- * address at the router for good. Routes of any other shape are the
- * operator's and left alone.
+ * The speaker's table is audited against ours: listed at start (retried
+ * every 5 s until both families have answered) and every 30 s after
+ * (`gobgp -j global rib -a ipv4-flowspec`, then ipv6). A route of our
+ * shape, a source-only match with our action, that no slot holds is what a
+ * kill -9, a crash or a power cut left: it becomes a slot as if we had
+ * announced it, kept while its source is banned (bans survive a restart in
+ * the kernel) and withdrawn at the next tick otherwise. Without this, the
+ * rule of a ban that ended while we were down would drop an address at the
+ * router for good. A slot announced before the listing began whose route
+ * the listing lacks was lost by the speaker (gobgpd restarted): it is
+ * announced again. Routes of any other shape are the operator's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +59,7 @@
 #define BGP_SOON_FOR 1.5 /* ... for this long (a window fills) */
 #define BGP_SESSION_S 5. /* how often the session's state is asked */
 #define BGP_RIB_MAX (4u << 20) /* a listing longer than this is given up */
+#define BGP_AUDIT_MS 30000   /* the speaker's table listed this often */
 
 enum slot_state { S_FREE, S_OFF, S_ADDING, S_ON, S_DELETING };
 
@@ -64,6 +67,7 @@ struct slot {
 	struct ip_prefix src;
 	enum slot_state st;
 	bool want;           /* announced is the goal; false: withdraw */
+	double on_since;     /* ev_now() when last S_ON */
 	struct child *ch;    /* the CLI in flight */
 	struct bgp *b;
 };
@@ -86,13 +90,14 @@ struct bgp {
 	struct child *asking;
 	char text[4096];
 	size_t ntext;
-	/* The start-up listing of our routes left in the speaker. */
+	/* The audit of the speaker's table (see the top). */
 	ev_timer list;       /* until both families answered */
 	ev_io lout;
 	struct child *listing;
 	char *rib;
 	size_t nrib, rib_cap;
-	unsigned family;     /* 0: ipv4-flowspec, 1: ipv6-flowspec, 2: done */
+	unsigned family;     /* 0: ipv4-flowspec, 1: ipv6-flowspec, 2: given up */
+	double list_t0;      /* ev_now() when the listing began */
 	bool list_eof, list_exited, list_ok, list_overflow;
 	bool list_huge;      /* longer than BGP_RIB_MAX: not listed again */
 	unsigned list_fails; /* failed listings in a row (the first is logged) */
@@ -237,6 +242,7 @@ static void cli_done(struct child *c, int status, bool killed, void *ctx)
 	if (status == 0 && !killed) {
 		if (add) {
 			s->st = S_ON;
+			s->on_since = ev_now(b->loop);
 			b->st.made++;
 			b->st.active++;
 		} else {
@@ -528,17 +534,63 @@ static void adopt(struct bgp *b, const struct ip_prefix *p)
 		b->list_overflow = true;  /* listed again once some are gone */
 		return;
 	}
-	*s = (struct slot){ .src = *p, .st = S_ON, .want = eligible(b, p), .b = b };
+	*s = (struct slot){ .src = *p, .st = S_ON, .want = eligible(b, p),
+			    .on_since = ev_now(b->loop), .b = b };
 	b->st.active++;
 	b->st.adopted++;
 }
 
 static void list_start(struct bgp *b);
 
-/* One family listed: its routes adopted, then the next family. */
+/* The slots of the family listed that were announced before the listing
+ * began and whose route it lacks: lost by the speaker (a gobgpd restart),
+ * announced again at the next tick while still wanted. */
+static unsigned audit_lost(struct bgp *b, const struct ip_prefix *found, size_t n)
+{
+	unsigned lost = 0;
+
+	for (uint32_t i = 0; i < b->cfg.max; i++) {
+		struct slot *s = &b->slots[i];
+		bool there = false;
+
+		if (s->st != S_ON || s->on_since >= b->list_t0 ||
+		    addr_is_v4(&s->src.addr) != (b->family == 0))
+			continue;
+		for (size_t k = 0; k < n && !there; k++)
+			there = same(&found[k], &s->src);
+		if (!there) {
+			s->st = S_OFF;
+			b->st.active--;
+			b->st.lost++;
+			lost++;
+		}
+	}
+	return lost;
+}
+
+/* The routes of one family, n of them in found, held against our slots. */
+static void audit(struct bgp *b, const struct ip_prefix *found, size_t n, const char *fam)
+{
+	uint64_t before = b->st.adopted;
+	unsigned lost;
+
+	for (size_t i = 0; i < n; i++)
+		adopt(b, &found[i]);
+	lost = audit_lost(b, found, n);
+	if (b->st.adopted > before)
+		log_info("bgp: %" PRIu64 " %s route%s of ours in the speaker with no announcement "
+			 "here: kept while banned, else withdrawn", b->st.adopted - before, fam,
+			 b->st.adopted - before == 1 ? "" : "s");
+	if (lost)
+		log_warn("bgp: the speaker lost %u %s announcement%s: announcing again", lost, fam,
+			 lost == 1 ? "" : "s");
+}
+
+/* One family listed and audited, then the next; after both, the next
+ * round in audit_ms. */
 static void list_done(struct bgp *b)
 {
-	struct ip_prefix found[64];
+	struct ip_prefix stack[64], *found = stack;
 	const char *fam = b->family ? "ipv6-flowspec" : "ipv4-flowspec";
 	int n;
 
@@ -546,8 +598,8 @@ static void list_done(struct bgp *b)
 	close(b->lout.fd);
 	b->lout.fd = -1;
 	if (b->list_huge) {
-		log_warn("bgp: the speaker's %s table is over %u MiB: what a crash left in it "
-			 "is not taken back", fam, BGP_RIB_MAX >> 20);
+		log_warn("bgp: the speaker's %s table is over %u MiB: it is not audited", fam,
+			 BGP_RIB_MAX >> 20);
 		b->family = 2;
 		ev_timer_stop(b->loop, &b->list);
 		return;
@@ -555,30 +607,35 @@ static void list_done(struct bgp *b)
 	b->rib[b->nrib] = '\0';
 	if (!b->list_ok || (n = bgp_parse_rib(&b->cfg, b->rib, found, 64)) < 0) {
 		if (!b->list_fails++)
-			log_warn("bgp: cannot list the speaker's %s table (%s); retrying every %.0f s",
-				 fam, b->list_ok ? "not the JSON expected" : "gobgp failed",
-				 BGP_SESSION_S);
+			log_warn("bgp: cannot list the speaker's %s table (%s); retrying", fam,
+				 b->list_ok ? "not the JSON expected" : "gobgp failed");
 		return;
 	}
 	if (b->list_fails)
 		log_info("bgp: the speaker's %s table listed after %u failed tries", fam,
 			 b->list_fails);
 	b->list_fails = 0;
-	for (int i = 0; i < n && i < 64; i++)
-		adopt(b, &found[i]);
-	if (n > 64)
-		b->list_overflow = true;
-	if (n > 0)
-		log_info("bgp: %d %s route%s of ours found in the speaker: kept while banned, "
-			 "else withdrawn", n, fam, n == 1 ? "" : "s");
+	if (n > 64 && !(found = calloc((size_t)n, sizeof(*found)))) {
+		log_warn("bgp: out of memory auditing the speaker's %s table", fam);
+		return;
+	}
+	if (found != stack)
+		bgp_parse_rib(&b->cfg, b->rib, found, (size_t)n);
+	audit(b, found, (size_t)n, fam);
+	if (found != stack)
+		free(found);
 	if (b->list_overflow) {
 		b->list_overflow = false;
-		return;             /* this family again at the next try */
+		return;             /* no room for all: this family again */
 	}
-	if (++b->family < 2)
+	if (b->family == 0) {
+		b->family = 1;
 		list_start(b);
-	else
-		ev_timer_stop(b->loop, &b->list);
+		return;
+	}
+	b->family = 0;
+	b->list.repeat = (b->cfg.audit_ms ? b->cfg.audit_ms : BGP_AUDIT_MS) / 1000.;
+	ev_timer_again(b->loop, &b->list);
 }
 
 static void list_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -634,12 +691,12 @@ static void list_start(struct bgp *b)
 	    bgp_parse_api(b->api, host, sizeof(host), port, sizeof(port)) < 0)
 		return;
 	snprintf(fam, sizeof(fam), "%s", b->family ? "ipv6-flowspec" : "ipv4-flowspec");
+	b->list_t0 = ev_now(b->loop);
 	b->nrib = 0;
 	b->list_eof = b->list_exited = false;
 	b->list_ok = true;
 	if (cli_reading(b, argv, listed, &b->lout, &b->listing) < 0 && !b->list_fails++)
-		log_warn("bgp: cannot run %s to list the speaker's tables; retrying every %.0f s",
-			 b->speaker, BGP_SESSION_S);
+		log_warn("bgp: cannot run %s to list the speaker's tables; retrying", b->speaker);
 }
 
 static void on_list(struct ev_loop *loop, ev_timer *w, int revents)

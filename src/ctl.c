@@ -568,8 +568,8 @@ static void peers_bgp(const struct ctl_view *v, struct reply *r)
 	say(r, "bgp: %s at %s\n", bgp_speaker(v->bgp), v->cfg->upstream_api);
 	say(r, "bgp announcements: %" PRIu64 " active, %" PRIu64 " made, %" PRIu64
 	    " withdrawn, %" PRIu64 " failed, %" PRIu64 " left out (max), %" PRIu64
-	    " found in the speaker at start\n", bs.active, bs.made, bs.withdrawn, bs.failed,
-	    bs.over_max, bs.adopted);
+	    " found in the speaker, %" PRIu64 " lost by it\n", bs.active, bs.made, bs.withdrawn,
+	    bs.failed, bs.over_max, bs.adopted, bs.lost);
 	say(r, "bgp session: %s\n", *bs.session ? bs.session : "not asked yet");
 	say(r, "bgp last error: %s\n", *bs.last_error ? bs.last_error : "none");
 }

@@ -15,7 +15,9 @@
 #   - a clean stop withdraws what is left;
 #   - what a crash left in the speaker is taken back at the next start:
 #     our route of a source still banned stays (and goes at the stop), ours
-#     of sources no longer banned go at once, the operator's own stay.
+#     of sources no longer banned go at once, the operator's own stay;
+#   - a gobgpd restarted under dosips has the kept route again from the
+#     audit of its table (every 30 s).
 . "$(dirname "$0")/lib.sh"
 
 PPS=1000
@@ -50,8 +52,12 @@ EOF
 
 bgp_config "$LAB_DIR/speaker.toml" 65001 "$LAB_VICTIM4" "$LAB_CLIENT4" 65002
 bgp_config "$LAB_DIR/router.toml" 65002 "$LAB_CLIENT4" "$LAB_VICTIM4" 65001
-lab_bg "$LAB_VICTIM" gobgpd -f "$LAB_DIR/speaker.toml" --api-hosts "$SPEAKER_API" \
-	--pprof-disable -p >"$LAB_DIR/speaker.log" 2>&1 </dev/null
+speaker_start() {
+	lab_bg "$LAB_VICTIM" gobgpd -f "$LAB_DIR/speaker.toml" --api-hosts "$SPEAKER_API" \
+		--pprof-disable -p >>"$LAB_DIR/speaker.log" 2>&1 </dev/null
+	SPEAKER_PID=$LAB_LAST_PID
+}
+speaker_start
 lab_bg "$LAB_CLIENT" gobgpd -f "$LAB_DIR/router.toml" --api-hosts "127.0.0.1:$ROUTER_PORT" \
 	--pprof-disable -p >"$LAB_DIR/router.log" 2>&1 </dev/null
 
@@ -75,6 +81,7 @@ for i in 31 32 33 34 35 36 37; do
 done
 WL=198.18.0.36
 SLOW=198.18.0.37
+T_BAN=300	# the bans of step 5 outlive steps 7 and 8
 T_WHITELIST=$WL
 T_CONF="upstream.speaker = $(command -v gobgp)
 upstream.api = $SPEAKER_API
@@ -199,11 +206,22 @@ has_route 198.18.0.35 && ok "restart: the route of 198.18.0.35, still banned, is
 has_route 198.18.0.98 && has_route 198.18.0.97 &&
 	ok "restart: the operator's routes (another match, another action) are left alone" ||
 	bad "restart: an operator's route was withdrawn"
-ctl peers | grep -q "3 found in the speaker at start" &&
+ctl peers | grep -q "3 found in the speaker, 0 lost by it" &&
+	ok "dosipsctl peers: $(ctl peers | grep 'bgp announcements')" ||
+	bad "dosipsctl peers: $(ctl peers | grep 'bgp announcements')"
+
+# 8. The speaker restarted under dosips: its table (and the router's) empty.
+kill "$SPEAKER_PID" && wait "$SPEAKER_PID" 2>/dev/null
+lab_forget "$SPEAKER_PID"
+speaker_start
+lab_wait 30 established || fail "no BGP session after the speaker's restart"
+lab_wait 40 has_route 198.18.0.35 &&
+	ok "gobgpd restarted: the route of 198.18.0.35 is announced again by the audit" ||
+	bad "gobgpd restarted: the route of 198.18.0.35 never came back"
+ctl peers | grep -q "3 found in the speaker, 1 lost by it" &&
 	ok "dosipsctl peers: $(ctl peers | grep 'bgp announcements')" ||
 	bad "dosipsctl peers: $(ctl peers | grep 'bgp announcements')"
 dosips_stop
-no_route 198.18.0.35 && has_route 198.18.0.98 &&
-	ok "stopped: the kept route is withdrawn, the operator's stays" ||
+no_route 198.18.0.35 && ok "stopped: the route announced again is withdrawn" ||
 	bad "after the stop: $(router global rib -a ipv4-flowspec)"
 t_done

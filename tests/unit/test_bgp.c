@@ -362,6 +362,46 @@ static void test_adopt_at_start(void **state)
 	assert_string_equal(got[2], "del 198.18.0.3");
 }
 
+/* A speaker that loses an announcement (gobgpd restarted, its table
+ * empty) has it again: the audit finds the route missing. */
+static void test_lost_announced_again(void **state)
+{
+	static const char *const src[] = { "198.18.0.2" };
+	static const uint32_t n[] = { 9000 };
+	struct env *t = *state;
+	struct bgp_cfg c = { .speaker = t->cli, .api = "127.0.0.1:50051", .pps = 1000,
+			     .max = 2, .window_ms = 1000, .audit_ms = 300 };
+	struct ip_prefix p = pfx("198.18.0.2");
+	char err[128], got[16][64], path[128];
+	struct bgp_stats st;
+	struct bgp *b;
+	int k;
+
+	fill_top(t->top, src, n, 1);
+	assert_int_equal(mitigate_ban(t->m, &p, 60), 0);
+	/* The speaker has it (from before a restart): taken as ours, and while
+	 * the audits find it there, nothing is sent. */
+	write_file(t->dir, "rib4", "{" PATH4("[source: 198.18.0.2/32]", SRC4("198.18.0.2/32"), "0") "}");
+	assert_int_equal(bgp_new(t->loop, &c, t->m, &t->wl, env_top, t, &b, err, sizeof(err)), 0);
+	run_for(t, 1.5);
+	bgp_get_stats(b, &st);
+	assert_int_equal(st.adopted, 1);
+	assert_int_equal(st.made, 0);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(calls(t, got, 16), 0);
+	/* Its table emptied: announced again. */
+	snprintf(path, sizeof(path), "%s/rib4", t->dir);
+	assert_int_equal(unlink(path), 0);
+	run_for(t, 2.0);
+	bgp_get_stats(b, &st);
+	assert_true(st.lost >= 1);
+	assert_true(st.made >= 1);
+	k = calls(t, got, 16);
+	assert_true(k >= 1);
+	assert_string_equal(got[0], "add 198.18.0.2");
+	bgp_free(b);
+}
+
 /* The sessions as gobgp neighbor prints them: address and state. */
 static void test_neighbors(void **state)
 {
@@ -391,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_neighbors),
 		cmocka_unit_test(test_rib),
 		cmocka_unit_test_setup_teardown(test_adopt_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_announced_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_announce_bounded_withdrawn, setup, teardown),
 	};
 

@@ -68,6 +68,7 @@ struct slot {
 	enum slot_state st;
 	bool want;           /* announced is the goal; false: withdraw */
 	double on_since;     /* ev_now() when last S_ON */
+	bool seen;           /* in the audit's listing of its family */
 	struct child *ch;    /* the CLI in flight */
 	struct bgp *b;
 };
@@ -91,7 +92,7 @@ struct bgp {
 	char text[4096];
 	size_t ntext;
 	/* The audit of the speaker's table (see the top). */
-	ev_timer list;       /* until both families answered */
+	ev_timer list;       /* every 5 s until a round is done, then audit_ms */
 	ev_io lout;
 	struct child *listing;
 	char *rib;
@@ -218,6 +219,15 @@ static struct slot *slot_find(struct bgp *b, const struct ip_prefix *p)
 	return NULL;
 }
 
+/* A free slot, or NULL when all `max` are taken. */
+static struct slot *slot_free(struct bgp *b)
+{
+	for (uint32_t i = 0; i < b->cfg.max; i++)
+		if (b->slots[i].st == S_FREE)
+			return &b->slots[i];
+	return NULL;
+}
+
 static void fail(struct bgp *b, const char *what, const struct slot *s, const char *why)
 {
 	char a[ADDR_STRLEN];
@@ -290,10 +300,7 @@ static void want(struct bgp *b, const struct ip_prefix *p)
 	struct slot *s = slot_find(b, p);
 
 	if (!s) {
-		for (uint32_t i = 0; i < b->cfg.max && !s; i++)
-			if (b->slots[i].st == S_FREE)
-				s = &b->slots[i];
-		if (!s) {
+		if (!(s = slot_free(b))) {
 			b->st.over_max++;
 			return;
 		}
@@ -356,7 +363,7 @@ int bgp_parse_neighbors(const char *text, char *out, size_t len)
 	return up;
 }
 
-/* ---- our routes left in the speaker, listed at start ---- */
+/* ---- the speaker's table, listed for the audit ---- */
 
 /* The one component of nlri, if it is a source prefix with no offset. */
 static bool rib_source(json_object *path, struct ip_prefix *p)
@@ -411,10 +418,12 @@ static bool rib_action(const struct bgp_cfg *cfg, json_object *path)
 	return false;
 }
 
-int bgp_parse_rib(const struct bgp_cfg *cfg, const char *json, struct ip_prefix *out, size_t n)
+/* Calls fn for each route of our shape in json; their count, or -EINVAL. */
+static int rib_walk(const struct bgp_cfg *cfg, const char *json,
+		    void (*fn)(const struct ip_prefix *p, void *ctx), void *ctx)
 {
 	json_object *root = json_tokener_parse(json);
-	size_t k = 0;
+	int k = 0;
 
 	if (!root || !json_object_is_type(root, json_type_object)) {
 		json_object_put(root);
@@ -433,13 +442,33 @@ int bgp_parse_rib(const struct bgp_cfg *cfg, const char *json, struct ip_prefix 
 
 			if (!rib_source(path, &p) || !rib_action(cfg, path))
 				continue;
-			if (k < n)
-				out[k] = p;
+			fn(&p, ctx);
 			k++;
 		}
 	}
 	json_object_put(root);
-	return (int)k;
+	return k;
+}
+
+struct rib_out {
+	struct ip_prefix *out;
+	size_t n, k;
+};
+
+static void rib_collect(const struct ip_prefix *p, void *ctx)
+{
+	struct rib_out *o = ctx;
+
+	if (o->k < o->n)
+		o->out[o->k] = *p;
+	o->k++;
+}
+
+int bgp_parse_rib(const struct bgp_cfg *cfg, const char *json, struct ip_prefix *out, size_t n)
+{
+	struct rib_out o = { .out = out, .n = n };
+
+	return rib_walk(cfg, json, rib_collect, &o);
 }
 
 /* Runs the CLI with argv, its stdout a pipe read by io in the loop; done
@@ -519,23 +548,24 @@ static void on_ask(struct ev_loop *loop, ev_timer *w, int revents)
 		snprintf(b->st.session, sizeof(b->st.session), "unknown: cannot run %.100s", b->speaker);
 }
 
-/* A route of ours found in the speaker: managed as if announced here, so
- * kept while its source is banned and withdrawn otherwise (see measure). */
-static void adopt(struct bgp *b, const struct ip_prefix *p)
+/* A route of ours in the listing: its slot is seen; with none, it is
+ * managed as if announced here, so kept while its source is banned and
+ * withdrawn otherwise (see measure). */
+static void audit_route(const struct ip_prefix *p, void *ctx)
 {
+	struct bgp *b = ctx;
 	struct slot *s = slot_find(b, p);
 
-	if (s)
-		return;         /* announced again already, or listed twice */
-	for (uint32_t i = 0; i < b->cfg.max && !s; i++)
-		if (b->slots[i].st == S_FREE)
-			s = &b->slots[i];
-	if (!s) {
+	if (s) {
+		s->seen = true;   /* announced here, or listed twice */
+		return;
+	}
+	if (!(s = slot_free(b))) {
 		b->list_overflow = true;  /* listed again once some are gone */
 		return;
 	}
 	*s = (struct slot){ .src = *p, .st = S_ON, .want = eligible(b, p),
-			    .on_since = ev_now(b->loop), .b = b };
+			    .on_since = ev_now(b->loop), .seen = true, .b = b };
 	b->st.active++;
 	b->st.adopted++;
 }
@@ -543,40 +573,38 @@ static void adopt(struct bgp *b, const struct ip_prefix *p)
 static void list_start(struct bgp *b);
 
 /* The slots of the family listed that were announced before the listing
- * began and whose route it lacks: lost by the speaker (a gobgpd restart),
+ * began and that it lacks: lost by the speaker (a gobgpd restart),
  * announced again at the next tick while still wanted. */
-static unsigned audit_lost(struct bgp *b, const struct ip_prefix *found, size_t n)
+static unsigned audit_lost(struct bgp *b)
 {
 	unsigned lost = 0;
 
 	for (uint32_t i = 0; i < b->cfg.max; i++) {
 		struct slot *s = &b->slots[i];
-		bool there = false;
 
-		if (s->st != S_ON || s->on_since >= b->list_t0 ||
+		if (s->st != S_ON || s->seen || s->on_since >= b->list_t0 ||
 		    addr_is_v4(&s->src.addr) != (b->family == 0))
 			continue;
-		for (size_t k = 0; k < n && !there; k++)
-			there = same(&found[k], &s->src);
-		if (!there) {
-			s->st = S_OFF;
-			b->st.active--;
-			b->st.lost++;
-			lost++;
-		}
+		s->st = S_OFF;
+		b->st.active--;
+		b->st.lost++;
+		lost++;
 	}
 	return lost;
 }
 
-/* The routes of one family, n of them in found, held against our slots. */
-static void audit(struct bgp *b, const struct ip_prefix *found, size_t n, const char *fam)
+/* The listing of one family, held against our slots; -EINVAL when it is
+ * not the JSON expected. */
+static int audit(struct bgp *b, const char *fam)
 {
 	uint64_t before = b->st.adopted;
 	unsigned lost;
 
-	for (size_t i = 0; i < n; i++)
-		adopt(b, &found[i]);
-	lost = audit_lost(b, found, n);
+	for (uint32_t i = 0; i < b->cfg.max; i++)
+		b->slots[i].seen = false;
+	if (rib_walk(&b->cfg, b->rib, audit_route, b) < 0)
+		return -EINVAL;
+	lost = audit_lost(b);
 	if (b->st.adopted > before)
 		log_info("bgp: %" PRIu64 " %s route%s of ours in the speaker with no announcement "
 			 "here: kept while banned, else withdrawn", b->st.adopted - before, fam,
@@ -584,15 +612,14 @@ static void audit(struct bgp *b, const struct ip_prefix *found, size_t n, const 
 	if (lost)
 		log_warn("bgp: the speaker lost %u %s announcement%s: announcing again", lost, fam,
 			 lost == 1 ? "" : "s");
+	return 0;
 }
 
 /* One family listed and audited, then the next; after both, the next
  * round in audit_ms. */
 static void list_done(struct bgp *b)
 {
-	struct ip_prefix stack[64], *found = stack;
 	const char *fam = b->family ? "ipv6-flowspec" : "ipv4-flowspec";
-	int n;
 
 	ev_io_stop(b->loop, &b->lout);
 	close(b->lout.fd);
@@ -605,7 +632,7 @@ static void list_done(struct bgp *b)
 		return;
 	}
 	b->rib[b->nrib] = '\0';
-	if (!b->list_ok || (n = bgp_parse_rib(&b->cfg, b->rib, found, 64)) < 0) {
+	if (!b->list_ok || audit(b, fam) < 0) {
 		if (!b->list_fails++)
 			log_warn("bgp: cannot list the speaker's %s table (%s); retrying", fam,
 				 b->list_ok ? "not the JSON expected" : "gobgp failed");
@@ -615,15 +642,6 @@ static void list_done(struct bgp *b)
 		log_info("bgp: the speaker's %s table listed after %u failed tries", fam,
 			 b->list_fails);
 	b->list_fails = 0;
-	if (n > 64 && !(found = calloc((size_t)n, sizeof(*found)))) {
-		log_warn("bgp: out of memory auditing the speaker's %s table", fam);
-		return;
-	}
-	if (found != stack)
-		bgp_parse_rib(&b->cfg, b->rib, found, (size_t)n);
-	audit(b, found, (size_t)n, fam);
-	if (found != stack)
-		free(found);
 	if (b->list_overflow) {
 		b->list_overflow = false;
 		return;             /* no room for all: this family again */

@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "pcapng.h"
 #include "routes.h"
+#include "savefile.h"
 
 /* A live wake-up drains at most this many dispatch rounds before letting
  * the loop run its timers and flush bans; epoll is level-triggered, so what
@@ -50,6 +51,8 @@ struct capture {
 	int failed;         /* live capture broke (see capture_failed) */
 	char error[PCAP_ERRBUF_SIZE];   /* why capture ended early, or "" */
 	struct pcapng_dir *ng;	/* a pcapng replay's recorded directions */
+	struct savefile *sf;	/* a classic file's reader, until it hands
+				   the rest to libpcap (see savefile.c) */
 	unsigned nbatch;
 	struct pkt batch[PKT_BATCH];
 };
@@ -194,19 +197,40 @@ static void capture_ng_lost(struct capture *c)
 			 pcapng_dir_flagged(c->ng));
 }
 
+/* A replay's round: the savefile reader's while it reads, then libpcap's
+ * from where it stopped (at once, in the same round). */
+static int capture_file_read(struct capture *c)
+{
+	int n;
+
+	if (c->sf) {
+		if ((n = savefile_dispatch(c->sf, FILE_BATCH, capture_frame, (u_char *)c)) > 0)
+			return n;
+		savefile_close(c->sf);
+		c->sf = NULL;
+		if (n < 0) {
+			snprintf(c->error, sizeof(c->error), "replay: cannot seek: %s",
+				 strerror(-n));
+			return -1;
+		}
+	}
+	n = pcap_dispatch(c->p, FILE_BATCH, capture_frame, (u_char *)c);
+	/* A truncated last record is how many captures end: say so, but it
+	 * is the end of the file like any other. */
+	if (n == PCAP_ERROR)
+		snprintf(c->error, sizeof(c->error), "replay: %s", pcap_geterr(c->p));
+	else if (n == 0)
+		capture_ng_lost(c);
+	return n;
+}
+
 static void capture_file_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	struct capture *c = w->data;
-	int n = pcap_dispatch(c->p, FILE_BATCH, capture_frame, (u_char *)c);
+	int n = capture_file_read(c);
 
 	capture_flush(c);
-	if (n == 0 || n == PCAP_ERROR) {
-		/* A truncated last record is how many captures end: say so, but
-		 * it is the end of the file like any other. */
-		if (n == PCAP_ERROR)
-			snprintf(c->error, sizeof(c->error), "replay: %s", pcap_geterr(c->p));
-		else
-			capture_ng_lost(c);
+	if (n <= 0) {
 		ev_idle_stop(loop, w);
 		if (c->eof)
 			c->eof(c->ctx);
@@ -318,6 +342,8 @@ static int capture_file(struct capture *c, const struct capture_cfg *cfg, char *
 	if (!c->p)
 		return snprintf(err, len, "cannot read %s: %s", cfg->file, ebuf), -EINVAL;
 	(void)pcapng_dir_open(cfg->file, &c->ng);
+	if (!c->ng)
+		(void)savefile_open(c->p, &c->sf);
 	ev_idle_init(&c->idle, capture_file_cb);
 	c->idle.data = c;
 	ev_idle_start(c->loop, &c->idle);
@@ -416,6 +442,7 @@ void capture_close(struct capture *c)
 	if (c->p)
 		pcap_close(c->p);
 	pcapng_dir_close(c->ng);
+	savefile_close(c->sf);
 	free(c);
 }
 

@@ -45,11 +45,10 @@ int main(int argc, char **argv)
 	char err[PCAP_ERRBUF_SIZE];
 	struct tally t = { 0, 0 };
 	uint64_t start, ns;
-	pcap_t *p;
-	int r;
-
 	struct savefile *sf = NULL;
 	int ours = argc == 3 && strcmp(argv[1], "-s") == 0;
+	pcap_t *p;
+	int r;
 
 	if (argc != 2 + ours) {
 		fprintf(stderr, "usage: pcapread [-s] FILE\n");

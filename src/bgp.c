@@ -59,7 +59,8 @@
 #define BGP_SOON_FOR 1.5 /* ... for this long (a window fills) */
 #define BGP_SESSION_S 5. /* how often the session's state is asked */
 #define BGP_RIB_MAX (4u << 20) /* a listing longer than this is given up */
-#define BGP_AUDIT_MS 30000   /* the speaker's table listed this often */
+#define BGP_AUDIT_MS 30000   /* the speaker's table listed this often ... */
+#define BGP_LIST_RETRY_S 5.  /* ... and this often until it first answers */
 
 enum slot_state { S_FREE, S_OFF, S_ADDING, S_ON, S_DELETING };
 
@@ -494,11 +495,12 @@ static int cli_reading(struct bgp *b, char **argv, child_done_fn done, ev_io *io
 	return 0;
 }
 
-static void ask_end(struct bgp *b)
+/* Stops reading what cli_reading started, closing its pipe. */
+static void reader_end(struct bgp *b, ev_io *io)
 {
-	ev_io_stop(b->loop, &b->out);
-	close(b->out.fd);
-	b->out.fd = -1;
+	ev_io_stop(b->loop, io);
+	close(io->fd);
+	io->fd = -1;
 }
 
 static void on_out(struct ev_loop *loop, ev_io *w, int revents)
@@ -518,7 +520,7 @@ static void on_out(struct ev_loop *loop, ev_io *w, int revents)
 					      sizeof(b->st.session)) > 0;
 	if (!*b->st.session)
 		snprintf(b->st.session, sizeof(b->st.session), "no neighbor");
-	ask_end(b);
+	reader_end(b, &b->out);
 }
 
 static void asked(struct child *c, int status, bool killed, void *ctx)
@@ -621,9 +623,7 @@ static void list_done(struct bgp *b)
 {
 	const char *fam = b->family ? "ipv6-flowspec" : "ipv4-flowspec";
 
-	ev_io_stop(b->loop, &b->lout);
-	close(b->lout.fd);
-	b->lout.fd = -1;
+	reader_end(b, &b->lout);
 	if (b->list_huge) {
 		log_warn("bgp: the speaker's %s table is over %u MiB: it is not audited", fam,
 			 BGP_RIB_MAX >> 20);
@@ -788,7 +788,7 @@ int bgp_new(struct ev_loop *loop, const struct bgp_cfg *cfg, struct mitigate *m,
 	ev_timer_init(&b->ask, on_ask, 0., BGP_SESSION_S);
 	ev_init(&b->out, on_out);
 	b->out.fd = -1;
-	ev_timer_init(&b->list, on_list, 0., BGP_SESSION_S);
+	ev_timer_init(&b->list, on_list, 0., BGP_LIST_RETRY_S);
 	ev_init(&b->lout, list_read);
 	b->lout.fd = -1;
 	b->tick.data = b->soon.data = b->ask.data = b->out.data = b;
@@ -817,15 +817,14 @@ void bgp_free(struct bgp *b)
 	ev_timer_stop(b->loop, &b->tick);
 	ev_timer_stop(b->loop, &b->soon);
 	ev_timer_stop(b->loop, &b->ask);
+	ev_timer_stop(b->loop, &b->list);
+	/* The pipes first: a CLI still writing to one then ends at once. */
+	if (b->out.fd >= 0)
+		reader_end(b, &b->out);
+	if (b->lout.fd >= 0)
+		reader_end(b, &b->lout);
 	if (b->asking)
 		child_finish(b->asking);
-	if (b->out.fd >= 0)
-		ask_end(b);
-	ev_timer_stop(b->loop, &b->list);
-	if (b->lout.fd >= 0) {          /* first: a listing writing to it ends */
-		ev_io_stop(b->loop, &b->lout);
-		close(b->lout.fd);
-	}
 	if (b->listing)
 		child_finish(b->listing);
 	for (uint32_t i = 0; i < b->cfg.max; i++) {

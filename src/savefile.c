@@ -50,7 +50,6 @@
 
 struct savefile {
 	FILE *f;		/* libpcap's stream, given the rest at the end */
-	int fd;
 	int swap;		/* the file's byte order is not ours */
 	int nsec;		/* nanosecond timestamps */
 	int stopped;
@@ -134,7 +133,6 @@ int savefile_open(pcap_t *p, struct savefile **out)
 		return 0;
 	}
 	s->f = f;
-	s->fd = fileno(f);
 	s->swap = swap;
 	s->nsec = nsec;
 	s->snap = (uint32_t)snap;
@@ -155,7 +153,7 @@ static int savefile_fill(struct savefile *s)
 	s->pos = 0;
 	s->len = tail;
 	do
-		n = pread(s->fd, s->buf + tail, BUF_SIZE - tail, s->off + (off_t)tail);
+		n = pread(fileno(s->f), s->buf + tail, BUF_SIZE - tail, s->off + (off_t)tail);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return 0;

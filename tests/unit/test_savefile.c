@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "savefile.h"
+#include "savefile_both.h"
 
 #define MAX_FILE	(4u << 20)
 
@@ -60,81 +60,22 @@ static void rec(uint32_t sec, uint32_t frac, uint32_t caplen, uint32_t wl, unsig
 	}
 }
 
-/* What a reading gave: a digest of each record, in order. */
-struct seen {
-	size_t n;
-	uint64_t sum[8192];
-	char err[PCAP_ERRBUF_SIZE];
-	int last;		/* pcap_dispatch's last return */
-	int ours;		/* records this reader handed on */
-};
-
-static void on_rec(u_char *user, const struct pcap_pkthdr *h, const u_char *b)
-{
-	struct seen *s = (struct seen *)user;
-	uint64_t x = (uint64_t)h->ts.tv_sec * 1000003u ^ (uint64_t)h->ts.tv_usec << 20 ^
-		     (uint64_t)h->caplen << 40 ^ h->len;
-
-	for (uint32_t i = 0; i < h->caplen; i++)
-		x = x * 1099511628211u ^ b[i];
-	assert_true(s->n < 8192);
-	s->sum[s->n++] = x;
-}
-
-static pcap_t *open_file(void)
-{
-	char err[PCAP_ERRBUF_SIZE];
-	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO,
-							     err);
-
-	assert_non_null(p);
-	return p;
-}
-
-static void libpcap_rest(pcap_t *p, struct seen *s)
-{
-	while ((s->last = pcap_dispatch(p, 100, on_rec, (u_char *)s)) > 0)
-		;
-	if (s->last < 0)
-		snprintf(s->err, sizeof(s->err), "%s", pcap_geterr(p));
-}
-
 /* Reads path both ways and compares; returns whether this reader took the
  * file at all, and its count of records in *ours. */
 static int read_both(int *ours)
 {
-	static struct seen a, b;
-	struct savefile *sf = NULL;
-	pcap_t *p;
-	int n, took;
+	static struct reading a, b;
 
-	memset(&a, 0, sizeof(a));
-	memset(&b, 0, sizeof(b));
-	p = open_file();
-	libpcap_rest(p, &a);
-	pcap_close(p);
-
-	p = open_file();
-	took = savefile_open(p, &sf);
-	assert_int_equal(took, sf != NULL);
-	if (sf) {
-		/* Small rounds, so that stopping inside one is met too. */
-		while ((n = savefile_dispatch(sf, 7, on_rec, (u_char *)&b)) > 0)
-			;
-		assert_int_equal(n, 0);
-		b.ours = (int)b.n;
-		savefile_close(sf);
-	}
-	libpcap_rest(p, &b);
-	pcap_close(p);
-
+	assert_int_equal(reading_of(path, 0, READING_MAX, &a), 1);
+	assert_int_equal(reading_of(path, 1, READING_MAX, &b), 1);
+	assert_true(a.n < READING_MAX);
 	assert_int_equal(a.n, b.n);
-	for (size_t i = 0; i < a.n; i++)
+	for (int i = 0; i < a.n; i++)
 		assert_true(a.sum[i] == b.sum[i]);
 	assert_int_equal(a.last, b.last);
 	assert_string_equal(a.err, b.err);
 	*ours = b.ours;
-	return took;
+	return b.took;
 }
 
 static void write_buf(void)

@@ -9,13 +9,17 @@
 
 struct sock_fprog;
 
+#define CAPTURE_WAIT_AUTO UINT32_MAX
+
 struct capture_cfg {
 	const char *iface;      /* live interface, or NULL with file */
 	const char *file;       /* capture file to replay ("-" stdin) */
 	uint32_t snaplen;
 	uint32_t buffer_kb;
-	uint32_t wait_ms;       /* live: 0 immediate mode, else the longest a
-				   packet waits for others to be read with */
+	uint32_t wait_ms;       /* live: 0 immediate mode, CAPTURE_WAIT_AUTO
+				   immediate while quiet, read every ms while
+				   busy; else the longest a packet waits for
+				   others to be read with (kernel blocks) */
 	int inbound_only;       /* live: keep only packets to this host */
 	int both_ways;          /* live: both directions, in Linux cooked v2
 				   frames (which tell them apart) if offered */
@@ -32,6 +36,7 @@ struct capture_stats {
 	uint64_t tcp, udp, icmp, icmp6, other, ipv4, ipv6, frags;
 	uint64_t proto_bytes[5];          /* IP bytes: other, tcp, udp, icmp, icmp6 */
 	uint64_t kernel_recv, kernel_drop, iface_drop;
+	uint64_t reads;                   /* live: times the capture was read */
 	int have_kernel;                  /* pcap_stats answered */
 	uint64_t file_dir;                /* pcapng replay: packets with a recorded direction */
 	int have_file_dir;                /* a pcapng replay */

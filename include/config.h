@@ -16,6 +16,7 @@
 #define CONFIG_CTL_SOCKET "/run/dosips/dosips.sock"
 #define CONFIG_CTL_SOCKET_OLD "/run/dosips.sock"
 #define CONFIG_NAMED_MAX 256    /* lines in named sections, all together */
+#define CONFIG_WAIT_AUTO UINT32_MAX     /* capture_wait = auto */
 
 /*
  * One "key = value" line of a named section: "[feed firehol]" (type
@@ -62,7 +63,7 @@ struct config {
 	uint32_t buffer_kb;         /* kernel capture buffer */
 	uint32_t snaplen;
 	uint32_t workers;           /* capture threads; 0 = auto (the usable cores) */
-	uint32_t capture_wait_ms;   /* 0: immediate mode */
+	uint32_t capture_wait_ms;   /* 0: immediate mode; CONFIG_WAIT_AUTO */
 	bool syslog;
 	enum fw_hook hook;
 	uint32_t set_size;

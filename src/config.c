@@ -15,7 +15,7 @@
 #include "services_cfg.h"
 
 enum key_type { K_STR, K_BOOL, K_U32, K_MS, K_SEC, K_HOOK, K_PREFIX4, K_PREFIX6, K_LOCAL,
-		K_WORKERS };
+		K_WORKERS, K_WAIT };
 
 struct key {
 	const char *name;
@@ -61,7 +61,7 @@ static const struct key config_keys[] = {
 	NUM("buffer_kb", K_U32, buffer_kb, 64, 4194304),
 	NUM("snaplen", K_U32, snaplen, 96, 65535),
 	NUM("workers", K_WORKERS, workers, 0, 64),
-	NUM("capture_wait", K_MS, capture_wait_ms, 0, 1000),
+	NUM("capture_wait", K_WAIT, capture_wait_ms, 0, 1000),
 	NUM("syslog", K_BOOL, syslog, 0, 1),
 	NUM("hook", K_HOOK, hook, 0, 0),
 	NUM("set_size", K_U32, set_size, 16, FW_MAX_SET_SIZE),
@@ -129,6 +129,7 @@ void config_defaults(struct config *cfg)
 	cfg->buffer_kb = 8192;
 	cfg->snaplen = 256;
 	cfg->workers = 1;
+	cfg->capture_wait_ms = CONFIG_WAIT_AUTO;
 	cfg->hook = FW_HOOK_INGRESS;
 	cfg->set_size = FW_SET_SIZE;
 	cfg->http_max_clients = 64;
@@ -221,9 +222,14 @@ static int parse_value(const struct key *k, const char *value, uint32_t *v,
 	case K_PREFIX6:
 		*why = "expected a whole number";
 		return parse_u32(value, v);
+	case K_WAIT:
+		if (strcmp(value, "auto") == 0)
+			return *v = CONFIG_WAIT_AUTO, 0;
+		/* fall through */
 	case K_MS:
 	case K_SEC:
-		*why = "expected a duration such as 90, 90s, 500ms, 5m, 2h";
+		*why = k->type == K_WAIT ? "expected auto or a duration such as 0, 1ms, 10ms" :
+					   "expected a duration such as 90, 90s, 500ms, 5m, 2h";
 		if ((r = config_parse_duration_ms(value, &ms)) < 0)
 			return r;
 		if (k->type == K_SEC && ms % 1000)
@@ -307,9 +313,11 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 		}
 		if (parse_value(k, value, &v, why) < 0)
 			return -EINVAL;
-		if (k->type != K_BOOL && k->type != K_HOOK && (v < k->min || v > k->max)) {
-			snprintf(range, sizeof(range), "out of range (%u to %u%s)", k->min,
-				 k->max, k->type == K_MS ? " ms" : k->type == K_SEC ? " s" : "");
+		if (k->type != K_BOOL && k->type != K_HOOK &&
+		    !(k->type == K_WAIT && v == CONFIG_WAIT_AUTO) && (v < k->min || v > k->max)) {
+			snprintf(range, sizeof(range), "out of range (%u to %u%s)", k->min, k->max,
+				 k->type == K_MS || k->type == K_WAIT ? " ms" :
+				 k->type == K_SEC ? " s" : "");
 			return *why = range, -EINVAL;
 		}
 		store(cfg, k, v);

@@ -519,6 +519,8 @@ static void on_verdict(const struct verdict *v, void *ctx)
 	mitigate_verdict(v, d->mit);
 }
 
+_Static_assert(CONFIG_WAIT_AUTO == CAPTURE_WAIT_AUTO, "capture_wait = auto passes through");
+
 /* One detect, or workers: live, they capture too; replayed, they are fed
  * by the one capture. */
 static int open_capture(struct daemon *d)

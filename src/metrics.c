@@ -127,6 +127,8 @@ static void traffic(struct strbuf *b, const struct capture_stats *cs)
 	       cs->kernel_drop);
 	scalar(b, "dosips_interface_dropped_packets_total", "counter",
 	       "Packets the interface dropped, as libpcap reports.", cs->iface_drop);
+	scalar(b, "dosips_capture_reads_total", "counter",
+	       "Times live capture was read (wake-ups; 0 when replaying).", cs->reads);
 }
 
 static void count_active(const struct ban_info *bi, void *ctx)

@@ -61,6 +61,7 @@ static void collect_capture(const struct ctl_view *v, stats_fn fn, void *ctx)
 	fn(STATS_KERNEL, "kernel_received", cs.kernel_recv, ctx);
 	fn(STATS_KERNEL, "kernel_dropped", cs.kernel_drop, ctx);
 	fn(STATS_KERNEL, "iface_dropped", cs.iface_drop, ctx);
+	fn(STATS_KERNEL, "capture_reads", cs.reads, ctx);
 }
 
 static void collect_detect(const struct ctl_view *v, stats_fn fn, void *ctx)

@@ -696,7 +696,7 @@ void workers_capture_stats(struct workers *ws, struct capture_stats *st)
 		st->icmp6 += cs.icmp6, st->other += cs.other;
 		st->ipv4 += cs.ipv4, st->ipv6 += cs.ipv6, st->frags += cs.frags;
 		st->kernel_recv += cs.kernel_recv, st->kernel_drop += cs.kernel_drop;
-		st->iface_drop += cs.iface_drop;
+		st->iface_drop += cs.iface_drop, st->reads += cs.reads;
 		add_u64(st->proto_bytes, cs.proto_bytes, 5);
 		st->have_kernel |= cs.have_kernel;
 	}

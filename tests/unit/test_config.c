@@ -69,6 +69,38 @@ static void test_sections_and_dotted_keys(void **state)
 	assert_non_null(strstr(err, ":2: unknown key"));
 }
 
+/* capture_wait: auto by default and by name, else a duration up to 1 s. */
+static void test_capture_wait(void **state)
+{
+	static const struct { const char *text; uint32_t want; const char *err; } cases[] = {
+		{ "capture_wait = 0\n", 0, NULL },
+		{ "capture_wait = 5ms\n", 5, NULL },
+		{ "capture_wait = 5ms\ncapture_wait = auto\n", CONFIG_WAIT_AUTO, NULL },
+		{ "capture_wait = 2s\n", 0, ":1: out of range (0 to 1000 ms)" },
+		{ "capture_wait = soon\n", 0, ":1: expected auto or a duration" },
+		/* Other durations do not take auto. */
+		{ "cooldown = auto\n", 0, ":1: expected a duration such as 90" },
+	};
+	static struct config cfg;
+	char err[256];
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.capture_wait_ms, CONFIG_WAIT_AUTO);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = load_text(&cfg, cases[i].text, err, sizeof(err));
+
+		if (cases[i].err) {
+			assert_int_equal(r, -EINVAL);
+			if (!strstr(err, cases[i].err))
+				fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, cases[i].err);
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(cfg.capture_wait_ms, cases[i].want);
+		}
+		teardown(state);
+	}
+}
+
 /* Each bad line is reported as file:line: message. */
 static void test_errors_name_file_and_line(void **state)
 {
@@ -407,6 +439,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_sections_and_dotted_keys, teardown),
 		cmocka_unit_test_teardown(test_errors_name_file_and_line, teardown),
+		cmocka_unit_test_teardown(test_capture_wait, teardown),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test_teardown(test_override_order, teardown),
 		cmocka_unit_test_teardown(test_failed_build_keeps_config, teardown),

@@ -188,8 +188,8 @@ static void capture_link_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * wakes us (~2.5 us of CPU a packet at 100 kpps, bench-live); this way a
  * busy capture is read about a thousand times a second (~0.35 us a
  * packet), a packet waits at most about POLL_S, and one that comes alone
- * not at all. Kernel blocks (capture_wait = 1ms) cost about the same but
- * hold every packet up to a clock tick or two, busy or not. */
+ * not at all. Kernel blocks (capture_wait = 1ms) cost a fifth less (~0.27
+ * us) but hold every packet up to a clock tick or two, busy or not. */
 static void capture_live_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct capture *c = w->data;

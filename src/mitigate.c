@@ -82,7 +82,10 @@ struct mitigate {
 	unsigned queued;            /* bans queued since the last commit */
 	double pending_mono;        /* oldest uncommitted ban: verdict time */
 	uint64_t pending_pkt_us;    /* and its packet's capture time */
-	bool requeued;              /* a refused ban was queued again */
+	bool requeued;              /* a refused ban or unban was queued again */
+	bool readopt;               /* an unban was refused: the kernel still
+				       holds a ban we let go (see on_result) */
+	bool readopting;            /* ... being taken back: announced again */
 	bool set_full;              /* the kernel's set refused a ban as full */
 	struct agg_slot *agg;       /* sources refused at the cap, per prefix */
 	unsigned adopted_known;     /* adopted bans whose note told what they were */
@@ -851,6 +854,12 @@ int mitigate_flush(struct mitigate *m)
 	}
 	if (m->pending_mono > 0)
 		note_committed(m);
+	if (m->readopt) {
+		m->readopt = false;
+		m->readopting = true;
+		(void)mitigate_adopt(m);
+		m->readopting = false;
+	}
 	return r;
 }
 
@@ -954,9 +963,19 @@ static void on_result(const struct fw_result *r, void *ctx)
 	struct ban *b;
 
 	if (r->op == FW_OP_UNBAN) {
-		if (r->err)
-			log_err("firewall: %s stays in the kernel until its timeout: %s",
-				prefix_fmt(&r->p, buf), r->why ? r->why : strerror(-r->err));
+		if (!r->err)
+			return;
+		/* A passing refusal goes again within this flush (bounded by
+		 * its retries, then at the next); any other leaves the element
+		 * in the kernel, which the ban it still is is taken back from
+		 * (after the commit: see mitigate_flush). */
+		if (passing(r->err) && fw_unban(m->fw, &r->p) == 0) {
+			m->requeued = true;
+			return;
+		}
+		log_err("firewall: %s stays in the kernel until its timeout, and banned here: %s",
+			prefix_fmt(&r->p, buf), r->why ? r->why : strerror(-r->err));
+		m->readopt = true;
 		return;
 	}
 	if (!(b = ban_find(m, &r->p)))
@@ -994,6 +1013,8 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, const ch
 	if (!(b = ban_insert(m, p, kind, d, offences, secs)))
 		return;
 	b->held = b->announced = true;
+	if (m->readopting)
+		ban_event(m, b, wall_us(m));
 	if (offences)
 		off_store(m, p, offences, ev_now(m->loop) + secs + m->cfg.memory_s);
 	m->st.adopted++;

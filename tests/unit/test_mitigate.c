@@ -678,6 +678,44 @@ static void test_manual_refused(void **state)
 }
 
 
+/* An unban the kernel refused: for a passing reason it goes again in the
+ * same flush; for any other the element stays in the kernel, and so the ban
+ * stays here too, taken back with its time left and announced again. */
+static void test_unban_refused(void **state)
+{
+	struct env *t = *state;
+	struct found f = { .n = 0 };
+	struct fw_null_rec rec[8];
+	struct ip_prefix p = pfx("198.18.12.1"), q = pfx("198.18.12.2");
+	size_t n;
+
+	start(t);
+	verdict(t, KIND_SYN_FLOOD, "198.18.12.1");
+	verdict(t, KIND_SYN_FLOOD, "198.18.12.2");
+	assert_int_equal(mitigate_count(t->m), 2);
+	fw_null_fail_next(t->fw, -ENOBUFS);
+	assert_int_equal(mitigate_unban(t->m, &p), 0);
+	assert_int_equal(mitigate_flush(t->m), 0);
+	n = fw_null_history(t->fw, rec, 8);
+	assert_true(n >= 1);
+	assert_int_equal(rec[n - 1].op, FW_OP_UNBAN);
+	assert_true(addr_eq(&rec[n - 1].p.addr, &p.addr) && rec[n - 1].p.len == p.len);
+	assert_int_equal(mitigate_count(t->m), 1);
+
+	preset_note(t, "198.18.12.2", 40000, "dosips kind=syn_flood offences=1 ban_s=60");
+	fw_null_fail_next(t->fw, -EPERM);
+	assert_int_equal(mitigate_unban(t->m, &q), 0);
+	assert_int_equal(count(t, EVT_UNBAN), 2);
+	assert_int_equal(count(t, EVT_BAN), 2);
+	assert_int_equal(mitigate_flush(t->m), -EPERM);
+	mitigate_foreach(t->m, collect, &f);
+	assert_int_equal(f.n, 1);
+	assert_true(addr_eq(&f.b[0].src.addr, &q.addr) && f.b[0].src.len == q.len);
+	assert_int_equal(f.b[0].kind, KIND_SYN_FLOOD);
+	assert_true(f.b[0].remaining_ms <= 40000 && f.b[0].remaining_ms > 39000);
+	assert_int_equal(count(t, EVT_BAN), 3);
+}
+
 /* What a ban was travels with its element: kind, offences and length come
  * back after a restart, and the next offence counts on from there. */
 static void test_adopt_note(void **state)
@@ -843,6 +881,7 @@ int main(void)
 		T(test_memory_bounded), T(test_cap), T(test_expiry), T(test_manual),
 		T(test_adopt), T(test_restore), T(test_set_whitelist), T(test_commit_error),
 		T(test_set_cfg), T(test_storm_commits), T(test_refused), T(test_refused_full),
+		T(test_unban_refused),
 		T(test_refused_retry), T(test_manual_refused), T(test_adopt_note),
 		T(test_cap_aggregate), T(test_cap_aggregate_spares_whitelisted), T(test_cap_evict),
 		T(test_cap_aggregate_refused),

@@ -30,6 +30,9 @@ int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_
 /* Makes the next fw_commit drop its queue and fail with err (< 0). */
 void fw_null_fail_next(struct fw *fw, int err);
 
+/* The same for the next count commits. */
+void fw_null_fail_commits(struct fw *fw, int err, unsigned count);
+
 /* Makes every later ban of exactly p fail with err (< 0) and why, as the
  * kernel would refuse it; err 0 accepts it again. 0 or -ENOMEM/-EINVAL. */
 int fw_null_refuse(struct fw *fw, const struct ip_prefix *p, int err, const char *why);

@@ -33,6 +33,7 @@ struct fw_null {
 	size_t npreset;
 	size_t nallow;
 	int fail_next;
+	unsigned fail_count;       /* commits left to fail with fail_next */
 	struct null_refusal refuse[NULL_REFUSE];
 	size_t nrefuse;
 };
@@ -98,7 +99,8 @@ static int null_commit(struct fw *fw)
 
 	if (nq == 0 && r == 0)
 		return 0;
-	n->fail_next = 0;
+	if (n->fail_count == 0 || --n->fail_count == 0)
+		n->fail_next = 0;
 	fw->st.batches++;
 	n->queue = NULL;
 	n->nqueue = n->qcap = 0;
@@ -213,10 +215,17 @@ int fw_null_preset(struct fw *fw, const struct ip_prefix *p, uint64_t remaining_
 
 void fw_null_fail_next(struct fw *fw, int err)
 {
+	fw_null_fail_commits(fw, err, 1);
+}
+
+void fw_null_fail_commits(struct fw *fw, int err, unsigned count)
+{
 	struct fw_null *n = to_null(fw);
 
-	if (n)
-		n->fail_next = err;
+	if (n) {
+		n->fail_next = count ? err : 0;
+		n->fail_count = count;
+	}
 }
 
 int fw_null_refuse(struct fw *fw, const struct ip_prefix *p, int err, const char *why)

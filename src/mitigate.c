@@ -86,6 +86,7 @@ struct mitigate {
 	bool readopt;               /* an unban was refused: the kernel still
 				       holds a ban we let go (see on_result) */
 	bool readopting;            /* ... being taken back: announced again */
+	int round;                  /* commits so far in this flush */
 	bool set_full;              /* the kernel's set refused a ban as full */
 	struct agg_slot *agg;       /* sources refused at the cap, per prefix */
 	unsigned adopted_known;     /* adopted bans whose note told what they were */
@@ -839,12 +840,16 @@ static void note_committed(struct mitigate *m)
 
 int mitigate_flush(struct mitigate *m)
 {
-	int r = fw_commit(m->fw);
+	int r;
 
+	m->round = 0;
+	r = fw_commit(m->fw);
 	m->queued = 0;
-	/* Bans refused for a passing reason go again (bounded per ban). */
+	/* Bans and unbans refused for a passing reason go again (bounded per
+	 * ban; unbans within this flush). */
 	for (int i = 0; i < MITIGATE_TRIES && m->requeued; i++) {
 		m->requeued = false;
+		m->round = i + 1;
 		r = fw_commit(m->fw);
 	}
 
@@ -965,11 +970,11 @@ static void on_result(const struct fw_result *r, void *ctx)
 	if (r->op == FW_OP_UNBAN) {
 		if (!r->err)
 			return;
-		/* A passing refusal goes again within this flush (bounded by
-		 * its retries, then at the next); any other leaves the element
-		 * in the kernel, which the ban it still is is taken back from
-		 * (after the commit: see mitigate_flush). */
-		if (passing(r->err) && fw_unban(m->fw, &r->p) == 0) {
+		/* A passing refusal goes again within this flush; any other,
+		 * or the last try's, leaves the element in the kernel, and the
+		 * ban it still is is taken back from there (after the commit:
+		 * see mitigate_flush). */
+		if (passing(r->err) && m->round < MITIGATE_TRIES && fw_unban(m->fw, &r->p) == 0) {
 			m->requeued = true;
 			return;
 		}
@@ -1002,8 +1007,11 @@ static void adopt_one(const struct ip_prefix *p, uint64_t remaining_ms, const ch
 	if (remaining_ms == FW_NO_TIMEOUT || ban_covering(m, p))
 		return;  /* a permanent element is the operator's, not ours */
 	if (wl_covers(m, p)) {
-		fw_unban(m->fw, p);
-		note_pending(m, NULL);
+		/* Not again when the kernel has just refused to remove it. */
+		if (!m->readopting) {
+			fw_unban(m->fw, p);
+			note_pending(m, NULL);
+		}
 		return;
 	}
 	lift_inside(m, p, "superseded");

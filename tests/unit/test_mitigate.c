@@ -714,6 +714,16 @@ static void test_unban_refused(void **state)
 	assert_int_equal(f.b[0].kind, KIND_SYN_FLOOD);
 	assert_true(f.b[0].remaining_ms <= 40000 && f.b[0].remaining_ms > 39000);
 	assert_int_equal(count(t, EVT_BAN), 3);
+	/* A passing refusal at the first try and both retries is the
+	 * kernel's last word too: the ban is taken back, and nothing is left
+	 * queued to fail again at every turn of the loop. */
+	fw_null_fail_commits(t->fw, -ENOBUFS, 3);
+	assert_int_equal(mitigate_unban(t->m, &q), 0);
+	assert_int_equal(mitigate_flush(t->m), -ENOBUFS);
+	assert_int_equal(mitigate_count(t->m), 1);
+	assert_int_equal(count(t, EVT_BAN), 4);
+	assert_int_equal(fw_null_pending(t->fw), 0);
+	assert_int_equal(mitigate_flush(t->m), 0);
 }
 
 /* What a ban was travels with its element: kind, offences and length come

@@ -15,11 +15,14 @@
 
 static char tmp_path[64];
 
-/* Writes text to a fresh temporary file; returns its path. */
+/* Writes text to a fresh temporary file, in place of the last one (a test
+ * writes several); returns its path. */
 static const char *write_tmp(const char *text)
 {
 	int fd;
 
+	if (*tmp_path)
+		unlink(tmp_path);
 	snprintf(tmp_path, sizeof(tmp_path), "/tmp/test_config.XXXXXX");
 	assert_true((fd = mkstemp(tmp_path)) >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));

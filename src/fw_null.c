@@ -32,8 +32,8 @@ struct fw_null {
 	struct null_preset *preset;
 	size_t npreset;
 	size_t nallow;
-	int fail_next;
-	unsigned fail_count;       /* commits left to fail with fail_next */
+	int fail_err;              /* how the next fail_count commits fail */
+	unsigned fail_count;
 	struct null_refusal refuse[NULL_REFUSE];
 	size_t nrefuse;
 };
@@ -95,12 +95,11 @@ static int null_commit(struct fw *fw)
 	struct fw_null *n = to_null(fw);
 	struct fw_null_rec *q = n->queue;
 	size_t nq = n->nqueue;
-	int r = n->fail_next, first = 0;
+	int r = n->fail_count ? n->fail_err : 0, first = 0;
 
 	if (nq == 0 && r == 0)
 		return 0;
-	if (n->fail_count == 0 || --n->fail_count == 0)
-		n->fail_next = 0;
+	n->fail_count -= n->fail_count > 0;
 	fw->st.batches++;
 	n->queue = NULL;
 	n->nqueue = n->qcap = 0;
@@ -223,7 +222,7 @@ void fw_null_fail_commits(struct fw *fw, int err, unsigned count)
 	struct fw_null *n = to_null(fw);
 
 	if (n) {
-		n->fail_next = count ? err : 0;
+		n->fail_err = err;
 		n->fail_count = count;
 	}
 }

@@ -206,6 +206,8 @@ struct detect {
 	uint8_t thr_one;	/* bit per source class alerting at its first event */
 	uint8_t dst_ev;		/* bit per destination class counted */
 	uint8_t nsvc;		/* cfg.nsvc, where the packet path looks */
+	bool local_pfx;		/* cfg.local has a prefix shorter than 128 */
+	uint64_t local_bits;	/* local_bit of each full-length cfg.local */
 	struct dst_memo dst_memo[DST_MEMO];
 	detect_dst_cb dst_sink;	/* ddos counted elsewhere: shares go here */
 	void *dst_ctx;
@@ -1480,9 +1482,19 @@ static inline uint64_t detect_clock(struct detect *d, uint64_t ts)
 	return d->clock;
 }
 
+/* A host address's bit in local_bits: a byte of each of its two low
+ * words, so that addresses differing only in their upper half (a v4 and a
+ * v6 address ending alike, a host's v6 addresses on several prefixes) seldom
+ * share it by more than chance. */
+static inline unsigned local_bit(const struct ip_addr *a)
+{
+	return (a->b[15] ^ a->b[11] ^ a->b[7]) & 63;
+}
+
 /* True when a is in one of the local prefixes (a host's addresses are
  * full-length: one compare each). */
-static bool is_local(const struct detect *d, const struct ip_addr *a)
+static __attribute__((noinline)) bool local_search(const struct detect *d,
+						   const struct ip_addr *a)
 {
 	for (unsigned i = 0; i < d->cfg.nlocal; i++) {
 		const struct ip_prefix *l = &d->cfg.local[i];
@@ -1491,6 +1503,17 @@ static bool is_local(const struct detect *d, const struct ip_addr *a)
 			return true;
 	}
 	return false;
+}
+
+/* local_search, asked live by every packet whose direction the link does
+ * not give, most of them from elsewhere: when the local list is the host's
+ * own addresses, one bit, inline, turns away all but about nlocal in 64 of
+ * those without a call. */
+static inline bool is_local(const struct detect *d, const struct ip_addr *a)
+{
+	if (!d->local_pfx && !(d->local_bits >> local_bit(a) & 1))
+		return false;
+	return local_search(d, a);
 }
 
 /* True for a multicast or broadcast destination: the answers of a LAN's
@@ -1989,6 +2012,12 @@ int detect_new(const struct detect_cfg *cfg, detect_cb cb, void *ctx,
 	d->len6 = cfg->v6_prefix;
 	make_mask(d->mask[1], d->len4);
 	make_mask(d->mask[0], d->len6);
+	for (unsigned i = 0; i < cfg->nlocal; i++) {
+		if (cfg->local[i].len == 128)
+			d->local_bits |= 1ull << local_bit(&cfg->local[i].addr);
+		else
+			d->local_pfx = true;
+	}
 	seed = pick_seed(cfg->seed);
 	for (int c = 0; c < NCLS; c++) {
 		if (cfg->det[c].enabled)

@@ -1586,6 +1586,49 @@ static void test_local_and_direction(void **state)
 	free(r);
 }
 
+/* Live, the local list is the host's own addresses, full-length, which
+ * detect tells apart with a bit filter before it compares: each of them
+ * is the host's whatever its family, and an address beside one is not. */
+static void test_local_hosts(void **state)
+{
+	static const char *const host[] = {
+		"198.18.12.1", "2001:db8::5", "fe80::1c:2ff:fe3d:4e5f", "203.0.113.9",
+		"198.18.13.1", "2001:db8:1::5",
+	};
+	static const char *const other[] = { "198.18.12.2", "2001:db8::6", "2001:db8:2::5" };
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct ip_addr a, t;
+	struct pkt p;
+	uint64_t ts = T0;
+	const size_t nh = sizeof(host) / sizeof(host[0]), no = sizeof(other) / sizeof(other[0]);
+
+	detect_cfg_defaults(&cfg);
+	for (size_t i = 0; i < nh; i++) {
+		assert_int_equal(addr_parse(host[i], &cfg.local[i].addr), 0);
+		cfg.local[i].len = 128;
+	}
+	cfg.nlocal = (uint8_t)nh;
+	cfg.v6_prefix = 128;	/* each v6 source is its own */
+	d = mk_detect(&cfg, r);
+	for (size_t i = 0; i < nh + no; i++) {
+		const char *s = i < nh ? host[i] : other[i - nh];
+
+		assert_int_equal(addr_parse(s, &a), 0);
+		assert_int_equal(addr_parse(addr_is_v4(&a) ? "198.18.200.1" : "2001:db8:ff::1", &t), 0);
+		for (unsigned k = 0; k < 250; k++, ts += 100) {
+			p = mk(&a, &t, IPPROTO_UDP, (uint16_t)(40000 + k), 9999, ts);
+			feed(d, r, &p);
+		}
+		/* The host's datagrams are not counted; another's are. */
+		assert_int_equal(r->kind_n[KIND_UDP_FLOOD], i < nh ? 0 : i - nh + 1);
+		ts += 10 * 1000000ull;	/* past every window */
+	}
+	detect_free(d);
+	free(r);
+}
+
 /* Per-service bars: a service's packets are counted against its bar, in
  * windows of their own, and not against the detector's; its answered
  * conversations are conversations there too. Expected counts come from
@@ -1757,6 +1800,7 @@ int main(void)
 		cmocka_unit_test(test_forged_syn_service),
 		cmocka_unit_test(test_reflection),
 		cmocka_unit_test(test_local_and_direction),
+		cmocka_unit_test(test_local_hosts),
 		cmocka_unit_test(test_stamp_wrap),
 		cmocka_unit_test(test_inline_edge),
 		cmocka_unit_test(test_disabled_and_stats),

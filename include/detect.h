@@ -187,6 +187,11 @@ struct detect_top {
  * changing it: for a page at human pace, never the packet path. */
 void detect_top_sources(const struct detect *d, struct detect_top top[][8], size_t n);
 
+/* Adds the lists add[c][0..n) (as detect_top_sources gives them) into
+ * top[c][0..n), keeping the n busiest of both per class: for detectors
+ * whose sources are disjoint (the workers' shards). */
+void detect_top_merge(struct detect_top top[][8], const struct detect_top add[][8], size_t n);
+
 /* Frees everything detect_new allocated; NULL is fine. */
 void detect_free(struct detect *d);
 

@@ -4,6 +4,7 @@
 
 #include <ev.h>
 #include <linux/filter.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "capture.h"
@@ -56,6 +57,13 @@ void workers_capture_stats(struct workers *w, struct capture_stats *st);
 
 /* The shards' and the ddos detector's counters summed. */
 void workers_detect_stats(struct workers *w, struct detect_stats *st);
+
+/* Fills top like detect_top_sources, from every shard: a replay's (or a
+ * stopped thread's) read at once; a running worker's as it last answered,
+ * and each is asked again, so that the next call has its sources of now
+ * (live, the lists lag by one call). False until every running worker has
+ * answered once. */
+bool workers_top_sources(struct workers *w, struct detect_top top[][8], size_t n);
 
 /* True once a live capture broke. */
 int workers_failed(const struct workers *w);

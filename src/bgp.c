@@ -16,8 +16,9 @@
  * each ban (while the window fills: a rate is known only once pps packets
  * have come), the busiest sources above pps that are banned now, and overlap no whitelisted
  * or protected address, are announced, at most `max` at once. Only the
- * 8 busiest sources per measurement are seen; with workers > 1 detect state
- * is per thread and there is no measurement, so nothing is announced.
+ * 8 busiest sources per measurement are seen; with workers > 1 each worker
+ * reads its own shard when asked, and a measurement is their answers to the
+ * previous one (workers_top_sources).
  *
  * An unban withdraws; a clean stop withdraws everything and waits for the
  * CLI. A failed spawn or a non-zero exit is counted, logged at most every

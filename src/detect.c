@@ -1810,6 +1810,14 @@ void detect_top_sources(const struct detect *d, struct detect_top top[][8], size
 	}
 }
 
+void detect_top_merge(struct detect_top top[][8], const struct detect_top add[][8], size_t n)
+{
+	n = n > 8 ? 8 : n;
+	for (unsigned c = 0; n && c < NCLS; c++)
+		for (size_t i = 0; i < n && add[c][i].count; i++)
+			top_insert(top[c], n, &add[c][i].src, add[c][i].count);
+}
+
 /* ---- set-up ---- */
 
 static int pool_init(struct pool *pl, struct table *tb, unsigned cls, uint8_t mode,

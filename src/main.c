@@ -737,11 +737,14 @@ static void open_crowdsec(struct daemon *d)
 		 *d->cfg.crowdsec_key_file ? "pulling decisions" : "");
 }
 
-/* The measured rates for bgp.c: the single detector's window. */
+/* The measured rates for bgp.c: the single detector's window, or the
+ * workers' shards' (as they last answered: about a tick old). */
 static bool bgp_top(struct detect_top top[][8], size_t n, void *ctx)
 {
 	struct daemon *d = ctx;
 
+	if (d->wk)
+		return workers_top_sources(d->wk, top, n);
 	if (!d->det)
 		return false;
 	detect_top_sources(d->det, top, n);
@@ -770,8 +773,6 @@ static void open_bgp(struct daemon *d)
 		log_err("%s; running without FlowSpec", err);
 		return;
 	}
-	if (d->wk)
-		log_warn("bgp: with workers > 1 no rate is measured: nothing is announced");
 	events_subscribe(d->ev, bgp_on_event, d->bgp);
 	log_info("bgp: announcing floods above %u pps through %s at %s", d->cfg.upstream_pps,
 		 d->cfg.upstream_speaker, d->cfg.upstream_api);

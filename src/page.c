@@ -27,6 +27,7 @@
 #include "store.h"
 #include "stats.h"
 #include "strbuf.h"
+#include "workers.h"
 
 #define RATE_SAMPLES 300            /* seconds of rates kept */
 #define TOP_N 5
@@ -120,9 +121,13 @@ static void json_top(struct strbuf *b, struct page *p)
 {
 	char src[ADDR_STRLEN];
 
-	/* With workers each shard's table is its thread's: not read here. */
-	if (p->v->ctl->det && ev_now(p->loop) - p->top_at >= 1.0) {
-		detect_top_sources(p->v->ctl->det, p->top, TOP_N);
+	/* With workers each shard's table is its thread's: each reads its own
+	 * when asked, and these are their answers to the last look. */
+	if (ev_now(p->loop) - p->top_at >= 1.0) {
+		if (p->v->ctl->wk)
+			workers_top_sources(p->v->ctl->wk, p->top, TOP_N);
+		else if (p->v->ctl->det)
+			detect_top_sources(p->v->ctl->det, p->top, TOP_N);
 		p->top_at = ev_now(p->loop);
 	}
 	sb_printf(b, "\"top\":{");

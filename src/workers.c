@@ -78,9 +78,12 @@ struct worker {
 	struct spsc verdicts, shares;
 	bool pushed;			/* something for the main loop this batch */
 	struct worker_stats st;		/* the thread's own */
+	ev_async top_ask;		/* the main loop wants the busiest sources */
 	pthread_mutex_t lock;		/* guards the snapshots */
 	struct worker_stats snap;
 	struct capture_stats csnap;
+	struct detect_top top[KIND_DDOS][8];	/* the shard's busiest, when asked */
+	bool top_ok;			/* top was filled at least once */
 	_Atomic int failed;
 };
 
@@ -365,6 +368,20 @@ static void worker_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	worker_publish(t->data);
 }
 
+/* The shard is this thread's alone, so its busiest sources are read here,
+ * when the main loop asks, and left beside the counters for it. */
+static void worker_top(struct ev_loop *loop, ev_async *a, int revents)
+{
+	struct worker *w = a->data;
+	struct detect_top top[KIND_DDOS][8];
+
+	detect_top_sources(w->det, top, 8);
+	pthread_mutex_lock(&w->lock);
+	memcpy(w->top, top, sizeof(top));
+	w->top_ok = true;
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void worker_stop(struct ev_loop *loop, ev_async *a, int revents)
 {
 	ev_break(loop, EVBREAK_ALL);
@@ -449,6 +466,9 @@ static int worker_open(struct workers *ws, struct worker *w, const struct worker
 		return r;
 	ev_async_init(&w->stop, worker_stop);
 	ev_async_start(w->loop, &w->stop);
+	ev_async_init(&w->top_ask, worker_top);
+	w->top_ask.data = w;
+	ev_async_start(w->loop, &w->top_ask);
 	ev_timer_init(&w->tick, worker_tick, 1., 1.);
 	w->tick.data = w;
 	ev_timer_start(w->loop, &w->tick);
@@ -700,6 +720,32 @@ void workers_capture_stats(struct workers *ws, struct capture_stats *st)
 		add_u64(st->proto_bytes, cs.proto_bytes, 5);
 		st->have_kernel |= cs.have_kernel;
 	}
+}
+
+bool workers_top_sources(struct workers *ws, struct detect_top top[][8], size_t n)
+{
+	struct detect_top part[KIND_DDOS][8];
+	bool all = true;
+
+	memset(top, 0, KIND_DDOS * sizeof(top[0]));
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->w[i];
+		bool ok = true;
+
+		if (!w->started) {	/* a replay's shard, or no thread running it */
+			detect_top_sources(w->det, part, 8);
+		} else {
+			pthread_mutex_lock(&w->lock);
+			memcpy(part, w->top, sizeof(part));
+			ok = w->top_ok;
+			pthread_mutex_unlock(&w->lock);
+			ev_async_send(w->loop, &w->top_ask);
+		}
+		if (ok)
+			detect_top_merge(top, part, n);
+		all &= ok;
+	}
+	return all;
 }
 
 /* The shards' counters are read without a lock: from another thread they

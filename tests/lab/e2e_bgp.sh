@@ -17,7 +17,10 @@
 #     our route of a source still banned stays (and goes at the stop), ours
 #     of sources no longer banned go at once, the operator's own stay;
 #   - a gobgpd restarted under dosips has the kept route again from the
-#     audit of its table (every 30 s).
+#     audit of its table (every 30 s);
+#   - with workers = 2, floods from two sources on different workers are
+#     each announced within 1 s of their ban (each shard measures its own
+#     sources), and the page lists the second among its top sources.
 . "$(dirname "$0")/lib.sh"
 
 PPS=1000
@@ -75,7 +78,7 @@ ctl() { "$BIN/dosipsctl" -s "$LAB_DIR/ctl.sock" "$@"; }
 
 # The extra attackers and the whitelisted flooder: addresses of the
 # attacker's own interface, so that the victim's answers go back there.
-for i in 31 32 33 34 35 36 37; do
+for i in 31 32 33 34 35 36 37 38 40; do
 	lab_exec "$LAB_ATTACKER" ip addr add "198.18.0.$i/15" dev "$LAB_IFACE" ||
 		fail "cannot add 198.18.0.$i to the attacker"
 done
@@ -224,4 +227,33 @@ ctl peers | grep -q "3 found in the speaker, 1 lost by it" &&
 dosips_stop
 no_route 198.18.0.35 && ok "stopped: the route announced again is withdrawn" ||
 	bad "after the stop: $(router global rib -a ipv4-flowspec)"
+
+# 9. workers = 2: each shard measures its own sources. 198.18.0.38 and
+#    198.18.0.40 land on workers 0 and 1 (workers_shard).
+T_CONF="$T_CONF
+workers = 2"
+dosips_start
+grep -q "2 workers, sharded by source" "$LAB_DIR/dosips.log" ||
+	bad "dosips does not say it runs 2 workers"
+for a in 198.18.0.38 198.18.0.40; do
+	ms=$(ban_to_route "$a")
+	case $ms in
+	[0-9]*) [ "$ms" -le 1000 ] && ok "workers = 2: the router has source $a/32 $ms ms after the ban (bound 1000)" ||
+			bad "workers = 2: the route of $a came $ms ms after the ban (bound 1000)" ;;
+	*) bad "workers = 2: $a: $ms" ;;
+	esac
+done
+# page_top KIND: the page's top sources of KIND, one a line.
+page_top() {
+	lab_exec "$LAB_VICTIM" curl -s http://127.0.0.1:9212/api/state |
+		python3 -c 'import json, sys; [print(e["src"]) for e in json.load(sys.stdin)["top"][sys.argv[1]]]' "$1"
+}
+top_has() { page_top syn_flood 2>/dev/null | grep -q "^$1\(/32\)\{0,1\}\$"; }
+lab_wait 5 top_has 198.18.0.40 &&
+	ok "workers = 2: the page's top syn_flood sources: $(page_top syn_flood | tr '\n' ' ')" ||
+	bad "workers = 2: the page's top syn_flood sources lack 198.18.0.40: '$(page_top syn_flood 2>&1 | tr '\n' ' ')'"
+dosips_stop
+routes=$(router global rib -a ipv4-flowspec 2>/dev/null | grep -c 'source:')
+[ "$routes" -eq 0 ] && ok "workers = 2, stopped: every route withdrawn" ||
+	bad "workers = 2: after the stop the router still has $routes FlowSpec routes"
 t_done

@@ -5,12 +5,14 @@
  * IPv6 headers, compared with workers_shard, and checked by the kernel's
  * own filter checker (SO_ATTACH_FILTER needs no privilege). */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -306,6 +308,93 @@ static void test_other(void **state)
 
 /* The kernel's checker takes the program (as a socket filter, which needs
  * no privilege; fanout programs go through the same check). */
+static void no_verdict(const struct verdict *v, void *ctx)
+{
+	(void)v;
+	(*(unsigned *)ctx)++;
+}
+
+/* The busiest sources of detection sharded over 4 workers are those of one
+ * detector fed the same packets: every shard's lists, merged (a replay's
+ * shards are read at once). 12 sources (v4 and v6) send 3, 6, ..., 36 UDP
+ * datagrams, interleaved 1 ms apart: below every threshold, so the lists
+ * hold the counts themselves. */
+static void test_top_sources(void **state)
+{
+	enum { NSRC = 12, MAXP = NSRC * (NSRC + 1) / 2 * 3 };
+	struct detect_cfg dc;
+	struct workers_cfg wc = { .n = 4, .det = &dc, .cap = NULL };
+	struct detect_top got[KIND__MAX][8], want[KIND__MAX][8];
+	struct workers *ws;
+	struct detect *one;
+	struct ip_addr src[NSRC], dst;
+	struct pkt *p = calloc(MAXP, sizeof(*p));
+	unsigned shards = 0, verdicts = 0;
+	size_t n = 0;
+	char err[256];
+
+	assert_non_null(p);
+	detect_cfg_defaults(&dc);
+	dc.seed = 7;
+	assert_int_equal(workers_new(EV_DEFAULT, &wc, no_verdict, &verdicts, NULL, NULL, &ws, err,
+				     sizeof(err)), 0);
+	assert_int_equal(detect_new(&dc, no_verdict, &verdicts, &one), 0);
+	assert_int_equal(addr_parse("198.18.200.1", &dst), 0);
+	for (unsigned i = 0; i < NSRC; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), i % 3 ? "198.18.%u.%u" : "2001:db8:%x::1", 10 + i, 3 * i + 1);
+		assert_int_equal(addr_parse(a, &src[i]), 0);
+		shards |= 1u << workers_shard(&src[i], 4, dc.v4_prefix, dc.v6_prefix);
+	}
+	assert_true(__builtin_popcount(shards) >= 3);	/* the sources are spread */
+	for (unsigned round = 0; round < 3 * NSRC; round++) {
+		for (unsigned i = 0; i < NSRC; i++) {
+			if (round >= 3 * (i + 1))
+				continue;
+			p[n] = (struct pkt){
+				.src = src[i], .dst = dst, .ts_us = 1700000000000000ull + n * 1000,
+				.len = 60, .sport = (uint16_t)(40000 + i), .dport = 9999,
+				.family = addr_is_v4(&src[i]) ? AF_INET : AF_INET6,
+				.proto = IPPROTO_UDP, .flags = PKT_L4,
+			};
+			if (!addr_is_v4(&src[i]))
+				assert_int_equal(addr_parse("2001:db8:ff::1", &p[n].dst), 0);
+			n++;
+		}
+	}
+	assert_int_equal(n, MAXP);
+	workers_feed(ws, p, n);
+	detect_batch(one, p, n);
+	assert_true(workers_top_sources(ws, got, 5));
+	detect_top_sources(one, want, 5);
+	assert_int_equal(verdicts, 0);
+	/* The same counts in the same order; a source where its count is
+	 * unique (ties, as port_scan's 1 each, fall in table order). */
+	for (int k = 0; k < KIND_DDOS; k++)
+		for (int i = 0; i < 5; i++) {
+			int same = 0;
+
+			assert_int_equal(got[k][i].count, want[k][i].count);
+			for (int j = 0; j < 5; j++)
+				same += want[k][j].count == want[k][i].count;
+			if (same == 1) {
+				assert_true(addr_eq(&got[k][i].src.addr, &want[k][i].src.addr));
+				assert_int_equal(got[k][i].src.len, want[k][i].src.len);
+			}
+		}
+	/* The scenario's own truth: the last source sent 36, the next 33. */
+	assert_true(addr_eq(&got[KIND_UDP_FLOOD][0].src.addr, &src[NSRC - 1]));
+	assert_int_equal(got[KIND_PORT_SCAN][4].count, 1);
+	assert_int_equal(got[KIND_UDP_FLOOD][0].count, 3 * NSRC);
+	assert_int_equal(got[KIND_UDP_FLOOD][1].count, 3 * (NSRC - 1));
+	assert_int_equal(got[KIND_UDP_FLOOD][4].count, 3 * (NSRC - 4));
+	assert_int_equal(got[KIND_RATE_FLOOD][0].count, 3 * NSRC);
+	workers_free(ws);
+	detect_free(one);
+	free(p);
+}
+
 static void test_kernel_accepts(void **state)
 {
 	struct sock_filter prog[WORKERS_PROG_MAX];
@@ -329,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_spread),
 		cmocka_unit_test(test_other),
 		cmocka_unit_test(test_kernel_accepts),
+		cmocka_unit_test(test_top_sources),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,13 @@
  * exactly what a single detect would. Shares are small and the detector
  * cheap; a full share ring drops shares, counted as ddos_lost.
  *
+ * The busiest sources (the page, FlowSpec's measured rates) are the shards'
+ * too: the main loop asks each worker with an ev_async, the worker reads
+ * its own table in its thread (a few ms for a full one) and leaves its
+ * lists beside its counters, and the main loop merges the last answers. A
+ * source lives in one shard, so the merged lists are those one detect
+ * would give, as of those answers.
+ *
  * Replays (`-r`) are sharded too, by the same hash, in the caller's thread:
  * each batch is split by shard, each shard counts its part in order, the
  * ddos shares are counted in packet order, and the verdicts are handed on

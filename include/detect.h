@@ -183,8 +183,9 @@ struct detect_top {
 
 /* Fills top[c][0..n) with the n busiest sources of each per-source class
  * (kinds KIND_SYN_FLOOD to KIND_RATE_FLOOD), busiest first, as of the last
- * packet; unused entries get count 0. Reads the whole table without
- * changing it: for a page at human pace, never the packet path. */
+ * packet, a source's counts at its services' bars added (scaled to the
+ * detector's window); unused entries get count 0. Reads the whole tables
+ * without changing them: for a page at human pace, never the packet path. */
 void detect_top_sources(const struct detect *d, struct detect_top top[][8], size_t n);
 
 /* Adds the lists add[c][0..n) (as detect_top_sources gives them) into

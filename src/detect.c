@@ -1746,8 +1746,9 @@ void detect_get_stats(const struct detect *d, struct detect_stats *st)
 /* ---- a view for people ---- */
 
 /* Events of class c that slot s holds within the window ending at now. */
-static uint32_t slot_window_count(const struct table *tb, const struct slot *s, unsigned c,
-				  uint64_t now)
+static inline __attribute__((always_inline)) uint32_t
+slot_window_count(const struct table *tb, const struct slot *s, unsigned c,
+		  uint64_t now)
 {
 	const struct pool *pl = tb->pool[c];
 	uint64_t win = tb->win_us[c];
@@ -1785,14 +1786,101 @@ static void top_insert(struct detect_top *top, size_t max, const struct ip_prefi
 	top[i] = (struct detect_top){ *src, n };
 }
 
-void detect_top_sources(const struct detect *d, struct detect_top top[][8], size_t n)
+/* The slot of key in table tb, or NULL: read only. */
+static const struct slot *tab_find(const struct table *tb, const struct ip_addr *key)
+{
+	uint32_t b;
+	uint16_t tag;
+
+	if (!tb->nbuckets)
+		return NULL;
+	tab_hash(tb, key, &b, &tag);
+	for (unsigned w = 0; w < WAYS; w++)
+		if (tb->bk[b].tag[w] == tag && addr_eq(&tb->slot[b * WAYS + w].key, key))
+			return &tb->slot[b * WAYS + w];
+	return NULL;
+}
+
+/* The instances that count class c for d's sources: d itself, then the
+ * services of that kind (a service's packets count there, not in d). */
+static unsigned top_instances(const struct detect *d, unsigned c, const struct detect **x)
+{
+	unsigned k = 0;
+
+	if (d->src.pool[c])
+		x[k++] = d;
+	for (unsigned i = 0; i < d->nsvc; i++)
+		if (d->svc[i] && d->svc[i]->src.pool[c])
+			x[k++] = d->svc[i];
+	return k;
+}
+
+/* Slot s's events of class c in instance x's window as of now, scaled to
+ * d's window for the kind (a service's bar may have a window of its own). */
+static uint32_t top_count(const struct detect *d, const struct detect *x, const struct slot *s,
+			  unsigned c, uint64_t now)
+{
+	uint64_t n;
+
+	if (!s)
+		return 0;
+	n = slot_window_count(&x->src, s, c, now);
+	if (x != d)
+		n = n * d->cfg.det[c].window_ms / x->cfg.det[c].window_ms;
+	return n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+}
+
+/* Each source of the table of instance xi (0: d, i + 1: service i), for
+ * the classes it counts: its events summed over the instances that count
+ * them. A source an earlier instance holds was summed there. */
+static void top_scan(const struct detect *d, unsigned xi, struct detect_top top[][8],
+		     size_t n, uint64_t now)
+{
+	const struct detect *in[NCLS][1 + DETECT_MAX_SERVICES];
+	const struct detect *x = xi ? d->svc[xi - 1] : d;
+	unsigned nin[NCLS], pos[NCLS];
+
+	for (unsigned c = 0; c < NCLS; c++) {
+		nin[c] = top_instances(d, c, in[c]);
+		pos[c] = UINT32_MAX;	/* x does not count c */
+		for (unsigned j = 0; j < nin[c]; j++)
+			pos[c] = in[c][j] == x ? j : pos[c];
+	}
+	for (uint32_t b = 0; b < x->src.nbuckets; b++) {
+		for (unsigned w = 0; w < WAYS; w++) {
+			const struct slot *s = &x->src.slot[b * WAYS + w];
+			struct ip_prefix p;
+
+			if (!x->src.bk[b].tag[w])
+				continue;
+			p.addr = s->key;
+			p.len = addr_is_v4(&s->key) ? d->len4 : d->len6;
+			for (unsigned c = 0; c < NCLS; c++) {
+				uint64_t sum;
+				unsigned j;
+
+				if (pos[c] == UINT32_MAX)
+					continue;
+				for (j = 0; j < pos[c] && !tab_find(&in[c][j]->src, &s->key); j++)
+					;
+				if (j < pos[c])
+					continue;
+				sum = top_count(d, x, s, c, now);
+				for (j = pos[c] + 1; j < nin[c]; j++)
+					sum += top_count(d, in[c][j], tab_find(&in[c][j]->src, &s->key),
+							 c, now);
+				top_insert(top[c], n, &p, sum < UINT32_MAX ? (uint32_t)sum : UINT32_MAX);
+			}
+		}
+	}
+}
+
+/* d's table alone: the same as top_scan of d without services, in half
+ * its instructions (a full table is 65,536 sources). */
+static void top_plain(const struct detect *d, struct detect_top top[][8], size_t n)
 {
 	const struct table *tb = &d->src;
 
-	n = n > 8 ? 8 : n;
-	memset(top, 0, NCLS * sizeof(top[0]));
-	if (!n)
-		return;
 	for (uint32_t b = 0; b < tb->nbuckets; b++) {
 		for (unsigned w = 0; w < WAYS; w++) {
 			const struct slot *s = &tb->slot[b * WAYS + w];
@@ -1808,6 +1896,33 @@ void detect_top_sources(const struct detect *d, struct detect_top top[][8], size
 						   slot_window_count(tb, s, c, d->now));
 		}
 	}
+}
+
+/* With per-service bars a source's events of a kind are in more than one
+ * instance: its entry sums them, each scaled to the detector's window. */
+void detect_top_sources(const struct detect *d, struct detect_top top[][8], size_t n)
+{
+	uint64_t now = d->now;
+	bool svc = false;
+
+	n = n > 8 ? 8 : n;
+	memset(top, 0, NCLS * sizeof(top[0]));
+	if (!n)
+		return;
+	for (unsigned i = 0; i < d->nsvc; i++) {
+		if (!d->svc[i])
+			continue;
+		svc = true;
+		now = d->svc[i]->now > now ? d->svc[i]->now : now;
+	}
+	if (!svc) {
+		top_plain(d, top, n);
+		return;
+	}
+	top_scan(d, 0, top, n, now);
+	for (unsigned i = 0; i < d->nsvc; i++)
+		if (d->svc[i])
+			top_scan(d, i + 1, top, n, now);
 }
 
 void detect_top_merge(struct detect_top top[][8], const struct detect_top add[][8], size_t n)

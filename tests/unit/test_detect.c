@@ -1646,6 +1646,67 @@ static struct detect_cfg svc_cfg(void)
 	return cfg;
 }
 
+/* With per-service bars a source's events of a kind are split between the
+ * detector and the service's instance: its busiest-sources entry sums
+ * them, the service's count scaled to the detector's window. A GRE service
+ * of rate_flood with a 2 s window (the detector's: 1 s), a UDP service of
+ * port 53 (5 s, as the detector). From the scenario, with now the last
+ * packet at 1.798 s: c's 600 GRE packets (0 to 1.797 s) are all in the
+ * service's window, 300 scaled; a's 400 GRE (from 1 s) are 200 scaled,
+ * and its 100 TCP ACKs and 80 datagrams count in the detector: 380; b's
+ * 300 ACKs: 300. For udp_flood, a's 50 datagrams to port 53 and 30 to
+ * port 9999 are 80. */
+static void test_top_services(void **state)
+{
+	struct rec *r = rec_new();
+	struct detect_cfg cfg;
+	struct detect *d;
+	struct detect_top top[KIND__MAX][8];
+	struct ip_addr a, b, c, t = target();
+	struct pkt p;
+	uint64_t ts = T0;
+
+	detect_cfg_defaults(&cfg);
+	cfg.seed = 7;
+	cfg.svc[0] = (struct detect_service){ KIND_RATE_FLOOD, IPPROTO_GRE, 0, { true, 100000, 2000 } };
+	cfg.svc[1] = (struct detect_service){ KIND_UDP_FLOOD, IPPROTO_UDP, 53, { true, 1000, 5000 } };
+	cfg.nsvc = 2;
+	d = mk_detect(&cfg, r);
+	v4(&a, 198, 18, 7, 1);
+	v4(&b, 198, 18, 7, 2);
+	v4(&c, 198, 18, 7, 3);
+	/* c: 600 GRE packets over 1.8 s. */
+	for (unsigned i = 0; i < 600; i++)
+		feed(d, r, (p = mk(&c, &t, IPPROTO_GRE, 0, 0, ts + i * 3000), &p));
+	ts += 1000000;	/* a and b: from 1 s */
+	for (unsigned i = 0; i < 400; i++)
+		feed(d, r, (p = mk(&a, &t, IPPROTO_GRE, 0, 0, ts + i * 2000), &p));
+	for (unsigned i = 0; i < 100; i++)
+		feed(d, r, (p = mk_tcp(&a, &t, 40000, 443, 0x10, ts + 1 + i * 8000), &p));
+	for (unsigned i = 0; i < 300; i++)
+		feed(d, r, (p = mk_tcp(&b, &t, 40001, 443, 0x10, ts + 2 + i * 2600), &p));
+	for (unsigned i = 0; i < 50; i++)
+		feed(d, r, (p = mk(&a, &t, IPPROTO_UDP, 40002, 53, ts + 3 + i * 16000), &p));
+	for (unsigned i = 0; i < 30; i++)
+		feed(d, r, (p = mk(&a, &t, IPPROTO_UDP, 40003, 9999, ts + 4 + i * 26000), &p));
+	assert_int_equal(r->n, 0);
+	detect_top_sources(d, top, 5);
+	assert_true(addr_eq(&top[KIND_RATE_FLOOD][0].src.addr, &a));
+	assert_int_equal(top[KIND_RATE_FLOOD][0].count, 400 / 2 + 100 + 50 + 30);
+	assert_int_equal(top[KIND_RATE_FLOOD][1].count, 300);
+	assert_int_equal(top[KIND_RATE_FLOOD][2].count, 300);
+	assert_int_equal(top[KIND_RATE_FLOOD][3].count, 0);
+	assert_true((addr_eq(&top[KIND_RATE_FLOOD][1].src.addr, &b) &&
+		     addr_eq(&top[KIND_RATE_FLOOD][2].src.addr, &c)) ||
+		    (addr_eq(&top[KIND_RATE_FLOOD][1].src.addr, &c) &&
+		     addr_eq(&top[KIND_RATE_FLOOD][2].src.addr, &b)));
+	assert_true(addr_eq(&top[KIND_UDP_FLOOD][0].src.addr, &a));
+	assert_int_equal(top[KIND_UDP_FLOOD][0].count, 80);
+	assert_int_equal(top[KIND_UDP_FLOOD][1].count, 0);
+	detect_free(d);
+	free(r);
+}
+
 /* The scenario of test_service_bars, into p (at most 60000 packets). */
 static uint32_t svc_stream(struct pkt *p)
 {
@@ -1801,6 +1862,7 @@ int main(void)
 		cmocka_unit_test(test_reflection),
 		cmocka_unit_test(test_local_and_direction),
 		cmocka_unit_test(test_local_hosts),
+		cmocka_unit_test(test_top_services),
 		cmocka_unit_test(test_stamp_wrap),
 		cmocka_unit_test(test_inline_edge),
 		cmocka_unit_test(test_disabled_and_stats),

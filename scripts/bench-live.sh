@@ -9,6 +9,8 @@
 # workers = 1 and with workers = 2 as configured by default (capture_wait
 # = auto), and with workers = 1 in immediate mode and with kernel blocks
 # (dosipsN-waitM: workers N, capture_wait M ms; M = 0 is immediate mode).
+# A consumer name ending in -off (dosips1-wait1-off) runs with every
+# detector disabled: the cost of capture, decode and flows alone.
 # It prints the highest rate each kept with < 0.1 % drops, and dosips's
 # ratios to tcpdump's.
 #
@@ -67,9 +69,16 @@ consumer_start() {
 		lab_wait 5 grep -q listening "$LAB_DIR/c.log" ;;
 	dosips*)
 		_w=${1#dosips}
+		_w=${_w%-off}
 		printf 'control_socket =\nworkers = %s\ncapture_wait = %s\n' "${_w%-wait*}" \
 			"$(case $_w in *-wait*) echo "${_w#*-wait}ms" ;; *) echo auto ;; esac)" \
 			>"$LAB_DIR/d.conf"
+		case $1 in
+		*-off)
+			for _k in syn_flood udp_flood icmp_flood port_scan rate_flood ddos reflection; do
+				printf '[%s]\nenabled = no\n' "$_k"
+			done >>"$LAB_DIR/d.conf" ;;
+		esac
 		lab_bg "$LAB_VICTIM" "$DOSIPS" -i "$LAB_IFACE" -c "$LAB_DIR/d.conf" -w /dev/null \
 			--dry-run >"$LAB_DIR/c.log" 2>&1 </dev/null
 		C_PID=$LAB_LAST_PID
